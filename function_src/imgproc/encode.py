@@ -1,0 +1,54 @@
+"""Encoders for the output formats, with nothing carried over from the upload.
+
+Pillow copies `info` (EXIF, XMP, ICC, comments) from image to image and some
+of its writers save whatever `info` holds. The outputs must never carry the
+uploader's GPS position or camera serials, so `info` is emptied and every
+metadata argument is passed explicitly empty: clean by construction, not by
+accident of how one Pillow version saves.
+"""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from .config import Encoder
+
+
+def encode(im: Image.Image, fmt: str, quality: int, opts: Encoder) -> bytes:
+    original_info, im.info = im.info, {}
+    try:
+        return _save(im, fmt, quality, opts)
+    finally:
+        im.info = original_info
+
+
+def _save(im: Image.Image, fmt: str, quality: int, opts: Encoder) -> bytes:
+    buf = io.BytesIO()
+    if fmt == "jpeg":
+        if im.mode not in ("RGB", "L"):
+            raise ValueError(f"JPEG needs RGB or L, got {im.mode}")
+        im.save(
+            buf,
+            "JPEG",
+            quality=quality,
+            optimize=opts.jpeg_optimize,
+            progressive=opts.jpeg_progressive,
+            exif=b"",
+            icc_profile=None,
+            comment=b"",
+        )
+    elif fmt == "webp":
+        im.save(
+            buf, "WEBP", quality=quality, method=opts.webp_method, exif=b"", xmp=b"", icc_profile=""
+        )
+    elif fmt == "avif":
+        im.save(
+            buf, "AVIF", quality=quality, speed=opts.avif_speed, exif=b"", xmp=b"", icc_profile=b""
+        )
+    elif fmt == "png":
+        im.save(buf, "PNG", compress_level=quality, pnginfo=None)
+    else:
+        raise ValueError(f"unknown output format {fmt!r}")
+    return buf.getvalue()

@@ -1,0 +1,160 @@
+"""Small, pure image functions in the spirit of Pillow's `ImageOps`.
+
+Each takes an image and returns a new one (or the same object when there is
+nothing to do); none reads files or configuration. The order the pipeline
+calls them in is what makes it fast: geometry first on the decoded pixels,
+then colour, orientation and compositing on the already-small result.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import warnings
+
+from PIL import Image, ImageCms
+
+# EXIF orientation -> the transpose that undoes it (as ImageOps.exif_transpose).
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+SWAPS_AXES = frozenset({5, 6, 7, 8})
+
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+_LAB = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB"))
+
+
+def fit_size(
+    width: int, height: int, max_width: int | None, max_height: int | None
+) -> tuple[int, int]:
+    """The size that fits (width, height) inside the box, never upscaling."""
+    scale = 1.0
+    if max_width is not None:
+        scale = min(scale, max_width / width)
+    if max_height is not None:
+        scale = min(scale, max_height / height)
+    if scale >= 1.0:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def orientation_of(im: Image.Image) -> int:
+    """EXIF (or XMP) orientation, 1 when absent or unreadable."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Corrupt EXIF data" is not our concern
+            value = im.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - broken EXIF must not reject a good photo
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def apply_orientation(im: Image.Image, orientation: int) -> Image.Image:
+    method = _TRANSPOSE.get(orientation)
+    return im.transpose(method) if method is not None else im
+
+
+def to_8bit(im: Image.Image) -> Image.Image:
+    """Bring any decoded mode to one the resampler and encoders share.
+
+    16-bit and 32-bit greys are scaled (a plain `convert("L")` clips them to
+    white); palettes are expanded so resampling blends colours, keeping alpha
+    when the palette has transparency; Lab goes to sRGB here, before any
+    resampling, because its a/b channels are signed.
+    """
+    mode = im.mode
+    if mode in ("L", "RGB") and "transparency" in im.info:  # PNG tRNS colour key
+        return im.convert("RGBA")
+    if mode in ("RGB", "RGBA", "L", "LA", "CMYK"):
+        return im
+    if mode.startswith("I;16") or mode == "I":
+        return im.convert("I").point(lambda v: v * (1 / 257) + 0.5).convert("L")
+    if mode in ("1", "F"):
+        return im.convert("L")
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in im.info
+        return im.convert("RGBA" if has_alpha else "RGB")
+    if mode == "LAB":
+        return ImageCms.applyTransform(im, _lab_transform())
+    if mode == "La":
+        return im.convert("LA")
+    if mode == "RGBa":
+        return im.convert("RGBA")
+    if mode == "RGBX":
+        return im.convert("RGB")
+    return im.convert("RGB")  # YCbCr, HSV and anything else Pillow can convert
+
+
+def resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """High-quality downscale; a box pre-reduction keeps large ratios cheap."""
+    if im.size == size:
+        return im
+    return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def to_srgb(im: Image.Image, icc_profile: bytes | None) -> Image.Image:
+    """Colour-manage into sRGB (RGB or RGBA), keeping any alpha channel.
+
+    An embedded profile is honoured when it matches the pixel data; a profile
+    that lcms cannot parse, or that belongs to another colour space, is
+    ignored rather than rejecting the photo. CMYK without a profile uses
+    Pillow's conversion (measured closer to the sRGB truth on the corpus than
+    a generic SWOP profile; see README).
+    """
+    alpha = None
+    colour = im
+    if im.mode in ("RGBA", "LA"):
+        alpha = im.getchannel("A")
+        colour = im.convert("RGB" if im.mode == "RGBA" else "L")
+    if icc_profile:
+        transform = _transform_for(icc_profile, colour.mode)
+        if transform is not None:
+            colour = ImageCms.applyTransform(colour, transform)
+    if colour.mode != "RGB":
+        colour = colour.convert("RGB")
+    if alpha is not None:
+        colour.putalpha(alpha)
+    return colour
+
+
+def drop_opaque_alpha(im: Image.Image) -> Image.Image:
+    """RGBA whose alpha is 255 everywhere becomes RGB (smaller outputs)."""
+    if im.mode == "RGBA" and im.getchannel("A").getextrema() == (255, 255):
+        return im.convert("RGB")
+    return im
+
+
+def flatten(im: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    """Composite alpha onto a solid background (for JPEG, which has none)."""
+    if im.mode != "RGBA":
+        return im
+    base = Image.new("RGB", im.size, background)
+    base.paste(im, mask=im.getchannel("A"))
+    return base
+
+
+@functools.lru_cache(maxsize=1)
+def _lab_transform() -> ImageCms.ImageCmsTransform:
+    return ImageCms.buildTransform(_LAB, _SRGB, "LAB", "RGB")
+
+
+@functools.lru_cache(maxsize=32)
+def _transform_for(icc_profile: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
+    """A cached profile->sRGB transform, or None when the profile is unusable."""
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        return ImageCms.buildTransform(
+            source,
+            _SRGB,
+            mode,
+            "RGB",
+            renderingIntent=ImageCms.Intent.PERCEPTUAL,
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None

@@ -1,0 +1,194 @@
+"""Bytes in, variants out: the processor both the function and `imgpipe` run.
+
+No I/O happens here. The order of work is chosen for speed and memory:
+
+1. sniff the format from the first bytes (non-images leave in microseconds);
+2. read the header only and refuse oversized pixel counts before decoding;
+3. let libjpeg decode at 1/2, 1/4 or 1/8 scale when the largest variant is
+   that much smaller (`Image.draft`), so a 24 MP photo is never fully
+   decoded for 1200 px outputs;
+4. resize to the largest variant, then colour-manage, orient and drop an
+   opaque alpha channel on that small image only;
+5. derive each smaller variant from the smallest one already made (a
+   cascade), watermark and flatten per output, encode each output once.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+from . import encode as _encode
+from . import ops, watermark
+from .config import Config, Variant
+from .errors import CORRUPT, EMPTY, TOO_LARGE, UNSUPPORTED, Rejection
+from .keys import CONTENT_TYPES
+from .sniff import PILLOW_FORMATS, sniff
+
+try:  # HEIC/HEIF decoding; phones upload it. Without it HEIF is `unsupported`.
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    HEIF_AVAILABLE = True
+except ImportError:  # pragma: no cover - the package always ships it
+    HEIF_AVAILABLE = False
+
+
+@dataclass(frozen=True)
+class Output:
+    variant: str
+    format: str
+    width: int
+    height: int
+    data: bytes
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.format]
+
+
+@dataclass(frozen=True)
+class Processed:
+    source_format: str
+    source_width: int
+    source_height: int
+    outputs: tuple[Output, ...]
+
+
+def process(data: bytes, config: Config) -> Processed:
+    """Make every configured variant of `data`, or raise `Rejection`."""
+    if not data:
+        raise Rejection(EMPTY, "the object has no bytes")
+    kind = sniff(data[:64])
+    if kind is None or (kind == "heif" and not HEIF_AVAILABLE):
+        raise Rejection(UNSUPPORTED, f"not a supported image (starts {data[:8].hex()})")
+
+    im = _open(data, kind, config)
+    width, height = im.size
+    orientation = ops.orientation_of(im) if kind != "png" else 1
+    targets = _targets(config.variants, (width, height), orientation)
+
+    if im.format in ("JPEG", "MPO"):
+        _draft(im, targets)
+    _load(im)
+    if kind == "png":  # PNG may carry EXIF after the pixel data
+        orientation = ops.orientation_of(im)
+        targets = _targets(config.variants, (width, height), orientation)
+    icc = im.info.get("icc_profile")
+    base = ops.to_8bit(im)
+
+    made: list[tuple[Variant, Image.Image]] = []
+    for variant, stored_size in sorted(targets, key=lambda t: -t[1][0] * t[1][1]):
+        source = _cascade_source(made, stored_size, orientation)
+        if source is None:
+            small = ops.resize(base, stored_size)
+            small = ops.apply_orientation(ops.to_srgb(small, icc), orientation)
+            small = ops.drop_opaque_alpha(small)
+        else:
+            small = ops.resize(source, _oriented(stored_size, orientation))
+        made.append((variant, small))
+
+    by_name = {v.name: img for v, img in made}
+    outputs = []
+    # Variants of a small source are often the very same pixels: encode once.
+    encoded: dict[tuple[int, bool, str], bytes] = {}
+    for variant in config.variants:
+        small = by_name[variant.name]
+        marked = watermark.applies(config.watermark, small.width)
+        img = watermark.apply(small, config.watermark) if marked else small
+        for fmt in variant.formats:
+            memo = (id(small), marked, fmt)
+            if memo not in encoded:
+                pixels = ops.flatten(img, config.background) if fmt == "jpeg" else img
+                encoded[memo] = _encode.encode(pixels, fmt, config.quality[fmt], config.encoder)
+            outputs.append(
+                Output(
+                    variant=variant.name,
+                    format=fmt,
+                    width=img.width,
+                    height=img.height,
+                    data=encoded[memo],
+                )
+            )
+    w, h = _oriented((width, height), orientation)
+    return Processed(
+        source_format=im.format or kind, source_width=w, source_height=h, outputs=tuple(outputs)
+    )
+
+
+def _open(data: bytes, kind: str, config: Config) -> Image.Image:
+    # Pillow refuses more than 2x MAX_IMAGE_PIXELS itself and only warns
+    # between 1x and 2x; the configured limit is checked just below.
+    Image.MAX_IMAGE_PIXELS = config.max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data), formats=PILLOW_FORMATS[kind])
+    except Image.DecompressionBombError as exc:
+        raise Rejection(TOO_LARGE, str(exc)) from None
+    except UnidentifiedImageError:
+        raise Rejection(CORRUPT, f"looks like {kind} but no decoder accepts it") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - malformed headers raise anything
+        raise Rejection(CORRUPT, f"{kind} header unreadable: {type(exc).__name__}: {exc}") from None
+    width, height = im.size
+    if width <= 0 or height <= 0:
+        raise Rejection(CORRUPT, f"{kind} header gives an empty size {width}x{height}")
+    if width * height > config.max_pixels:
+        raise Rejection(
+            TOO_LARGE,
+            f"{width}x{height} is {width * height / 1e6:.1f} MP, over the "
+            f"{config.max_megapixels:g} MP limit",
+        )
+    return im
+
+
+def _load(im: Image.Image) -> None:
+    """Decode the first frame completely, or reject: never half an image."""
+    try:
+        im.seek(0)
+        im.load()
+    except MemoryError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise Rejection(TOO_LARGE, str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - decoders raise OSError, ValueError, struct.error...
+        raise Rejection(CORRUPT, f"{type(exc).__name__}: {exc}") from None
+
+
+def _targets(
+    variants: tuple[Variant, ...], size: tuple[int, int], orientation: int
+) -> list[tuple[Variant, tuple[int, int]]]:
+    """Each variant's size in the *stored* (pre-rotation) pixel grid."""
+    upright = _oriented(size, orientation)
+    return [
+        (v, _oriented(ops.fit_size(*upright, v.width, v.height), orientation)) for v in variants
+    ]
+
+
+def _oriented(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    return (size[1], size[0]) if orientation in ops.SWAPS_AXES else size
+
+
+def _draft(im: Image.Image, targets: list[tuple[Variant, tuple[int, int]]]) -> None:
+    """Ask libjpeg for the smallest DCT scale that still covers every variant."""
+    need_w = max(size[0] for _, size in targets)
+    need_h = max(size[1] for _, size in targets)
+    im.draft(im.mode, (need_w, need_h))
+
+
+def _cascade_source(
+    made: list[tuple[Variant, Image.Image]], stored_size: tuple[int, int], orientation: int
+) -> Image.Image | None:
+    """The smallest finished variant that still covers the new one."""
+    want = _oriented(stored_size, orientation)
+    best = None
+    for _, img in made:
+        covers = img.width >= want[0] and img.height >= want[1]
+        if covers and (best is None or img.width * img.height < best.width * best.height):
+            best = img
+    return best
