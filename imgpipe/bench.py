@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from imgpipe._function import REPO_ROOT
+from imgpipe import REPO_ROOT
 
 DEFAULT_IMAGES = REPO_ROOT / "tests" / "data" / "bench"
 

@@ -6,13 +6,30 @@ import argparse
 import sys
 from pathlib import Path
 
-from imgpipe import _function  # noqa: F401  (puts function_src on sys.path)
 from imgproc import ConfigError, load_config
 
 
 def _config(path: Path | None):
     text = path.read_text() if path else None
     return load_config(text)
+
+
+def _invoke(event_path: Path, buckets: Path) -> int:
+    import json
+
+    from fc_handler.settings import SettingsError
+    from imgpipe.invoke import invoke
+
+    try:
+        event = event_path.read_bytes()
+    except OSError as exc:
+        print(f"imgpipe invoke: {exc}", file=sys.stderr)
+        return 2
+    result = invoke(event, buckets)
+    print(json.dumps({"invoke": result.summary()}, ensure_ascii=False))
+    if isinstance(result.error, SettingsError):
+        print(f"imgpipe invoke: configuration: {result.error}", file=sys.stderr)
+    return 1 if result.raised else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +48,19 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
     b.add_argument("--config", type=Path, metavar="FILE")
 
+    i = sub.add_parser("invoke", help="run the real FC handler on an event, local buckets")
+    i.add_argument("event", type=Path, metavar="EVENT.json")
+    i.add_argument(
+        "--buckets",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="DIR/<bucket>/<key> stands in for OSS",
+    )
+
     args = parser.parse_args(argv)
+    if args.command == "invoke":
+        return _invoke(args.event, args.buckets)
     try:
         config = _config(args.config)
     except (ConfigError, OSError) as exc:

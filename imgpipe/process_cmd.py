@@ -8,8 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from imgpipe import _function  # noqa: F401  (puts function_src on sys.path)
-from imgpipe.files import write_atomic
+from fc_handler.localfs import write_atomic
 from imgproc import Config, Rejection, output_key, process
 
 

@@ -1,4 +1,6 @@
-"""Writing files so that a reader never sees half of one."""
+"""Writing local files so that a reader never sees half of one.
+
+Used by the local bucket storage and by `imgpipe process`."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The Function Compute side of the pipeline: events, settings, storage."""

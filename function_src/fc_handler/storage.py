@@ -1,0 +1,107 @@
+"""Where objects are read and written: OSS in the cloud, directories locally.
+
+The handler only sees this small interface, so the local tools run the real
+handler against `DIR/<bucket>/<key>` and the tests drive the real oss2
+client against a local HTTP server. Errors are sorted into the two kinds the
+handler must tell apart: `NotFound` (the object is gone: nothing to retry)
+and `TransientError` (network, 5xx, throttling: raise so FC retries).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from .localfs import write_atomic
+
+
+class StorageError(Exception):
+    """A storage failure that is neither missing nor transient (e.g. 403)."""
+
+
+class NotFound(StorageError):
+    pass
+
+
+class TransientError(StorageError):
+    """Worth retrying: network errors, 5xx, throttling."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    etag: str  # upper-case hex, no quotes (as OSS events carry it)
+
+
+class Storage(Protocol):
+    def head(self, bucket: str, key: str) -> ObjectInfo: ...
+
+    def get(self, bucket: str, key: str) -> bytes: ...
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        cache_control: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None: ...
+
+
+class LocalStorage:
+    """Buckets as directories: `root/<bucket>/<key>`.
+
+    Headers and metadata go to a sidecar under `root/.imgpipe-meta/` so the
+    bucket directories hold exactly the objects. Writes are atomic.
+    """
+
+    META_DIR = ".imgpipe-meta"
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def _path(self, bucket: str, key: str, base: Path | None = None) -> Path:
+        base = self.root if base is None else base
+        bucket_dir = (base / bucket).resolve()
+        path = (bucket_dir / key).resolve()
+        if bucket_dir not in path.parents or key.endswith("/"):
+            raise StorageError(f"key {key!r} does not name a file inside bucket {bucket!r}")
+        return path
+
+    def head(self, bucket: str, key: str) -> ObjectInfo:
+        data = self.get(bucket, key)
+        return ObjectInfo(size=len(data), etag=hashlib.md5(data).hexdigest().upper())
+
+    def get(self, bucket: str, key: str) -> bytes:
+        try:
+            return self._path(bucket, key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise NotFound(f"oss://{bucket}/{key}") from None
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        cache_control: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        path = self._path(bucket, key)
+        headers = {"Content-Type": content_type, "Cache-Control": cache_control}
+        meta = {"headers": headers, "metadata": metadata or {}}
+        sidecar = self._path(bucket, key + ".json", self.root / self.META_DIR)
+        write_atomic(sidecar, json.dumps(meta).encode())
+        write_atomic(path, data)
+
+    def metadata(self, bucket: str, key: str) -> dict[str, Any]:
+        """What `put` recorded for an object (local tools and tests)."""
+        meta = self._path(bucket, key + ".json", self.root / self.META_DIR)
+        return json.loads(meta.read_text())

@@ -1,0 +1,125 @@
+"""OSS through oss2, with errors sorted into missing, transient and the rest.
+
+Imported only when the function talks to OSS: `import oss2` costs about
+250 ms, which the local tools and most tests need not pay.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import quote
+
+import oss2
+from oss2 import exceptions as oss_errors
+
+from .storage import NotFound, ObjectInfo, StorageError, TransientError
+
+# OSS error codes that mean "try again later" whatever the HTTP status.
+_TRANSIENT_CODES = {
+    "Throttling",
+    "RequestTimeout",
+    "ServiceUnavailable",
+    "InternalError",
+    "SlowDown",
+}
+
+
+def credentials_auth(context: Any, env: dict[str, str] | os._Environ[str]) -> Any:
+    """oss2 auth from FC's context (python3.10) or the environment (python3.12).
+
+    FC hands out temporary STS credentials of the function's role; the
+    python3.12 runtime has no `context.credentials` and sets
+    `ALIBABA_CLOUD_ACCESS_KEY_ID`, `..._SECRET` and `..._SECURITY_TOKEN`.
+    """
+    creds = getattr(context, "credentials", None)
+    if creds is not None and getattr(creds, "access_key_id", None):
+        key_id = creds.access_key_id
+        secret = creds.access_key_secret
+        token = getattr(creds, "security_token", None)
+    else:
+        key_id = env.get("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        secret = env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        token = env.get("ALIBABA_CLOUD_SECURITY_TOKEN")
+    if not key_id or not secret:
+        raise StorageError(
+            "no credentials: neither context.credentials nor ALIBABA_CLOUD_ACCESS_KEY_ID/"
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET are set (is the function's role attached?)"
+        )
+    return oss2.StsAuth(key_id, secret, token) if token else oss2.Auth(key_id, secret)
+
+
+def default_endpoint(region: str) -> str:
+    """The region's internal endpoint: free traffic, no public network."""
+    return f"https://oss-{region}-internal.aliyuncs.com"
+
+
+class OssStorage:
+    def __init__(self, auth: Any, endpoint: str, *, connect_timeout: float = 10) -> None:
+        self.auth = auth
+        self.endpoint = endpoint
+        self.connect_timeout = connect_timeout
+        self._buckets: dict[str, oss2.Bucket] = {}
+
+    def _bucket(self, name: str) -> oss2.Bucket:
+        if name not in self._buckets:
+            self._buckets[name] = oss2.Bucket(
+                self.auth, self.endpoint, name, connect_timeout=self.connect_timeout
+            )
+        return self._buckets[name]
+
+    def head(self, bucket: str, key: str) -> ObjectInfo:
+        with _mapped(bucket, key):
+            meta = self._bucket(bucket).head_object(key)
+            return ObjectInfo(size=int(meta.content_length), etag=meta.etag.strip('"').upper())
+
+    def get(self, bucket: str, key: str) -> bytes:
+        with _mapped(bucket, key):
+            return self._bucket(bucket).get_object(key).read()
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        cache_control: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        headers = {"Content-Type": content_type}
+        if cache_control:
+            headers["Cache-Control"] = cache_control
+        for name, value in (metadata or {}).items():
+            # HTTP headers are latin-1: percent-encode so unicode keys survive.
+            headers[f"x-oss-meta-{name}"] = quote(value, safe="/:=@,;+ ")
+        with _mapped(bucket, key):
+            self._bucket(bucket).put_object(key, data, headers=headers)
+
+
+class _mapped:
+    """Translate oss2's exceptions into the storage vocabulary."""
+
+    def __init__(self, bucket: str, key: str) -> None:
+        self.where = f"oss://{bucket}/{key}"
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None:
+            return False
+        if isinstance(exc, (oss_errors.NoSuchKey, oss_errors.NotFound)):
+            raise NotFound(self.where) from exc
+        if isinstance(exc, oss_errors.RequestError):  # no HTTP response at all
+            raise TransientError(f"{self.where}: network error: {exc}") from exc
+        if isinstance(exc, oss_errors.OssError):
+            status = getattr(exc, "status", 0) or 0
+            code = getattr(exc, "code", "") or ""
+            detail = f"{self.where}: HTTP {status} {code} {getattr(exc, 'message', '')}".strip()
+            if status == 404:
+                raise NotFound(self.where) from exc
+            if status >= 500 or status == 429 or code in _TRANSIENT_CODES:
+                raise TransientError(detail) from exc
+            raise StorageError(detail) from exc
+        return False
