@@ -8,11 +8,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup test lint fmt bench lock-dev clean
+.PHONY: help setup test lint fmt bench package package-host lock lock-dev clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
-	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-13s %s\n", $$1, $$2}'
 
 $(STAMP): requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,17 @@ fmt: setup ## format Python code
 
 bench: setup ## benchmark the processor against the naive design and libvips
 	$(BIN)/imgpipe bench
+
+RUNTIME ?= python3.10
+package: setup ## build dist/function.zip + dist/function.json for FC (RUNTIME=python3.12, LAYER=1)
+	$(BIN)/python build.py --runtime $(RUNTIME) $(if $(LAYER),--layer)
+
+package-host: setup ## build a package for this machine's CPython and time its cold import
+	$(BIN)/python build.py --host --out build/host
+	$(BIN)/imgpipe package-stats --zip build/host/function.zip
+
+lock: setup ## re-pin requirements/function.txt (with hashes) from requirements/function.in
+	$(BIN)/python build.py lock
 
 lock-dev: ## re-pin requirements/dev.txt from the current .venv
 	{ echo "# Development environment for \`make setup\`: everything pinned (pip freeze)."; \

@@ -58,7 +58,15 @@ def main(argv: list[str] | None = None) -> int:
         help="DIR/<bucket>/<key> stands in for OSS",
     )
 
+    s = sub.add_parser("package-stats", help="cold import time of a host-built package")
+    s.add_argument("--zip", type=Path, default=Path("build/host/function.zip"))
+    s.add_argument("--repeat", type=int, default=5)
+
     args = parser.parse_args(argv)
+    if args.command == "package-stats":
+        from imgpipe.package_stats import run as stats_run
+
+        return stats_run(args.zip, args.repeat)
     if args.command == "invoke":
         return _invoke(args.event, args.buckets)
     try:
