@@ -7,8 +7,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help setup test lint fmt bench package package-host lock lock-dev clean
+.PHONY: help setup test lint fmt bench package package-host lock lock-dev lock-checkov tf-check clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -21,7 +23,13 @@ $(STAMP): requirements/dev.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-setup: $(STAMP) ## create .venv with the package and pinned dev dependencies
+$(CHECKOV_STAMP): requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.txt
+	touch $(CHECKOV_STAMP)
+
+setup: $(STAMP) $(CHECKOV_STAMP) ## create .venv (package + pinned dev deps) and .venv-checkov
 
 test: setup ## lint, then run the whole test suite
 	$(BIN)/ruff check .
@@ -49,6 +57,18 @@ package-host: setup ## build a package for this machine's CPython and time its c
 
 lock: setup ## re-pin requirements/function.txt (with hashes) from requirements/function.in
 	$(BIN)/python build.py lock
+
+lock-checkov: ## re-pin requirements/checkov.txt from .venv-checkov
+	{ echo "# checkov and its dependencies, pinned (pip freeze); a venv of its own (.venv-checkov)"; \
+	  echo "# because checkov pins versions that clash with moto's. Regenerate: make lock-checkov"; \
+	  $(CHECKOV_VENV)/bin/pip freeze | sort -f; } > requirements/checkov.txt
+
+tf-check: setup ## offline Terraform checks: schema (validate stand-in), checkov, fmt
+	$(BIN)/imgpipe tf-check
+	$(CHECKOV_VENV)/bin/checkov -d . --framework terraform --quiet --compact --skip-download \
+	  --skip-path .venv --skip-path .venv-checkov --skip-path tests
+	@if command -v terraform >/dev/null; then terraform fmt -recursive -check .; \
+	  else echo "terraform not installed: fmt check skipped (CI runs it)"; fi
 
 lock-dev: ## re-pin requirements/dev.txt from the current .venv
 	{ echo "# Development environment for \`make setup\`: everything pinned (pip freeze)."; \

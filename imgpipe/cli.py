@@ -62,7 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--zip", type=Path, default=Path("build/host/function.zip"))
     s.add_argument("--repeat", type=int, default=5)
 
+    sub.add_parser("tf-check", help="check the Terraform against the provider schema snapshot")
+
     args = parser.parse_args(argv)
+    if args.command == "tf-check":
+        from imgpipe.tfcheck import run as tf_run
+
+        return tf_run()
     if args.command == "package-stats":
         from imgpipe.package_stats import run as stats_run
 

@@ -1,0 +1,71 @@
+# Every knob, as a production deployment might set them.
+
+module "imgpipe" {
+  source = "../.."
+
+  env         = "prod"
+  region      = "cn-shanghai"
+  name_prefix = "photos"
+  tags        = { team = "platform", cost-center = "web" }
+
+  source_prefix  = "incoming/"
+  image_suffixes = [".jpg", ".jpeg", ".png", ".heic", ".webp"]
+  variants = [
+    { name = "hero", width = 2048, formats = ["jpeg", "webp", "avif"] },
+    { name = "card", width = 800, height = 800 },
+    { name = "thumb", width = 200, height = 200, formats = ["webp"] },
+  ]
+  quality = { jpeg = 82, webp = 78, avif = 55, png = 6 }
+  watermark = {
+    text          = "© Example Photos"
+    opacity       = 0.35
+    position      = "bottom-left"
+    relative_size = 0.04
+    min_width     = 800
+  }
+  background      = "#f4f4f4"
+  max_megapixels  = 80
+  key_template    = "variants/{variant}/{dir}{stem}.{ext}"
+  rejected_prefix = "rejected/"
+  max_object_mb   = 40
+  cache_control   = "public, max-age=604800"
+
+  runtime              = "python3.12"
+  memory_mb            = 2048
+  cpu                  = 1
+  timeout_seconds      = 120
+  reserved_concurrency = 20
+  internet_access      = false
+  log_retention_days   = 90
+
+  async_retries               = 4
+  async_max_event_age_seconds = 21600
+  dlq_retention_seconds       = 604800
+
+  upload_expiration_days             = 14
+  variants_ia_days                   = 60
+  noncurrent_version_expiration_days = 14
+  abort_multipart_days               = 3
+  access_log_retention_days          = 180
+  cors_allowed_origins               = ["https://upload.example.com"]
+
+  enable_alarms         = true
+  alarm_contact_groups  = ["platform-oncall"]
+  alarm_function_errors = 5
+  alarm_dead_letters    = 1
+}
+
+output "source_bucket" {
+  description = "Upload pictures here, under incoming/."
+  value       = module.imgpipe.source_bucket
+}
+
+output "queue_arn" {
+  description = "Where failed events go."
+  value       = module.imgpipe.queue_arn
+}
+
+output "logstore" {
+  description = "One JSON line per processed object."
+  value       = "${module.imgpipe.log_project}/${module.imgpipe.logstore}"
+}

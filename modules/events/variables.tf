@@ -1,0 +1,44 @@
+variable "function_name" {
+  description = "Function the trigger invokes."
+  type        = string
+}
+
+variable "trigger_name" {
+  description = "Name of the EventBridge trigger."
+  type        = string
+}
+
+variable "source_bucket" {
+  description = "Bucket whose uploads are routed to the function."
+  type        = string
+}
+
+variable "source_prefix" {
+  description = "Only keys under this prefix are routed."
+  type        = string
+}
+
+variable "image_suffixes" {
+  description = "Key endings routed to the function, lower case; upper and title case are added."
+  type        = list(string)
+}
+
+variable "created_event_types" {
+  description = "OSS event types that mean a finished object."
+  type        = list(string)
+}
+
+variable "dead_letter_arn" {
+  description = "Queue (EventBridge form, without /messages) for deliveries EventBridge gives up on."
+  type        = string
+}
+
+variable "async_invocation" {
+  description = "Invoke the function asynchronously (see README: what asyncInvocationType means is disputed)."
+  type        = bool
+}
+
+variable "create_service_linked_roles" {
+  description = "Create EventBridge's service-linked roles (false if the account already has them)."
+  type        = bool
+}

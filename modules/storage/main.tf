@@ -1,0 +1,181 @@
+# Three buckets: uploads (source), variants (target) and their access logs.
+#
+# Versioning, encryption, logging, CORS and lifecycle are inline blocks of
+# alicloud_oss_bucket: they are not deprecated, `lifecycle_rule` exists only
+# inline, and checkov's OSS checks read these blocks (not the split-out
+# resources). The ACL and the public access block are separate resources
+# (inline `acl` is deprecated; the block has no inline form), so the bucket
+# ignores `acl`.
+
+locals {
+  names = {
+    source = "${var.name_prefix}-${var.env}-src-${var.name_suffix}"
+    target = "${var.name_prefix}-${var.env}-out-${var.name_suffix}"
+    logs   = "${var.name_prefix}-${var.env}-log-${var.name_suffix}"
+  }
+  sse = var.kms_key_id == null ? { algorithm = "AES256", key = null } : { algorithm = "KMS", key = var.kms_key_id }
+}
+
+resource "alicloud_oss_bucket" "logs" {
+  # checkov:skip=CKV_ALI_11: transfer acceleration speeds up uploads from far away at extra cost per GB; uploads and the function are in one region, so it stays off (enable it on the bucket if your users are remote)
+  bucket        = local.names.logs
+  storage_class = "Standard"
+  force_destroy = var.force_destroy
+  tags          = merge(var.tags, { role = "access-logs" })
+
+  versioning {
+    status = "Enabled"
+  }
+
+  server_side_encryption_rule {
+    sse_algorithm     = local.sse.algorithm
+    kms_master_key_id = local.sse.key
+  }
+
+  # The log bucket records its own access under a separate prefix.
+  logging {
+    target_bucket = local.names.logs
+    target_prefix = "self/"
+  }
+
+  lifecycle_rule {
+    id      = "expire-access-logs"
+    enabled = true
+    prefix  = ""
+    expiration {
+      days = var.access_log_retention_days
+    }
+    noncurrent_version_expiration {
+      days = 1
+    }
+    abort_multipart_upload {
+      days = var.abort_multipart_days
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [acl]
+  }
+}
+
+resource "alicloud_oss_bucket" "source" {
+  # checkov:skip=CKV_ALI_11: transfer acceleration speeds up uploads from far away at extra cost per GB; uploads and the function are in one region, so it stays off (enable it on the bucket if your users are remote)
+  bucket        = local.names.source
+  storage_class = "Standard"
+  force_destroy = var.force_destroy
+  tags          = merge(var.tags, { role = "uploads" })
+
+  versioning {
+    status = "Enabled"
+  }
+
+  server_side_encryption_rule {
+    sse_algorithm     = local.sse.algorithm
+    kms_master_key_id = local.sse.key
+  }
+
+  logging {
+    target_bucket = alicloud_oss_bucket.logs.bucket
+    target_prefix = "source/"
+  }
+
+  dynamic "cors_rule" {
+    for_each = length(var.cors_allowed_origins) > 0 ? [1] : []
+    content {
+      allowed_origins = var.cors_allowed_origins
+      allowed_methods = ["PUT", "POST"]
+      allowed_headers = ["*"]
+      expose_headers  = ["ETag", "x-oss-request-id"]
+      max_age_seconds = 3600
+    }
+  }
+
+  lifecycle_rule {
+    id      = "uploads"
+    enabled = true
+    prefix  = var.source_prefix
+    expiration {
+      days = var.upload_expiration_days
+    }
+    noncurrent_version_expiration {
+      days = var.noncurrent_version_expiration_days
+    }
+    abort_multipart_upload {
+      days = var.abort_multipart_days
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [acl]
+  }
+}
+
+resource "alicloud_oss_bucket" "target" {
+  # checkov:skip=CKV_ALI_11: transfer acceleration speeds up uploads from far away at extra cost per GB; uploads and the function are in one region, so it stays off (enable it on the bucket if your users are remote)
+  bucket        = local.names.target
+  storage_class = "Standard"
+  force_destroy = var.force_destroy
+  tags          = merge(var.tags, { role = "variants" })
+
+  # Variants are derived data, but versioning keeps a bad deploy from
+  # destroying the previous good outputs; old versions expire quickly.
+  versioning {
+    status = "Enabled"
+  }
+
+  server_side_encryption_rule {
+    sse_algorithm     = local.sse.algorithm
+    kms_master_key_id = local.sse.key
+  }
+
+  logging {
+    target_bucket = alicloud_oss_bucket.logs.bucket
+    target_prefix = "target/"
+  }
+
+  lifecycle_rule {
+    id      = "variants-to-ia"
+    enabled = true
+    prefix  = var.variants_prefix
+    transitions {
+      days          = var.variants_ia_days
+      storage_class = "IA"
+    }
+  }
+
+  lifecycle_rule {
+    id      = "housekeeping"
+    enabled = true
+    prefix  = ""
+    noncurrent_version_expiration {
+      days = var.noncurrent_version_expiration_days
+    }
+    abort_multipart_upload {
+      days = var.abort_multipart_days
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [acl]
+  }
+}
+
+locals {
+  buckets = {
+    logs   = alicloud_oss_bucket.logs.bucket
+    source = alicloud_oss_bucket.source.bucket
+    target = alicloud_oss_bucket.target.bucket
+  }
+}
+
+resource "alicloud_oss_bucket_acl" "this" {
+  for_each = local.buckets
+  bucket   = each.value
+  acl      = "private"
+}
+
+resource "alicloud_oss_bucket_public_access_block" "this" {
+  for_each            = local.buckets
+  bucket              = each.value
+  block_public_access = true
+}

@@ -1,0 +1,14 @@
+output "source_bucket" {
+  description = "Name of the bucket users upload to."
+  value       = alicloud_oss_bucket.source.bucket
+}
+
+output "target_bucket" {
+  description = "Name of the bucket the variants are written to."
+  value       = alicloud_oss_bucket.target.bucket
+}
+
+output "logs_bucket" {
+  description = "Name of the bucket holding the other buckets' access logs."
+  value       = alicloud_oss_bucket.logs.bucket
+}

@@ -1,0 +1,428 @@
+# ---------------------------------------------------------------- placement
+
+variable "env" {
+  description = "Environment: dev, staging or prod. Part of every name; prod turns alarms on."
+  type        = string
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.env)
+    error_message = "env must be one of dev, staging, prod."
+  }
+}
+
+variable "region" {
+  description = "Region of the whole stack. Only regions where OSS events reach EventBridge work."
+  type        = string
+  default     = "cn-hangzhou"
+  validation {
+    condition = contains([
+      "cn-hangzhou", "cn-shanghai", "cn-beijing", "cn-zhangjiakou", "cn-shenzhen", "cn-chengdu",
+      "us-west-1", "ap-southeast-1", "ap-northeast-1", "ap-northeast-2",
+    ], var.region)
+    error_message = "region must be one where OSS events reach EventBridge: cn-hangzhou, cn-shanghai, cn-beijing, cn-zhangjiakou, cn-shenzhen, cn-chengdu, us-west-1 (Silicon Valley), ap-southeast-1 (Singapore), ap-northeast-1 (Tokyo), ap-northeast-2 (Seoul)."
+  }
+}
+
+variable "account_id" {
+  description = "Alibaba Cloud account ID (bucket names, ARNs). null reads it from the provider's credentials."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.account_id == null || can(regex("^[0-9]{10,20}$", var.account_id))
+    error_message = "account_id must be the numeric account ID."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name."
+  type        = string
+  default     = "imgpipe"
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,13}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-15 lower-case letters, digits or '-', starting with a letter (bucket names must stay under 63 characters)."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource that takes tags."
+  type        = map(string)
+  default     = {}
+}
+
+# ---------------------------------------------------------------- what the function does
+
+variable "source_prefix" {
+  description = "Folder of the source bucket whose uploads are processed; outputs keep the path below it."
+  type        = string
+  default     = "uploads/"
+  validation {
+    condition     = var.source_prefix == "" || (endswith(var.source_prefix, "/") && !startswith(var.source_prefix, "/"))
+    error_message = "source_prefix must be empty or end with '/' (and not start with '/')."
+  }
+}
+
+variable "image_suffixes" {
+  description = "Key endings routed to the function (lower case; upper and title case are added)."
+  type        = list(string)
+  default     = [".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp", ".heic", ".heif", ".avif"]
+  validation {
+    condition     = length(var.image_suffixes) > 0 && alltrue([for s in var.image_suffixes : startswith(s, ".")])
+    error_message = "image_suffixes must be a non-empty list of endings starting with '.'."
+  }
+}
+
+variable "variants" {
+  description = "The variants made of every upload: name, maximum width and/or height, formats (jpeg, webp, avif, png)."
+  type = list(object({
+    name    = string
+    width   = optional(number)
+    height  = optional(number)
+    formats = optional(list(string), ["jpeg", "webp"])
+  }))
+  default = [
+    { name = "large", width = 1200 },
+    { name = "medium", width = 600 },
+    { name = "small", width = 150 },
+  ]
+  validation {
+    condition = length(var.variants) > 0 && alltrue([
+      for v in var.variants : can(regex("^[A-Za-z0-9_-]{1,64}$", v.name)) &&
+      (v.width != null || v.height != null) &&
+      (v.width == null ? true : v.width > 0) && (v.height == null ? true : v.height > 0) &&
+      length(v.formats) > 0 && alltrue([for f in v.formats : contains(["jpeg", "webp", "avif", "png"], f)])
+    ])
+    error_message = "Each variant needs a name (letters, digits, '-', '_'), a positive width and/or height, and formats from jpeg, webp, avif, png."
+  }
+}
+
+variable "quality" {
+  description = "Encoder quality per format (jpeg, webp, avif: 1-100; png: zlib level 0-9)."
+  type        = map(number)
+  default     = { jpeg = 85, webp = 80, avif = 60, png = 6 }
+}
+
+variable "watermark" {
+  description = "Text watermark: text (empty disables), opacity 0-1, position, size relative to the shorter side, minimum variant width, colour."
+  type = object({
+    text          = optional(string, "imgpipe")
+    opacity       = optional(number, 0.5)
+    position      = optional(string, "bottom-right")
+    relative_size = optional(number, 0.05)
+    min_width     = optional(number, 600)
+    colour        = optional(string, "#ffffff")
+  })
+  default = {}
+  validation {
+    condition     = var.watermark.opacity >= 0 && var.watermark.opacity <= 1 && contains(["bottom-right", "bottom-left", "top-right", "top-left", "center"], var.watermark.position)
+    error_message = "watermark.opacity must be 0-1 and position one of bottom-right, bottom-left, top-right, top-left, center."
+  }
+}
+
+variable "background" {
+  description = "Colour transparent pixels are composited onto for JPEG."
+  type        = string
+  default     = "#ffffff"
+  validation {
+    condition     = can(regex("^#[0-9a-fA-F]{6}$", var.background))
+    error_message = "background must be a colour like #ffffff."
+  }
+}
+
+variable "max_megapixels" {
+  description = "Larger images are rejected from their header, before decoding (decompression bombs)."
+  type        = number
+  default     = 100
+  validation {
+    condition     = var.max_megapixels > 0 && var.max_megapixels <= 10000
+    error_message = "max_megapixels must be positive (at most 10000)."
+  }
+}
+
+variable "key_template" {
+  description = "Output key layout: {variant}, {path}, {dir}, {stem}, {name}, {ext}, {format}; must start with a literal prefix."
+  type        = string
+  default     = "resized/{variant}/{path}.{ext}"
+  validation {
+    condition     = !startswith(var.key_template, "{") && strcontains(var.key_template, "{variant}")
+    error_message = "key_template must start with a literal prefix (such as resized/) and contain {variant}."
+  }
+}
+
+variable "rejected_prefix" {
+  description = "Where rejection records (JSON) are written in the target bucket."
+  type        = string
+  default     = "rejected/"
+  validation {
+    condition     = endswith(var.rejected_prefix, "/") && !startswith(var.rejected_prefix, "/")
+    error_message = "rejected_prefix must end with '/' and not start with '/'."
+  }
+}
+
+variable "max_object_mb" {
+  description = "Uploads larger than this are ignored without being downloaded."
+  type        = number
+  default     = 50
+  validation {
+    condition     = var.max_object_mb > 0
+    error_message = "max_object_mb must be positive."
+  }
+}
+
+variable "cache_control" {
+  description = "Cache-Control header of every variant."
+  type        = string
+  default     = "public, max-age=86400"
+}
+
+# ---------------------------------------------------------------- function
+
+variable "runtime" {
+  description = "FC runtime; build the package for the same one (make package RUNTIME=...)."
+  type        = string
+  default     = "python3.10"
+  validation {
+    condition     = contains(["python3.10", "python3.12"], var.runtime)
+    error_message = "runtime must be python3.10 or python3.12."
+  }
+}
+
+variable "package_dir" {
+  description = "Directory holding function.zip and function.json from `make package`, relative to this module."
+  type        = string
+  default     = "dist"
+}
+
+variable "code_oss_bucket" {
+  description = "Use a package uploaded to this bucket instead of uploading dist/function.zip inline."
+  type        = string
+  default     = null
+}
+
+variable "code_oss_object" {
+  description = "Key of the uploaded package in code_oss_bucket (put its sha256 in the key)."
+  type        = string
+  default     = null
+}
+
+variable "layer_arns" {
+  description = "FC layer ARNs, e.g. the dependency layer from `make package LAYER=1`."
+  type        = list(string)
+  default     = []
+}
+
+variable "memory_mb" {
+  description = "Memory per instance in MB (64 MB steps)."
+  type        = number
+  default     = 1024
+  validation {
+    condition     = var.memory_mb >= 128 && var.memory_mb <= 32768 && var.memory_mb % 64 == 0
+    error_message = "memory_mb must be 128-32768 in steps of 64."
+  }
+}
+
+variable "cpu" {
+  description = "vCPUs per instance; memory GB : vCPU must be between 1 and 4."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.cpu >= 0.05 && var.cpu <= 16
+    error_message = "cpu must be 0.05-16."
+  }
+}
+
+variable "timeout_seconds" {
+  description = "Longest an invocation may run."
+  type        = number
+  default     = 60
+  validation {
+    condition     = var.timeout_seconds >= 1 && var.timeout_seconds <= 86400
+    error_message = "timeout_seconds must be 1-86400."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Instances reserved for the function (caps cost and protects the account's quota); null: none."
+  type        = number
+  default     = null
+  validation {
+    condition     = var.reserved_concurrency == null ? true : var.reserved_concurrency >= 1
+    error_message = "reserved_concurrency must be at least 1 (or null)."
+  }
+}
+
+variable "internet_access" {
+  description = "Let the function reach the internet; it needs only OSS's internal endpoint, so false hardens it."
+  type        = bool
+  default     = true
+}
+
+variable "log_retention_days" {
+  description = "Days the function's logstore keeps logs."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.log_retention_days >= 1 && var.log_retention_days <= 3650
+    error_message = "log_retention_days must be 1-3650."
+  }
+}
+
+# ---------------------------------------------------------------- failures
+
+variable "async_invocation" {
+  description = "EventBridge invokes the function asynchronously (FC retries, then the dead-letter queue)."
+  type        = bool
+  default     = true
+}
+
+variable "async_retries" {
+  description = "Retries of a failed asynchronous invocation before it is dead-lettered (0-8)."
+  type        = number
+  default     = 3
+  validation {
+    condition     = var.async_retries >= 0 && var.async_retries <= 8
+    error_message = "async_retries must be 0-8."
+  }
+}
+
+variable "async_max_event_age_seconds" {
+  description = "Events older than this are dead-lettered instead of retried (1-86400)."
+  type        = number
+  default     = 86400
+  validation {
+    condition     = var.async_max_event_age_seconds >= 1 && var.async_max_event_age_seconds <= 86400
+    error_message = "async_max_event_age_seconds must be 1-86400."
+  }
+}
+
+variable "async_success_destination" {
+  description = "Workaround only (README, Known provider issues): destination for successful async invocations."
+  type        = string
+  default     = null
+}
+
+variable "dlq_retention_seconds" {
+  description = "How long failed events stay in the dead-letter queue (60-604800)."
+  type        = number
+  default     = 604800
+  validation {
+    condition     = var.dlq_retention_seconds >= 60 && var.dlq_retention_seconds <= 604800
+    error_message = "dlq_retention_seconds must be 60-604800."
+  }
+}
+
+variable "create_service_linked_roles" {
+  description = "Create EventBridge's service-linked roles for FC and MNS (false when the account already has them)."
+  type        = bool
+  default     = true
+}
+
+# ---------------------------------------------------------------- storage
+
+variable "upload_expiration_days" {
+  description = "Days after which uploads expire from the source bucket (their variants stay); 36500 keeps them."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.upload_expiration_days >= 1 && var.upload_expiration_days <= 36500
+    error_message = "upload_expiration_days must be 1-36500."
+  }
+}
+
+variable "variants_ia_days" {
+  description = "Days after which variants move to Infrequent Access; 36500 keeps them Standard."
+  type        = number
+  default     = 90
+  validation {
+    condition     = var.variants_ia_days >= 30 && var.variants_ia_days <= 36500
+    error_message = "variants_ia_days must be 30-36500 (IA bills 30 days minimum)."
+  }
+}
+
+variable "noncurrent_version_expiration_days" {
+  description = "Days after which overwritten or deleted object versions are removed."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.noncurrent_version_expiration_days >= 1
+    error_message = "noncurrent_version_expiration_days must be at least 1."
+  }
+}
+
+variable "abort_multipart_days" {
+  description = "Days after which unfinished multipart uploads are aborted."
+  type        = number
+  default     = 7
+  validation {
+    condition     = var.abort_multipart_days >= 1
+    error_message = "abort_multipart_days must be at least 1."
+  }
+}
+
+variable "access_log_retention_days" {
+  description = "Days the access-log bucket keeps the buckets' access logs."
+  type        = number
+  default     = 90
+  validation {
+    condition     = var.access_log_retention_days >= 1
+    error_message = "access_log_retention_days must be at least 1."
+  }
+}
+
+variable "kms_key_id" {
+  description = "KMS key ID for bucket encryption; null uses OSS-managed AES256."
+  type        = string
+  default     = null
+}
+
+variable "cors_allowed_origins" {
+  description = "Origins allowed to upload to the source bucket from browsers; empty: no CORS."
+  type        = list(string)
+  default     = []
+}
+
+variable "force_destroy" {
+  description = "Let `terraform destroy` delete buckets that still hold objects (never in prod)."
+  type        = bool
+  default     = false
+}
+
+# ---------------------------------------------------------------- alarms
+
+variable "enable_alarms" {
+  description = "CloudMonitor alarms on function errors and dead-letter queue depth; null: on in prod only."
+  type        = bool
+  default     = null
+}
+
+variable "alarm_contact_groups" {
+  description = "CloudMonitor contact groups the alarms notify (the default is the account's own group)."
+  type        = list(string)
+  default     = ["云账号报警联系人"]
+  validation {
+    condition     = length(var.alarm_contact_groups) > 0
+    error_message = "alarm_contact_groups must name at least one group."
+  }
+}
+
+variable "alarm_function_errors" {
+  description = "Function errors in 5 minutes that raise the alarm."
+  type        = number
+  default     = 1
+}
+
+variable "alarm_dead_letters" {
+  description = "Messages in the dead-letter queue that raise the alarm."
+  type        = number
+  default     = 1
+}
+
+variable "alarm_function_error_metric" {
+  description = "CloudMonitor metric (project acs_fc) of the function's errors."
+  type        = string
+  default     = "FunctionClientErrors"
+}
+
+variable "alarm_queue_depth_metric" {
+  description = "CloudMonitor metric (project acs_mns_new) of a queue's waiting messages."
+  type        = string
+  default     = "ActiveMessages"
+}
