@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help setup test lint fmt bench package package-host lock lock-dev lock-checkov tf-check clean
+.PHONY: help setup demo test lint fmt bench package package-host lock lock-dev lock-checkov tf-check clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -30,6 +30,9 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 	touch $(CHECKOV_STAMP)
 
 setup: $(STAMP) $(CHECKOV_STAMP) ## create .venv (package + pinned dev deps) and .venv-checkov
+
+demo: $(STAMP) ## the whole pipeline on this machine: samples -> routing -> handler -> variants
+	$(BIN)/imgpipe demo
 
 test: setup ## lint, then run the whole test suite
 	$(BIN)/ruff check .

@@ -33,12 +33,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from imgpipe import REPO_ROOT
+from imgpipe.cost import Rates, estimate
 
 DEFAULT_IMAGES = REPO_ROOT / "tests" / "data" / "bench"
 
-# Function Compute pay-as-you-go rates (CNY), as given in the issue.
-GIB_SECOND_CNY = 0.000110592
-PER_10K_INVOCATIONS_CNY = 0.0133
 FC_MEMORY_STEP_MB = 64
 FC_MEMORY_MIN_MB = 128
 HEADROOM = 1.2
@@ -163,8 +161,9 @@ def fc_memory_mb(process_peak_mib: float) -> int:
 
 
 def cost_per_10k(memory_mb: int, ms: float) -> float:
-    gib_seconds = memory_mb / 1024 * ms / 1000
-    return 10_000 * gib_seconds * GIB_SECOND_CNY + PER_10K_INVOCATIONS_CNY
+    """Pay-as-you-go cost of 10,000 images, free tier left out (it is per month)."""
+    rates = Rates(free_invocations=0, free_gib_seconds=0)
+    return estimate(10_000, memory_mb, ms, rates=rates).total_cny
 
 
 def measure(method: str, image: Path, repeat: int, config: Path | None) -> dict:
@@ -228,8 +227,8 @@ def format_table(rows: list[dict]) -> str:
         "ms: median of repeats; peak MiB: RSS rise while processing one image (fresh process); "
         "x faster / x less mem / size: against naive in this run; vs pyvips: pyvips ms / this ms "
         "(>1 = faster than libvips); FC MB: smallest FC memory with 20% headroom over the "
-        f"process peak; CNY/10k: {GIB_SECOND_CNY} CNY/GiB-s "
-        f"+ {PER_10K_INVOCATIONS_CNY} CNY/10k calls."
+        f"process peak; CNY/10k: {Rates().per_gib_second} CNY/GiB-s "
+        f"+ {Rates().per_10k_invocations} CNY/10k calls, no free tier."
     )
     return "\n".join(lines)
 

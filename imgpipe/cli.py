@@ -62,9 +62,33 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--zip", type=Path, default=Path("build/host/function.zip"))
     s.add_argument("--repeat", type=int, default=5)
 
+    d = sub.add_parser("demo", help="run the whole pipeline locally on samples or your folder")
+    d.add_argument("--source", type=Path, metavar="DIR", help="your images (default: samples)")
+    d.add_argument("--work-dir", type=Path, default=Path(".demo"), metavar="DIR")
+    d.add_argument(
+        "--monthly",
+        type=int,
+        default=1_000_000,
+        metavar="N",
+        help="uploads per month for the cost estimate",
+    )
+
     sub.add_parser("tf-check", help="check the Terraform against the provider schema snapshot")
 
+    c = sub.add_parser("cost", help="monthly Function Compute cost of a workload")
+    from imgpipe.cost import add_arguments as cost_arguments
+
+    cost_arguments(c)
+
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        from imgpipe.demo import main as demo_main
+
+        return demo_main(args.source, args.work_dir, args.monthly)
+    if args.command == "cost":
+        from imgpipe.cost import run as cost_run
+
+        return cost_run(args)
     if args.command == "tf-check":
         from imgpipe.tfcheck import run as tf_run
 

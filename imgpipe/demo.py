@@ -1,0 +1,258 @@
+"""`imgpipe demo` (and `make demo`): the whole pipeline on this machine.
+
+For every file, one upload at a time, as the cloud would do it:
+
+1. the file is written to the local source bucket (`.demo/buckets/<bucket>/`),
+   under the source prefix;
+2. the CloudEvent OSS would send is built for it;
+3. the event is matched against the EventBridge pattern *evaluated from the
+   Terraform configuration* (not a copy of it): no match, no invocation;
+4. a match invokes the real handler, through the same code as
+   `imgpipe invoke`, with the function environment Terraform sets;
+5. an invocation that raises is retried as FC retries an asynchronous
+   invocation (the configured `async_retries`), then written to a local
+   dead-letter file in the form the MNS queue would receive.
+
+The function's log lines go to `.demo/function.log`, as FC would send them
+to SLS. Bucket names, retries, memory and the pattern all come from the dev
+environment's evaluated Terraform.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import shutil
+import statistics
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from fc_handler.storage import LocalStorage
+from imgpipe import REPO_ROOT
+from imgpipe.cost import estimate, format_estimate
+from imgpipe.eventpattern import matches
+from imgpipe.events import cloudevent
+from imgpipe.invoke import invoke
+from imgpipe.terraform import LOCAL_ACCOUNT, LOCAL_REGION, Evaluated, evaluate
+
+DATA = REPO_ROOT / "tests" / "data"
+
+# The shipped samples: (name in the bucket, file, what it shows).
+SAMPLES = [
+    ("phone/IMG_0006.jpg", DATA / "images" / "hopper_orientation_6.jpg",
+     "phone photo with EXIF orientation 6: comes out upright"),
+    ("design/logo-alpha.png", DATA / "images" / "avif_star.png",
+     "PNG with alpha: background colour in JPEG, transparency kept in WebP"),
+    ("print/brochure-cmyk.jpg", DATA / "images" / "pil_sample_cmyk.jpg",
+     "CMYK JPEG: converted to sRGB"),
+    ("camera/DSC_1200.jpg", DATA / "bench" / "photo-12mp.jpg",
+     "12 MP camera photo: decoded at reduced size"),
+    ("phone/IMG_0007-gps.jpg", DATA / "images" / "exif_gps.jpg",
+     "photo with GPS in its EXIF: stripped from every variant"),
+    ("broken/truncated.jpg", DATA / "images" / "truncated_jpeg.jpg",
+     "truncated upload: rejected as corrupt, record written"),
+    ("broken/not-a-photo.jpg", DATA / "samples" / "not-a-photo.jpg",
+     "HTML saved as .jpg: rejected as unsupported"),
+    ("notes.txt", DATA / "samples" / "notes.txt",
+     "text file: the EventBridge pattern never routes it"),
+]  # fmt: skip
+
+
+@dataclass
+class Row:
+    key: str
+    routed: bool
+    outcome: str = "filtered"
+    reason: str | None = None
+    variants: int = 0
+    ms: float = 0.0
+    attempts: int = 0
+    outputs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DemoResult:
+    rows: list[Row]
+    work_dir: Path
+    source_bucket: str
+    target_bucket: str
+    dead_letter_file: Path
+    memory_mb: int
+    retries: int
+
+
+def _dead_letter(
+    event: bytes, error: BaseException, attempts: int, ev: Evaluated, rid: str
+) -> dict:
+    """One message as the MNS dead-letter queue would hold it.
+
+    The body is FC's asynchronous-invocation destination record (request
+    context, the original event as `requestPayload`, the error as
+    `responsePayload`); the envelope carries MNS's message fields.
+    """
+    function = ev.one("alicloud_fcv3_function")["function_name"]
+    body = {
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        "requestContext": {
+            "requestId": rid,
+            "functionArn": f"acs:fc:{LOCAL_REGION}:{LOCAL_ACCOUNT}:functions/{function}",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": event.decode("utf-8"),
+        "responseContext": {"statusCode": 200, "functionError": "UnhandledInvocationError"},
+        "responsePayload": json.dumps(
+            {"errorType": type(error).__name__, "errorMessage": str(error)}
+        ),
+    }
+    text = json.dumps(body, ensure_ascii=False)
+    return {
+        "QueueName": ev.one("alicloud_message_service_queue")["queue_name"],
+        "MessageId": uuid.uuid4().hex.upper(),
+        "MessageBodyMD5": hashlib.md5(text.encode()).hexdigest().upper(),
+        "EnqueueTime": int(time.time() * 1000),
+        "MessageBody": text,
+    }
+
+
+def run(
+    files: list[tuple[str, Path]],
+    work_dir: Path,
+    *,
+    progress: bool = True,
+    backoff_seconds: float = 0.0,
+    prepare=None,
+) -> DemoResult:
+    """Upload each (name, path) and follow it through the pipeline."""
+    ev = evaluate({"env": "dev"})
+    pattern = ev.filter_pattern
+    env = ev.function_environment
+    retries = ev.one("alicloud_fcv3_async_invoke_config")["max_async_retry_attempts"]
+    memory_mb = ev.one("alicloud_fcv3_function")["memory_size"]
+    source_bucket, target_bucket = env["SOURCE_BUCKET"], env["TARGET_BUCKET"]
+    prefix = env["SOURCE_PREFIX"]
+
+    if work_dir.exists():
+        shutil.rmtree(work_dir)
+    buckets = work_dir / "buckets"
+    storage = LocalStorage(buckets)
+    (buckets / target_bucket).mkdir(parents=True)
+    dead_letters = work_dir / "dead-letters.jsonl"
+    log_path = work_dir / "function.log"
+    if prepare is not None:  # tests: break something before the run
+        prepare(buckets, target_bucket)
+
+    from tqdm import tqdm
+
+    rows: list[Row] = []
+    with log_path.open("w") as log:
+        for name, path in tqdm(files, desc="uploads", unit="file", disable=not progress,
+                               file=sys.stderr):  # fmt: skip
+            data = path.read_bytes()
+            key = prefix + name
+            storage.put(source_bucket, key, data, content_type="application/octet-stream")
+            event = cloudevent(source_bucket, key, data, region=LOCAL_REGION, account=LOCAL_ACCOUNT)
+            row = Row(key=key, routed=matches(pattern, event))
+            rows.append(row)
+            if not row.routed:
+                continue
+            payload = json.dumps(event).encode()
+            for attempt in range(1, retries + 2):
+                row.attempts = attempt
+                captured = io.StringIO()
+                with contextlib.redirect_stdout(captured):
+                    result = invoke(payload, buckets, env=env, region=LOCAL_REGION)
+                log.write(captured.getvalue())
+                if not result.raised:
+                    record = result.result["records"][0]
+                    row.outcome, row.reason = record["outcome"], record.get("reason")
+                    row.ms = record.get("ms", 0.0)
+                    if record["outcome"] == "processed":
+                        row.outputs = record["outputs"]
+                        row.variants = len(row.outputs)
+                    break
+                log.write(json.dumps({"request_id": result.request_id, "attempt": attempt,
+                                      "raised": repr(result.error)}) + "\n")  # fmt: skip
+                if attempt == retries + 1:
+                    message = _dead_letter(payload, result.error, attempt, ev, result.request_id)
+                    with dead_letters.open("a") as fh:
+                        fh.write(json.dumps(message, ensure_ascii=False) + "\n")
+                    row.outcome, row.reason = "dead-lettered", type(result.error).__name__
+                elif backoff_seconds:
+                    time.sleep(backoff_seconds * 2 ** (attempt - 1))
+    return DemoResult(
+        rows, work_dir, source_bucket, target_bucket, dead_letters, memory_mb, retries
+    )
+
+
+def table(result: DemoResult) -> str:
+    head = f"{'object':44} {'routing':8} {'outcome':14} {'reason':22} {'variants':>8} {'ms':>8}"
+    lines = [head, "-" * len(head)]
+    for r in result.rows:
+        reason = (r.reason or "")[:22]
+        tries = f" x{r.attempts}" if r.attempts > 1 else ""
+        lines.append(
+            f"{r.key[:44]:44} {'routed' if r.routed else 'filtered':8} "
+            f"{(r.outcome + tries)[:14]:14} {reason:22} {r.variants:>8} {r.ms:>8.1f}"
+        )
+    return "\n".join(lines)
+
+
+def summary(result: DemoResult, monthly: int) -> str:
+    work = result.work_dir
+    processed = [r for r in result.rows if r.outcome == "processed"]
+    routed = [r for r in result.rows if r.routed]
+    lines = [
+        "",
+        f"variants:      {work / 'buckets' / result.target_bucket / 'resized'}",
+        f"rejections:    {work / 'buckets' / result.target_bucket / 'rejected'}",
+        f"function log:  {work / 'function.log'}  (what SLS would hold)",
+        f"dead letters:  {result.dead_letter_file}"
+        + ("" if result.dead_letter_file.exists() else "  (none)"),
+    ]
+    if routed:
+        mean_ms = statistics.fmean(r.ms for r in routed)
+        est = estimate(monthly, result.memory_mb, mean_ms)
+        lines += [
+            "",
+            f"Cost if this mix arrived {monthly:,} times a month "
+            f"(mean {mean_ms:.0f} ms over {len(routed)} routed uploads, "
+            f"{len(processed)} processed; memory {result.memory_mb} MB from Terraform):",
+            format_estimate(est),
+            "(this machine's speed, not FC's; `imgpipe cost` takes your own figures)",
+        ]
+    return "\n".join(lines)
+
+
+def collect(source: Path) -> list[tuple[str, Path]]:
+    """Every file under a folder, named by its path relative to the folder."""
+    return sorted(
+        (p.relative_to(source).as_posix(), p)
+        for p in source.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(source).parts)
+    )
+
+
+def main(source: Path | None, work_dir: Path, monthly: int) -> int:
+    if source is not None and not source.is_dir():
+        print(f"imgpipe demo: {source} is not a folder", file=sys.stderr)
+        return 2
+    files = collect(source) if source is not None else [(n, p) for n, p, _ in SAMPLES]
+    if not files:
+        print(f"imgpipe demo: no files in {source}", file=sys.stderr)
+        return 2
+    if source is None:
+        print("Samples:")
+        for name, _, why in SAMPLES:
+            print(f"  {name:28} {why}")
+        print()
+    result = run(files, work_dir, progress=sys.stderr.isatty())
+    print(table(result))
+    print(summary(result, monthly))
+    return 0
