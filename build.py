@@ -456,8 +456,18 @@ def lock() -> None:
     with tempfile.TemporaryDirectory(prefix="imgpipe-lock-") as tmp:
         for i, target in enumerate(targets):
             dest = Path(tmp) / str(i)
-            cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check",
-                   "--no-deps", "-d", str(dest), *target.pip_args(), *pins]  # fmt: skip
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "-d",
+                str(dest),
+                *target.pip_args(),
+                *pins,
+            ]
             done = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 raise BuildError(_explain_pip_failure(done.stdout + done.stderr, target))

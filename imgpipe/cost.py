@@ -160,8 +160,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--ecs-monthly-cny", type=float, help="compare with an always-on instance")
     parser.add_argument("--json", action="store_true")
     d = Rates()
-    parser.add_argument("--rate-invocations", type=float, default=d.per_10k_invocations,
-                        help="CNY per 10,000 invocations")  # fmt: skip
+    parser.add_argument(
+        "--rate-invocations",
+        type=float,
+        default=d.per_10k_invocations,
+        help="CNY per 10,000 invocations",
+    )
     parser.add_argument("--rate-gib-second", type=float, default=d.per_gib_second)
     parser.add_argument("--rate-egress", type=float, default=d.per_egress_gib, help="CNY per GiB")
     parser.add_argument("--free-invocations", type=int, default=d.free_invocations)

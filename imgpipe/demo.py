@@ -45,23 +45,47 @@ DATA = REPO_ROOT / "tests" / "data"
 
 # The shipped samples: (name in the bucket, file, what it shows).
 SAMPLES = [
-    ("phone/IMG_0006.jpg", DATA / "images" / "hopper_orientation_6.jpg",
-     "phone photo with EXIF orientation 6: comes out upright"),
-    ("design/logo-alpha.png", DATA / "images" / "avif_star.png",
-     "PNG with alpha: background colour in JPEG, transparency kept in WebP"),
-    ("print/brochure-cmyk.jpg", DATA / "images" / "pil_sample_cmyk.jpg",
-     "CMYK JPEG: converted to sRGB"),
-    ("camera/DSC_1200.jpg", DATA / "bench" / "photo-12mp.jpg",
-     "12 MP camera photo: decoded at reduced size"),
-    ("phone/IMG_0007-gps.jpg", DATA / "images" / "exif_gps.jpg",
-     "photo with GPS in its EXIF: stripped from every variant"),
-    ("broken/truncated.jpg", DATA / "images" / "truncated_jpeg.jpg",
-     "truncated upload: rejected as corrupt, record written"),
-    ("broken/not-a-photo.jpg", DATA / "samples" / "not-a-photo.jpg",
-     "HTML saved as .jpg: rejected as unsupported"),
-    ("notes.txt", DATA / "samples" / "notes.txt",
-     "text file: the EventBridge pattern never routes it"),
-]  # fmt: skip
+    (
+        "phone/IMG_0006.jpg",
+        DATA / "images" / "hopper_orientation_6.jpg",
+        "phone photo with EXIF orientation 6: comes out upright",
+    ),
+    (
+        "design/logo-alpha.png",
+        DATA / "images" / "avif_star.png",
+        "PNG with alpha: background colour in JPEG, transparency kept in WebP",
+    ),
+    (
+        "print/brochure-cmyk.jpg",
+        DATA / "images" / "pil_sample_cmyk.jpg",
+        "CMYK JPEG: converted to sRGB",
+    ),
+    (
+        "camera/DSC_1200.jpg",
+        DATA / "bench" / "photo-12mp.jpg",
+        "12 MP camera photo: decoded at reduced size",
+    ),
+    (
+        "phone/IMG_0007-gps.jpg",
+        DATA / "images" / "exif_gps.jpg",
+        "photo with GPS in its EXIF: stripped from every variant",
+    ),
+    (
+        "broken/truncated.jpg",
+        DATA / "images" / "truncated_jpeg.jpg",
+        "truncated upload: rejected as corrupt, record written",
+    ),
+    (
+        "broken/not-a-photo.jpg",
+        DATA / "samples" / "not-a-photo.jpg",
+        "HTML saved as .jpg: rejected as unsupported",
+    ),
+    (
+        "notes.txt",
+        DATA / "samples" / "notes.txt",
+        "text file: the EventBridge pattern never routes it",
+    ),
+]
 
 
 @dataclass
@@ -152,8 +176,9 @@ def run(
 
     rows: list[Row] = []
     with log_path.open("w") as log:
-        for name, path in tqdm(files, desc="uploads", unit="file", disable=not progress,
-                               file=sys.stderr):  # fmt: skip
+        for name, path in tqdm(
+            files, desc="uploads", unit="file", disable=not progress, file=sys.stderr
+        ):
             data = path.read_bytes()
             key = prefix + name
             storage.put(source_bucket, key, data, content_type="application/octet-stream")
@@ -177,8 +202,16 @@ def run(
                         row.outputs = record["outputs"]
                         row.variants = len(row.outputs)
                     break
-                log.write(json.dumps({"request_id": result.request_id, "attempt": attempt,
-                                      "raised": repr(result.error)}) + "\n")  # fmt: skip
+                log.write(
+                    json.dumps(
+                        {
+                            "request_id": result.request_id,
+                            "attempt": attempt,
+                            "raised": repr(result.error),
+                        }
+                    )
+                    + "\n"
+                )
                 if attempt == retries + 1:
                     message = _dead_letter(payload, result.error, attempt, ev, result.request_id)
                     with dead_letters.open("a") as fh:

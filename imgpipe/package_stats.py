@@ -63,8 +63,10 @@ def stats(zip_path: Path, repeat: int = 5) -> dict[str, object]:
 
 def run(zip_path: Path, repeat: int) -> int:
     if not zip_path.exists():
-        print(f"imgpipe package-stats: {zip_path} does not exist; run `make package-host`",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"imgpipe package-stats: {zip_path} does not exist; run `make package-host`",
+            file=sys.stderr,
+        )
         return 2
     print(json.dumps(stats(zip_path, repeat), indent=2))
     return 0

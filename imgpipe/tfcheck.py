@@ -25,6 +25,8 @@ import hcl2
 from imgpipe import REPO_ROOT
 
 SCHEMA = REPO_ROOT / "tests" / "data" / "alicloud" / "provider-schema.json"
+# Resources the snapshot lacks, transcribed from the provider source (see its _source).
+EXTRA_SCHEMA = SCHEMA.with_name("extra-schema.json")
 META_ARGS = {
     "count",
     "for_each",
@@ -85,12 +87,12 @@ def _strings(node: Any):
 
 
 class Checker:
-    def __init__(self, schema_path: Path = SCHEMA) -> None:
-        self.schema = {
-            k: v
-            for k, v in json.loads(schema_path.read_text()).items()
-            if k.startswith("alicloud_")
-        }
+    def __init__(self, schema_paths: tuple[Path, ...] = (SCHEMA, EXTRA_SCHEMA)) -> None:
+        self.schema: dict[str, Any] = {}
+        for path in schema_paths:
+            for rtype, spec in json.loads(path.read_text()).items():
+                if rtype.startswith("alicloud_"):
+                    self.schema.setdefault(rtype, spec)
         self.problems: list[Problem] = []
 
     # ------------------------------------------------------------ files

@@ -77,8 +77,9 @@ def test_transient_failure_is_retried_then_dead_lettered(tmp_path):
         (buckets / target_bucket / "resized").write_text("in the way")
 
     photo = SAMPLES[0][1]
-    result = run([("phone/IMG_0006.jpg", photo)], tmp_path / ".demo", progress=False,
-                 prepare=break_target)  # fmt: skip
+    result = run(
+        [("phone/IMG_0006.jpg", photo)], tmp_path / ".demo", progress=False, prepare=break_target
+    )
     (row,) = result.rows
     assert row.outcome == "dead-lettered"
     assert row.attempts == result.retries + 1 == 4  # async_retries = 3 in Terraform
@@ -97,10 +98,20 @@ def test_transient_failure_is_retried_then_dead_lettered(tmp_path):
 
 def test_make_demo_command_prints_the_table(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "imgpipe", "demo", "--work-dir", str(tmp_path / "w"),
-         "--monthly", "5000000"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "imgpipe",
+            "demo",
+            "--work-dir",
+            str(tmp_path / "w"),
+            "--monthly",
+            "5000000",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "routed   processed" in done.stdout and "filtered" in done.stdout
     assert "Cost if this mix arrived 5,000,000 times a month" in done.stdout
@@ -112,10 +123,20 @@ def test_demo_on_a_users_folder(tmp_path):
     (folder / "trip" / "beach.PNG").write_bytes(_png((40, 80, 160)))
     (folder / "readme.md").write_text("not an image")
     done = subprocess.run(
-        [sys.executable, "-m", "imgpipe", "demo", "--source", str(folder), "--work-dir",
-         str(tmp_path / "w")],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "imgpipe",
+            "demo",
+            "--source",
+            str(folder),
+            "--work-dir",
+            str(tmp_path / "w"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "uploads/trip/beach.PNG" in done.stdout
     out = tmp_path / "w" / "buckets" / "imgpipe-dev-out-1234567890123456" / "resized"
@@ -171,10 +192,27 @@ def test_crossover_with_an_always_on_instance():
 
 def test_cost_command_json():
     done = subprocess.run(
-        [sys.executable, "-m", "imgpipe", "cost", "--requests", "5000000", "--memory-mb", "512",
-         "--duration-ms", "200", "--egress-gib", "2", "--ecs-monthly-cny", "100", "--json"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "imgpipe",
+            "cost",
+            "--requests",
+            "5000000",
+            "--memory-mb",
+            "512",
+            "--duration-ms",
+            "200",
+            "--egress-gib",
+            "2",
+            "--ecs-monthly-cny",
+            "100",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     out = json.loads(done.stdout)
     assert out["total_cny"] == pytest.approx(16.3792 + 1.0)
     assert {"invocations_cny", "compute_cny", "traffic_cny", "crossover_requests"} <= set(out)

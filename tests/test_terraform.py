@@ -241,8 +241,12 @@ def test_function_environment_is_a_valid_handler_configuration(tf):
     assert cfg.watermark.text == "imgpipe" and cfg.quality["jpeg"] == 85
     # the role may write exactly where the handler writes
     policy = json.loads(ev.one("alicloud_ram_policy")["policy_document"])
-    writable = {r.split("/", 1)[1] for s in policy["Statement"] if "oss:PutObject" in s["Action"]
-                for r in s["Resource"]}  # fmt: skip
+    writable = {
+        r.split("/", 1)[1]
+        for s in policy["Statement"]
+        if "oss:PutObject" in s["Action"]
+        for r in s["Resource"]
+    }
     assert writable == {p + "*" for p in settings.guarded_prefixes}
     assert function["runtime"] == "python3.10" and function["handler"] == "index.handler"
     assert function["instance_concurrency"] == 1
@@ -323,9 +327,15 @@ DST = f"imgpipe-prod-out-{LOCAL_ACCOUNT}"
 
 @pytest.mark.parametrize(
     "key",
-    ["uploads/a.jpg", "uploads/deep/dir/IMG_0001.JPG", "uploads/x.Jpeg", "uploads/p.heic",
-     "uploads/s.png", "uploads/with space.webp"],
-)  # fmt: skip
+    [
+        "uploads/a.jpg",
+        "uploads/deep/dir/IMG_0001.JPG",
+        "uploads/x.Jpeg",
+        "uploads/p.heic",
+        "uploads/s.png",
+        "uploads/with space.webp",
+    ],
+)
 @pytest.mark.parametrize(
     "api", ["PutObject", "PostObject", "CopyObject", "CompleteMultipartUpload"]
 )
@@ -376,11 +386,27 @@ CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 def test_checkov_passes_and_every_skip_has_a_reason():
     assert CHECKOV.exists(), "run `make setup` (it installs .venv-checkov)"
     done = subprocess.run(
-        [str(CHECKOV), "-d", str(REPO_ROOT), "--framework", "terraform", "--output", "json",
-         "--skip-download", "--skip-path", ".venv", "--skip-path", ".venv-checkov",
-         "--skip-path", "tests"],
-        capture_output=True, text=True, check=False, cwd=REPO_ROOT,
-    )  # fmt: skip
+        [
+            str(CHECKOV),
+            "-d",
+            str(REPO_ROOT),
+            "--framework",
+            "terraform",
+            "--output",
+            "json",
+            "--skip-download",
+            "--skip-path",
+            ".venv",
+            "--skip-path",
+            ".venv-checkov",
+            "--skip-path",
+            "tests",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO_ROOT,
+    )
     report = json.loads(done.stdout)
     reports = report if isinstance(report, list) else [report]
     summary = reports[0]["summary"]
@@ -401,8 +427,11 @@ def test_checkov_passes_and_every_skip_has_a_reason():
 def test_terraform_fmt_check():
     done = subprocess.run(
         ["terraform", "fmt", "-recursive", "-check", "-list=true", "."],
-        capture_output=True, text=True, check=False, cwd=REPO_ROOT,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO_ROOT,
+    )
     assert done.returncode == 0, f"terraform fmt would change:\n{done.stdout}"
 
 

@@ -18,6 +18,7 @@ locals {
 
 resource "alicloud_oss_bucket" "logs" {
   # checkov:skip=CKV_ALI_11: transfer acceleration speeds up uploads from far away at extra cost per GB; uploads and the function are in one region, so it stays off (enable it on the bucket if your users are remote)
+  # checkov:skip=CKV_ALI_6: encrypted at rest either way: OSS-managed AES256 by default (no key to manage, no KMS charge per request); set kms_key_id to use a customer master key
   bucket        = local.names.logs
   storage_class = "Standard"
   force_destroy = var.force_destroy
@@ -60,6 +61,7 @@ resource "alicloud_oss_bucket" "logs" {
 
 resource "alicloud_oss_bucket" "source" {
   # checkov:skip=CKV_ALI_11: transfer acceleration speeds up uploads from far away at extra cost per GB; uploads and the function are in one region, so it stays off (enable it on the bucket if your users are remote)
+  # checkov:skip=CKV_ALI_6: encrypted at rest either way: OSS-managed AES256 by default (no key to manage, no KMS charge per request); set kms_key_id to use a customer master key
   bucket        = local.names.source
   storage_class = "Standard"
   force_destroy = var.force_destroy
@@ -112,6 +114,7 @@ resource "alicloud_oss_bucket" "source" {
 
 resource "alicloud_oss_bucket" "target" {
   # checkov:skip=CKV_ALI_11: transfer acceleration speeds up uploads from far away at extra cost per GB; uploads and the function are in one region, so it stays off (enable it on the bucket if your users are remote)
+  # checkov:skip=CKV_ALI_6: encrypted at rest either way: OSS-managed AES256 by default (no key to manage, no KMS charge per request); set kms_key_id to use a customer master key
   bucket        = local.names.target
   storage_class = "Standard"
   force_destroy = var.force_destroy

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Post the plan on the pull request as one comment, updated on every push.
+
+The comment is found again by a hidden marker naming the environment, so a
+pull request carries one plan per environment, not one per push. Reads the
+plan text from a file and writes through the GitHub REST API with the job's
+token (`pull-requests: write`); nothing from the pull request's title or
+body is ever interpolated into a command.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.request
+
+MAX_BODY = 65_000  # GitHub's comment limit is 65,536 characters
+
+
+def marker(env_name: str) -> str:
+    return f"<!-- imgpipe-terraform-plan:{env_name} -->"
+
+
+def render(env_name: str, plan_text: str, summary: str, run_url: str) -> str:
+    head = f"{marker(env_name)}\n### Terraform plan: `{env_name}`\n\n{summary}\n\n"
+    tail = f"\n\n[Workflow run]({run_url}) · the plan file is kept as an artifact of that run."
+    fence_open, fence_close = "<details><summary>Full plan</summary>\n\n```\n", "\n```\n</details>"
+    room = MAX_BODY - len(head) - len(tail) - len(fence_open) - len(fence_close)
+    if len(plan_text) > room:
+        plan_text = plan_text[: room - 60] + "\n... (truncated: see the run's artifact)"
+    return head + fence_open + plan_text + fence_close + tail
+
+
+def summarize(plan_text: str) -> str:
+    for line in plan_text.splitlines():
+        if line.startswith(("Plan:", "No changes.")):
+            return f"**{line.strip()}**"
+    return "**Plan produced (no summary line found).**"
+
+
+def _api(method: str, url: str, token: str, payload: dict | None = None):
+    req = urllib.request.Request(
+        url,
+        method=method,
+        data=json.dumps(payload).encode() if payload is not None else None,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        },
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.load(resp)
+
+
+def upsert(api: str, repo: str, pr: int, token: str, *, body: str, env_name: str) -> str:
+    """Update this environment's plan comment, or create it. Returns the action taken."""
+    page = 1
+    while True:
+        comments = _api(
+            "GET", f"{api}/repos/{repo}/issues/{pr}/comments?per_page=100&page={page}", token
+        )
+        for comment in comments:
+            if marker(env_name) in (comment.get("body") or ""):
+                _api(
+                    "PATCH",
+                    f"{api}/repos/{repo}/issues/comments/{comment['id']}",
+                    token,
+                    {"body": body},
+                )
+                return "updated"
+        if len(comments) < 100:
+            break
+        page += 1
+    _api("POST", f"{api}/repos/{repo}/issues/{pr}/comments", token, {"body": body})
+    return "created"
+
+
+def main(env: dict[str, str] | None = None) -> int:
+    env = dict(os.environ if env is None else env)
+    with open(env["PLAN_TEXT_FILE"], encoding="utf-8") as fh:
+        plan_text = fh.read()
+    body = render(env["TF_ENV"], plan_text, summarize(plan_text), env["RUN_URL"])
+    action = upsert(
+        env.get("GITHUB_API_URL", "https://api.github.com"),
+        env["GITHUB_REPOSITORY"],
+        int(env["PR_NUMBER"]),
+        env["GITHUB_TOKEN"],
+        body=body,
+        env_name=env["TF_ENV"],
+    )
+    print(f"plan comment {action}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+# One-time bootstrap of the remote state that CI plans and applies against:
+# an OSS bucket for the state files and a Tablestore table for the lock.
+# Run it once per account with local state (this directory's own state is
+# tiny; keep it safe or import the two resources later):
+#
+#   terraform init && terraform apply -var account_id=<your account ID>
+#
+# then put the outputs into backend.hcl (see backend.hcl.example) and the
+# repository variables TF_STATE_BUCKET, TF_STATE_REGION, TF_LOCK_ENDPOINT,
+# TF_LOCK_TABLE (README, "Remote state" and "CI").
+
+terraform {
+  required_version = ">= 1.5.0"
+  required_providers {
+    alicloud = {
+      source  = "aliyun/alicloud"
+      version = ">= 1.290.0, < 2.0.0"
+    }
+  }
+}
+
+variable "region" {
+  description = "Region of the state bucket and the lock table."
+  type        = string
+  default     = "cn-hangzhou"
+}
+
+variable "account_id" {
+  description = "Account ID, to make the bucket name globally unique."
+  type        = string
+}
+
+variable "name_prefix" {
+  description = "Prefix of the bucket and Tablestore instance names."
+  type        = string
+  default     = "imgpipe"
+}
+
+provider "alicloud" {
+  region = var.region
+}
+
+resource "alicloud_oss_bucket" "state" {
+  # checkov:skip=CKV_ALI_11: transfer acceleration is for remote uploaders; CI reaches the state bucket's region directly, so it would only add cost
+  # checkov:skip=CKV_ALI_6: the state is encrypted with OSS-managed AES256; a customer master key adds a KMS dependency to every plan, which the bootstrap leaves to you
+  bucket        = "${var.name_prefix}-tfstate-${var.account_id}"
+  storage_class = "Standard"
+
+  # Every state version is kept: a bad apply can be rolled back.
+  versioning {
+    status = "Enabled"
+  }
+
+  server_side_encryption_rule {
+    sse_algorithm = "AES256"
+  }
+
+  logging {
+    target_bucket = "${var.name_prefix}-tfstate-${var.account_id}"
+    target_prefix = "access-log/"
+  }
+
+  lifecycle_rule {
+    id      = "old-state-versions"
+    enabled = true
+    prefix  = ""
+    noncurrent_version_expiration {
+      days = 90
+    }
+  }
+
+  lifecycle {
+    ignore_changes  = [acl]
+    prevent_destroy = true
+  }
+}
+
+resource "alicloud_oss_bucket_acl" "state" {
+  bucket = alicloud_oss_bucket.state.bucket
+  acl    = "private"
+}
+
+resource "alicloud_oss_bucket_public_access_block" "state" {
+  bucket              = alicloud_oss_bucket.state.bucket
+  block_public_access = true
+}
+
+resource "alicloud_ots_instance" "lock" {
+  name          = "${var.name_prefix}-tflock"
+  description   = "Terraform state locks"
+  accessed_by   = "Any"
+  instance_type = "Capacity"
+}
+
+# The OSS backend's lock table: one primary key column, LockID (string).
+resource "alicloud_ots_table" "lock" {
+  instance_name = alicloud_ots_instance.lock.name
+  table_name    = "terraform_lock"
+  time_to_live  = -1
+  max_version   = 1
+  primary_key {
+    name = "LockID"
+    type = "String"
+  }
+}
+
+output "backend_config" {
+  description = "Lines for backend.hcl (add key = \"<env>.tfstate\")."
+  value = {
+    bucket              = alicloud_oss_bucket.state.bucket
+    region              = var.region
+    prefix              = "imgpipe"
+    encrypt             = true
+    tablestore_endpoint = "https://${alicloud_ots_instance.lock.name}.${var.region}.ots.aliyuncs.com"
+    tablestore_table    = alicloud_ots_table.lock.table_name
+  }
+}

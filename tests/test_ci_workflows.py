@@ -1,0 +1,436 @@
+"""The user's CI: workflows checked with real tools, and their scripts run for real.
+
+zizmor and actionlint (wheels from PyPI) lint the workflows; the rules this
+project promises are asserted on the parsed YAML; the helper scripts run
+against local HTTP servers that answer like GitHub's and Alibaba's APIs.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import re
+import subprocess
+import sys
+import threading
+import urllib.parse
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import yaml
+
+from imgpipe import REPO_ROOT
+
+WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+SCRIPTS = REPO_ROOT / ".github" / "scripts"
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(SCRIPTS))
+import alicloud_oidc  # noqa: E402
+import plan_comment  # noqa: E402
+import reviewed_plan  # noqa: E402
+
+
+def load(name: str = "terraform.yml") -> dict:
+    return yaml.safe_load((WORKFLOWS / name).read_text())
+
+
+def jobs() -> dict:
+    return load()["jobs"]
+
+
+# ---------------------------------------------------------------- real linters
+
+
+def test_zizmor_auditor_persona_finds_nothing():
+    done = subprocess.run(
+        [str(BIN / "zizmor"), "--offline", "--persona=auditor", "--format=json", str(WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    findings = json.loads(done.stdout or "[]")
+    assert findings == [], json.dumps(findings, indent=1)[:3000]
+    assert done.returncode == 0
+
+
+def test_actionlint_passes():
+    done = subprocess.run(
+        [str(BIN / "actionlint"), *map(str, sorted(WORKFLOWS.glob("*.yml")))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_linters_can_fail(tmp_path):
+    bad = tmp_path / ".github" / "workflows"
+    bad.mkdir(parents=True)
+    (bad / "bad.yml").write_text(
+        "on: pull_request\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n"
+        "      - uses: actions/checkout@v4\n"
+        '      - run: echo "${{ github.event.pull_request.title }}"\n'
+    )
+    done = subprocess.run(
+        [str(BIN / "zizmor"), "--offline", "--format=json", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    idents = {f["ident"] for f in json.loads(done.stdout)}
+    assert {"template-injection", "unpinned-uses"} <= idents
+
+
+# ---------------------------------------------------------------- promised rules
+
+
+def test_every_action_is_pinned_to_a_commit():
+    for wf in WORKFLOWS.glob("*.yml"):
+        for uses in re.findall(r"uses:\s*(\S+)", wf.read_text()):
+            assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", uses), f"{wf.name}: {uses}"
+
+
+def test_no_expression_is_expanded_inside_a_script():
+    """Pull request titles, branch names... reach scripts only through env."""
+    for job in jobs().values():
+        for step in job.get("steps", []):
+            assert "${{" not in step.get("run", ""), step
+
+
+def test_permissions_are_minimal():
+    wf = load()
+    assert wf["permissions"] == {}
+    allowed = {
+        "env": {},
+        "checks": {"contents": "read"},
+        "plan": {"contents": "read", "id-token": "write", "pull-requests": "write"},
+        "apply": {
+            "contents": "read",
+            "id-token": "write",
+            "actions": "read",
+            "pull-requests": "read",
+        },
+    }
+    assert {name: job["permissions"] for name, job in jobs().items()} == allowed
+
+
+def test_pull_requests_plan_and_merges_apply_the_reviewed_plan():
+    wf = load()
+    triggers = wf[True] if True in wf else wf["on"]  # YAML 1.1 reads `on` as true
+    assert set(triggers) == {"pull_request", "push", "workflow_dispatch"}
+    assert "pull_request_target" not in triggers
+    plan, apply = jobs()["plan"], jobs()["apply"]
+    assert plan["if"] == "github.event_name != 'push'"
+    assert apply["if"] == "github.event_name == 'push'"
+    plan_runs = "\n".join(s.get("run", "") for s in plan["steps"])
+    for needed in (
+        "terraform init",
+        "terraform validate",
+        "terraform plan",
+        "-out=tfplan",
+        "plan_comment.py",
+        "alicloud_oidc.py",
+    ):
+        assert needed in plan_runs
+    uploads = [s for s in plan["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert "tfplan" in uploads[0]["with"]["path"]
+    checks = "\n".join(s.get("run", "") for s in jobs()["checks"]["steps"])
+    assert "terraform fmt -recursive -check" in checks
+    assert "make test" in checks and "make package" in checks
+    # apply: protected environment, one at a time, the reviewed plan file
+    assert apply["environment"] == "${{ needs.env.outputs.env }}"
+    assert apply["concurrency"] == {
+        "group": "terraform-apply-${{ needs.env.outputs.env }}",
+        "cancel-in-progress": False,
+    }
+    apply_runs = "\n".join(s.get("run", "") for s in apply["steps"])
+    assert "reviewed_plan.py" in apply_runs
+    assert "terraform apply -lock-timeout=5m -auto-approve reviewed/tfplan" in apply_runs
+    assert "terraform plan" not in apply_runs  # nothing unreviewed is applied
+
+
+def test_environment_comes_from_the_branch_or_the_input(tmp_path):
+    script = jobs()["env"]["steps"][0]["run"]
+
+    def pick(branch: str, chosen: str = "") -> str:
+        out = tmp_path / f"out-{branch.replace('/', '_')}-{chosen}"
+        env = {
+            "BRANCH": branch,
+            "CHOSEN": chosen,
+            "GITHUB_OUTPUT": str(out),
+            "PATH": "/usr/bin:/bin",
+        }
+        subprocess.run(["bash", "-c", script], env=env, check=True, timeout=10)
+        return out.read_text().strip()
+
+    assert pick("main") == "env=prod"
+    assert pick("staging") == "env=staging"
+    assert pick("feature/x") == "env=dev"
+    assert pick("main", "staging") == "env=staging"  # a manual run's choice wins
+
+
+def test_pre_commit_runs_the_same_checks():
+    config = yaml.safe_load((REPO_ROOT / ".pre-commit-config.yaml").read_text())
+    ids = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
+    assert {
+        "ruff-check",
+        "ruff-format",
+        "terraform-fmt",
+        "tf-check",
+        "checkov",
+        "actionlint",
+        "zizmor",
+    } <= ids
+
+
+# ---------------------------------------------------------------- scripts, for real
+
+
+class FakeApis(http.server.BaseHTTPRequestHandler):
+    """GitHub's OIDC and REST endpoints and Alibaba's STS, as far as the scripts use them."""
+
+    comments: ClassVar[list[dict]] = []
+    sts_params: ClassVar[dict] = {}
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        url = urllib.parse.urlparse(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        if url.path == "/oidc":
+            assert self.headers["Authorization"] == "Bearer request-token"
+            return self._send(200, {"value": f"jwt-for-{query['audience'][0]}"})
+        if url.path.endswith("/issues/7/comments"):
+            return self._send(200, self.comments)
+        if url.path == "/repos/o/r/commits/merge-sha/pulls":
+            return self._send(
+                200,
+                [{"number": 7, "merged_at": "2026-11-27T00:00:00Z", "head": {"sha": "head-sha"}}],
+            )
+        if url.path == "/repos/o/r/commits/direct-sha/pulls":
+            return self._send(200, [])
+        if url.path == "/repos/o/r/actions/workflows/terraform.yml/runs":
+            assert query["head_sha"] == ["head-sha"] and query["status"] == ["success"]
+            return self._send(200, {"workflow_runs": [{"id": 41}, {"id": 42}]})
+        if url.path == "/repos/o/r/actions/runs/41/artifacts":
+            return self._send(200, {"artifacts": [{"name": "package-x", "expired": False}]})
+        if url.path == "/repos/o/r/actions/runs/42/artifacts":
+            return self._send(
+                200, {"artifacts": [{"name": "tfplan-prod-head-sha", "expired": False}]}
+            )
+        return self._send(404, {"message": "not found"})
+
+    def do_POST(self):
+        length = int(self.headers["Content-Length"])
+        raw = self.rfile.read(length).decode()
+        if self.path == "/sts":
+            FakeApis.sts_params = dict(urllib.parse.parse_qsl(raw))
+            if FakeApis.sts_params.get("OIDCToken") != "jwt-for-sts.aliyuncs.com":
+                return self._send(400, {"Code": "InvalidParameter.OIDCToken"})
+            return self._send(
+                200,
+                {
+                    "Credentials": {
+                        "AccessKeyId": "STS.KEY",
+                        "AccessKeySecret": "s3cret",
+                        "SecurityToken": "tok",
+                    }
+                },
+            )
+        if self.path.endswith("/issues/7/comments"):
+            body = json.loads(raw)
+            FakeApis.comments.append({"id": len(FakeApis.comments) + 1, "body": body["body"]})
+            return self._send(201, FakeApis.comments[-1])
+        return self._send(404, {})
+
+    def do_PATCH(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        cid = int(self.path.rsplit("/", 1)[1])
+        for comment in FakeApis.comments:
+            if comment["id"] == cid:
+                comment["body"] = body["body"]
+                return self._send(200, comment)
+        return self._send(404, {})
+
+
+@pytest.fixture
+def api():
+    FakeApis.comments = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeApis)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_oidc_exchange_exports_masked_temporary_credentials(api, tmp_path, capsys):
+    github_env = tmp_path / "env"
+    alicloud_oidc.main(
+        {
+            "GITHUB_ENV": str(github_env),
+            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{api}/oidc?x=1",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token",
+            "ALIBABA_CLOUD_ROLE_ARN": "acs:ram::123:role/imgpipe-ci-plan-prod",
+            "ALIBABA_CLOUD_OIDC_PROVIDER_ARN": "acs:ram::123:oidc-provider/github-actions",
+            "ALIBABA_CLOUD_STS_ENDPOINT": f"{api}/sts",
+        }
+    )
+    exported = dict(line.split("=", 1) for line in github_env.read_text().splitlines())
+    assert exported["ALIBABA_CLOUD_ACCESS_KEY_ID"] == "STS.KEY"
+    assert exported["ALICLOUD_SECURITY_TOKEN"] == "tok"
+    assert FakeApis.sts_params["Action"] == "AssumeRoleWithOIDC"
+    assert FakeApis.sts_params["RoleArn"].endswith("imgpipe-ci-plan-prod")
+    out = capsys.readouterr().out
+    assert "::add-mask::s3cret" in out and "::add-mask::tok" in out
+    assert "s3cret" not in out.replace("::add-mask::s3cret", "")
+
+
+def test_oidc_fallback_and_refusal(tmp_path, capsys):
+    github_env = tmp_path / "env"
+    alicloud_oidc.main(
+        {
+            "GITHUB_ENV": str(github_env),
+            "FALLBACK_ACCESS_KEY_ID": "LTAI",
+            "FALLBACK_ACCESS_KEY_SECRET": "k",
+        }
+    )
+    assert "ALIBABA_CLOUD_ACCESS_KEY_ID=LTAI" in github_env.read_text()
+    assert "::warning::" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="ALIBABA_CLOUD_ROLE_ARN"):
+        alicloud_oidc.main({"GITHUB_ENV": str(github_env)})
+    with pytest.raises(SystemExit, match="id-token: write"):
+        alicloud_oidc.main(
+            {
+                "GITHUB_ENV": str(github_env),
+                "ALIBABA_CLOUD_ROLE_ARN": "r",
+                "ALIBABA_CLOUD_OIDC_PROVIDER_ARN": "p",
+            }
+        )
+
+
+def test_plan_comment_is_one_comment_updated_in_place(api, tmp_path):
+    plan = tmp_path / "plan.txt"
+    env = {
+        "GITHUB_API_URL": api,
+        "GITHUB_REPOSITORY": "o/r",
+        "PR_NUMBER": "7",
+        "GITHUB_TOKEN": "t",
+        "TF_ENV": "prod",
+        "PLAN_TEXT_FILE": str(plan),
+        "RUN_URL": "https://example.invalid/run/1",
+    }
+    plan.write_text("  + resource\n\nPlan: 24 to add, 0 to change, 0 to destroy.\n")
+    plan_comment.main(env)
+    plan.write_text("No changes. Your infrastructure matches the configuration.\n")
+    plan_comment.main(env)
+    assert len(FakeApis.comments) == 1
+    body = FakeApis.comments[0]["body"]
+    assert "<!-- imgpipe-terraform-plan:prod -->" in body and "**No changes." in body
+    plan_comment.main({**env, "TF_ENV": "staging"})  # another environment: its own comment
+    assert len(FakeApis.comments) == 2
+
+
+def test_plan_comment_truncates_huge_plans():
+    body = plan_comment.render("dev", "x" * 200_000, "**Plan: 1 to add.**", "u")
+    assert len(body) <= plan_comment.MAX_BODY and "truncated" in body
+
+
+def test_reviewed_plan_is_found_for_a_merge(api, tmp_path):
+    out = tmp_path / "out"
+    reviewed_plan.main(
+        {
+            "GITHUB_API_URL": api,
+            "GITHUB_REPOSITORY": "o/r",
+            "GITHUB_SHA": "merge-sha",
+            "TF_ENV": "prod",
+            "GITHUB_TOKEN": "t",
+            "GITHUB_OUTPUT": str(out),
+        }
+    )
+    assert out.read_text().splitlines() == ["run_id=42", "artifact=tfplan-prod-head-sha", "pr=7"]
+    with pytest.raises(SystemExit, match="did not come from a merged pull request"):
+        reviewed_plan.main(
+            {
+                "GITHUB_API_URL": api,
+                "GITHUB_REPOSITORY": "o/r",
+                "GITHUB_SHA": "direct-sha",
+                "TF_ENV": "prod",
+                "GITHUB_TOKEN": "t",
+            }
+        )
+    with pytest.raises(SystemExit, match="no plan artifact tfplan-dev-head-sha"):
+        reviewed_plan.main(
+            {
+                "GITHUB_API_URL": api,
+                "GITHUB_REPOSITORY": "o/r",
+                "GITHUB_SHA": "merge-sha",
+                "TF_ENV": "dev",
+                "GITHUB_TOKEN": "t",
+            }
+        )
+
+
+# ---------------------------------------------------------------- the roles CI assumes
+
+
+def test_ci_roles_trust_only_this_repository_and_its_environments():
+    blocks = _evaluate_ci_oidc()
+    roles = {
+        r["role_name"]: json.loads(r["assume_role_policy_document"])
+        for r in blocks["alicloud_ram_role"]
+    }
+    assert set(roles) == {
+        f"imgpipe-ci-{k}-{e}" for k in ("plan", "apply") for e in ("dev", "staging", "prod")
+    }
+    for name, trust in roles.items():
+        (statement,) = trust["Statement"]
+        cond = statement["Condition"]["StringEquals"]
+        env = name.rsplit("-", 1)[1]
+        expected = f"repo:acme/photos:environment:{env}" + ("-plan" if "-plan-" in name else "")
+        assert cond["oidc:sub"] == expected
+        assert cond["oidc:aud"] == "sts.aliyuncs.com"
+        assert cond["oidc:iss"] == "https://token.actions.githubusercontent.com"
+    attachments = blocks["alicloud_ram_role_policy_attachment"]
+    plan_policies = {a["policy_name"] for a in attachments if "-ci-plan-" in a["role_name"]}
+    apply_policies = {a["policy_name"] for a in attachments if "-ci-apply-" in a["role_name"]}
+    assert plan_policies == {"ReadOnlyAccess", "imgpipe-ci-state"}  # plan cannot change anything
+    assert "ReadOnlyAccess" not in apply_policies and "AdministratorAccess" not in apply_policies
+    assert "AliyunRAMFullAccess" not in apply_policies  # RAM only through the scoped policy
+    ram = json.loads(
+        next(
+            p for p in blocks["alicloud_ram_policy"] if p["policy_name"] == "imgpipe-ci-stack-ram"
+        )["policy_document"]
+    )
+    assert all(
+        "imgpipe-" in r or "eventbridge" in r for s in ram["Statement"] for r in s["Resource"]
+    )
+
+
+def _evaluate_ci_oidc() -> dict:
+    import shutil
+    import tempfile
+
+    from tfparse import load_from_path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stage = Path(tmp)
+        shutil.copy(REPO_ROOT / "examples" / "ci-oidc" / "main.tf", stage / "main.tf")
+        (stage / "t.tfvars.json").write_text(
+            json.dumps(
+                {
+                    "account_id": "1234567890123456",
+                    "github_repository": "acme/photos",
+                    "state_bucket": "imgpipe-tfstate-1234567890123456",
+                }
+            )
+        )
+        return load_from_path(stage, vars_paths=["t.tfvars.json"], allow_downloads=False)
