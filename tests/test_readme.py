@@ -1,0 +1,51 @@
+"""The README keeps up with the code: variables, outputs, commands, environment."""
+
+from __future__ import annotations
+
+import re
+
+import hcl2
+
+from fc_handler.settings import VARIABLES
+from imgpipe import REPO_ROOT
+
+README = (REPO_ROOT / "README.md").read_text()
+
+
+def _section(title: str) -> str:
+    """From a `### title` heading to the next heading of any level."""
+    start = README.index(f"### {title}\n")
+    following = re.search(r"^#{2,3} ", README[start + 4 :], re.M)
+    return README[start : start + 4 + following.start()] if following else README[start:]
+
+
+def _table_names(section: str) -> list[str]:
+    return re.findall(r"^\| `([a-z0-9_]+)` \|", section, re.M)
+
+
+def _hcl_names(path: str, kind: str) -> list[str]:
+    with (REPO_ROOT / path).open() as fh:
+        doc = hcl2.load(fh)
+    return [name.strip('"') for block in doc.get(kind, []) for name in block]
+
+
+def test_variables_table_matches_variables_tf():
+    assert _table_names(_section("Variables")) == _hcl_names("variables.tf", "variable")
+
+
+def test_outputs_table_matches_outputs_tf():
+    assert _table_names(_section("Outputs")) == _hcl_names("outputs.tf", "output")
+
+
+def test_function_environment_table_matches_the_handler():
+    documented = re.findall(r"^\| `([A-Z_]+)` \|", _section("Function environment"), re.M)
+    assert documented == list(VARIABLES)
+
+
+def test_the_two_commands_and_make_help():
+    assert "make demo" in README and "make test" in README
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    for target in ("demo", "test", "setup", "package", "bench", "help", "tf-check"):
+        assert re.search(rf"^{target}:.*## ", makefile, re.M), target
+    ci = (REPO_ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci
