@@ -12,10 +12,10 @@ Standard library only.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import urllib.request
+
+from github_api import call
 
 MAX_BODY = 65_000  # GitHub's comment limit is 65,536 characters
 
@@ -41,31 +41,16 @@ def summarize(plan_text: str) -> str:
     return "**Plan produced (no summary line found).**"
 
 
-def _api(method: str, url: str, token: str, payload: dict | None = None):
-    req = urllib.request.Request(
-        url,
-        method=method,
-        data=json.dumps(payload).encode() if payload is not None else None,
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28",
-        },
-    )
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.load(resp)
-
-
 def upsert(api: str, repo: str, pr: int, token: str, *, body: str, env_name: str) -> str:
     """Update this environment's plan comment, or create it. Returns the action taken."""
     page = 1
     while True:
-        comments = _api(
+        comments = call(
             "GET", f"{api}/repos/{repo}/issues/{pr}/comments?per_page=100&page={page}", token
         )
         for comment in comments:
             if marker(env_name) in (comment.get("body") or ""):
-                _api(
+                call(
                     "PATCH",
                     f"{api}/repos/{repo}/issues/comments/{comment['id']}",
                     token,
@@ -75,7 +60,7 @@ def upsert(api: str, repo: str, pr: int, token: str, *, body: str, env_name: str
         if len(comments) < 100:
             break
         page += 1
-    _api("POST", f"{api}/repos/{repo}/issues/{pr}/comments", token, {"body": body})
+    call("POST", f"{api}/repos/{repo}/issues/{pr}/comments", token, {"body": body})
     return "created"
 
 

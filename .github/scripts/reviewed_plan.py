@@ -14,23 +14,10 @@ Standard library only; the job's token needs `actions: read` and
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import urllib.request
 
-
-def _get(url: str, token: str):
-    req = urllib.request.Request(
-        url,
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28",
-        },
-    )
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.load(resp)
+from github_api import call
 
 
 def artifact_name(env_name: str, head_sha: str) -> str:
@@ -38,7 +25,7 @@ def artifact_name(env_name: str, head_sha: str) -> str:
 
 
 def find(api: str, repo: str, sha: str, env_name: str, *, workflow: str, token: str) -> dict:
-    pulls = _get(f"{api}/repos/{repo}/commits/{sha}/pulls", token)
+    pulls = call("GET", f"{api}/repos/{repo}/commits/{sha}/pulls", token)
     merged = [p for p in pulls if p.get("merged_at")]
     if not merged:
         raise SystemExit(
@@ -46,14 +33,17 @@ def find(api: str, repo: str, sha: str, env_name: str, *, workflow: str, token: 
             "reviewed, so nothing is applied (open a pull request)"
         )
     head = merged[0]["head"]["sha"]
-    runs = _get(
+    runs = call(
+        "GET",
         f"{api}/repos/{repo}/actions/workflows/{workflow}/runs?head_sha={head}"
         "&event=pull_request&status=success&per_page=20",
         token,
     )["workflow_runs"]
     wanted = artifact_name(env_name, head)
     for run in runs:
-        arts = _get(f"{api}/repos/{repo}/actions/runs/{run['id']}/artifacts", token)["artifacts"]
+        arts = call("GET", f"{api}/repos/{repo}/actions/runs/{run['id']}/artifacts", token)[
+            "artifacts"
+        ]
         for art in arts:
             if art["name"] == wanted and not art.get("expired"):
                 return {"run_id": run["id"], "artifact": wanted, "pr": merged[0]["number"]}

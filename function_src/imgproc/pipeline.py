@@ -68,15 +68,14 @@ def process(data: bytes, config: Config) -> Processed:
 
     im = _open(data, kind, config)
     width, height = im.size
-    orientation = ops.orientation_of(im) if kind != "png" else 1
+    # JPEG keeps EXIF in its header; for PNG (EXIF may follow the pixels)
+    # Pillow decodes first, which costs nothing extra: PNG has no draft mode.
+    orientation = ops.orientation_of(im)
     targets = _targets(config.variants, (width, height), orientation)
 
     if im.format in ("JPEG", "MPO"):
         _draft(im, targets)
     _load(im)
-    if kind == "png":  # PNG may carry EXIF after the pixel data
-        orientation = ops.orientation_of(im)
-        targets = _targets(config.variants, (width, height), orientation)
     icc = im.info.get("icc_profile")
     base = ops.to_8bit(im)
 
