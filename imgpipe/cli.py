@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument(
         "--monthly",
         type=int,
-        default=1_000_000,
+        default=10_000_000,
         metavar="N",
         help="uploads per month for the cost estimate",
     )

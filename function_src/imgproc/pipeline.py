@@ -77,13 +77,14 @@ def process(data: bytes, config: Config) -> Processed:
         _draft(im, targets)
     _load(im)
     icc = im.info.get("icc_profile")
+    drafted = im.size != (width, height)  # libjpeg decoded at 1/2, 1/4 or 1/8
     base = ops.to_8bit(im)
 
     made: list[tuple[Variant, Image.Image]] = []
     for variant, stored_size in sorted(targets, key=lambda t: -t[1][0] * t[1][1]):
         source = _cascade_source(made, stored_size, orientation)
         if source is None:
-            small = ops.resize(base, stored_size)
+            small = ops.resize(base, stored_size, prefiltered=drafted)
             small = ops.apply_orientation(ops.to_srgb(small, icc), orientation)
             small = ops.drop_opaque_alpha(small)
         else:
