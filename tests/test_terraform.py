@@ -439,3 +439,26 @@ def test_no_stray_terraform_outside_the_module_layout():
     """Everything checked above is everything there is."""
     dirs = {tf.parent for tf in Path(REPO_ROOT).rglob("*.tf") if ".venv" not in str(tf)}
     assert dirs <= set(terraform_dirs(REPO_ROOT))
+
+
+def test_every_module_pins_the_same_provider_and_terraform_versions():
+    """Each module declares its own versions.tf (as terraform-aws-modules do): keep them equal."""
+    import hcl2
+
+    seen = {}
+    for tf in [
+        REPO_ROOT / "versions.tf",
+        *sorted(REPO_ROOT.glob("modules/*/versions.tf")),
+        *sorted(REPO_ROOT.glob("examples/*/main.tf")),
+    ]:
+        with tf.open() as fh:
+            doc = hcl2.load(fh)
+        for block in doc.get("terraform", []):
+            providers = block.get("required_providers", [{}])[0]
+            if "alicloud" in providers:
+                seen[str(tf.relative_to(REPO_ROOT))] = (
+                    block["required_version"],
+                    providers["alicloud"]["version"],
+                )
+    assert len(seen) >= 9
+    assert set(seen.values()) == {('">= 1.5.0"', '">= 1.290.0, < 2.0.0"')}, seen
