@@ -111,21 +111,16 @@ def handle_record(
     wanted = [k for k, why in zip(forms, reasons) if why is None]
     if not wanted:
         return ignored(reasons[0] or "ignored")
-    if record.size == 0:
-        return ignored("empty-object")
-    if record.size is not None and record.size > settings.max_object_bytes:
-        return ignored(f"too-big (over MAX_OBJECT_BYTES={settings.max_object_bytes})")
+    # The event's size, when it has one, spares a HEAD; the HEAD's is checked below.
+    if record.size is not None and (why := _size_reason(record.size, settings)):
+        return ignored(why)
 
     found = _resolve(storage, record, wanted)
     if found is None:
         return ignored("missing (deleted since the event, or never written)", forms[-1], None)
     key, info = found
-    if info.size == 0:
-        return ignored("empty-object", key, 0)
-    if info.size > settings.max_object_bytes:
-        return ignored(
-            f"too-big (over MAX_OBJECT_BYTES={settings.max_object_bytes})", key, info.size
-        )
+    if why := _size_reason(info.size, settings):
+        return ignored(why, key, info.size)
 
     try:
         data = storage.get(record.bucket, key)
@@ -137,7 +132,14 @@ def handle_record(
         result = process(data, settings.processor)
     except Rejection as rej:
         record_key = _write_rejection(
-            storage, settings, record, key=key, info=info, rej=rej, request_id=request_id
+            storage,
+            settings,
+            record,
+            key=key,
+            relative=relative,
+            info=info,
+            rej=rej,
+            request_id=request_id,
         )
         return Outcome(
             bucket=record.bucket,
@@ -172,6 +174,15 @@ def handle_record(
     )
 
 
+def _size_reason(size: int, settings: Settings) -> str | None:
+    """Why an object of `size` bytes is not worth downloading, or None."""
+    if size == 0:
+        return "empty-object"
+    if size > settings.max_object_bytes:
+        return f"too-big (over MAX_OBJECT_BYTES={settings.max_object_bytes})"
+    return None
+
+
 def _resolve(
     storage: Storage, record: ObjectEvent, keys: list[str]
 ) -> tuple[str, ObjectInfo] | None:
@@ -194,11 +205,11 @@ def _write_rejection(
     record: ObjectEvent,
     *,
     key: str,
+    relative: str,
     info: ObjectInfo,
     rej: Rejection,
     request_id: str | None,
 ) -> str:
-    relative = relative_to(settings.source_prefix, key)
     record_key = f"{settings.rejected_prefix}{relative}.json"
     body = {
         "bucket": record.bucket,
