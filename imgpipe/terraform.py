@@ -78,15 +78,28 @@ def _stage(root: Path, dest: Path) -> None:
         (dist / "function.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
 
 
-def evaluate(variables: dict[str, Any] | None = None, root: Path = REPO_ROOT) -> Evaluated:
-    """Evaluate the root module with `variables` (env defaults to dev)."""
+def load(directory: Path, variables: dict[str, Any], stage=None) -> dict[str, Any]:
+    """tfparse's blocks for the module in `directory` with `variables`.
+
+    The module is copied to a temporary directory (`stage(directory, dest)`
+    does it; by default its .tf files only), so the variables file never
+    lands in the repository.
+    """
     from tfparse import load_from_path
 
+    with tempfile.TemporaryDirectory(prefix="imgpipe-tf-") as tmp:
+        dest = Path(tmp)
+        if stage is None:
+            for tf in Path(directory).glob("*.tf"):
+                shutil.copy(tf, dest / tf.name)
+        else:
+            stage(Path(directory), dest)
+        (dest / "eval.tfvars.json").write_text(json.dumps(variables))
+        return load_from_path(dest, vars_paths=["eval.tfvars.json"], allow_downloads=False)
+
+
+def evaluate(variables: dict[str, Any] | None = None, root: Path = REPO_ROOT) -> Evaluated:
+    """Evaluate the root module with `variables` (env defaults to dev)."""
     values = {"env": "dev", "account_id": LOCAL_ACCOUNT, "region": LOCAL_REGION}
     values.update(variables or {})
-    with tempfile.TemporaryDirectory(prefix="imgpipe-tf-") as tmp:
-        stage = Path(tmp)
-        _stage(Path(root), stage)
-        (stage / "eval.tfvars.json").write_text(json.dumps(values))
-        blocks = load_from_path(stage, vars_paths=["eval.tfvars.json"], allow_downloads=False)
-    return Evaluated(blocks)
+    return Evaluated(load(root, values, stage=_stage))

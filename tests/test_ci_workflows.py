@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from imgpipe import REPO_ROOT
+from imgpipe.terraform import load as load_terraform
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 SCRIPTS = REPO_ROOT / ".github" / "scripts"
@@ -416,21 +417,11 @@ def test_ci_roles_trust_only_this_repository_and_its_environments():
 
 
 def _evaluate_ci_oidc() -> dict:
-    import shutil
-    import tempfile
-
-    from tfparse import load_from_path
-
-    with tempfile.TemporaryDirectory() as tmp:
-        stage = Path(tmp)
-        shutil.copy(REPO_ROOT / "examples" / "ci-oidc" / "main.tf", stage / "main.tf")
-        (stage / "t.tfvars.json").write_text(
-            json.dumps(
-                {
-                    "account_id": "1234567890123456",
-                    "github_repository": "acme/photos",
-                    "state_bucket": "imgpipe-tfstate-1234567890123456",
-                }
-            )
-        )
-        return load_from_path(stage, vars_paths=["t.tfvars.json"], allow_downloads=False)
+    return load_terraform(
+        REPO_ROOT / "examples" / "ci-oidc",
+        {
+            "account_id": "1234567890123456",
+            "github_repository": "acme/photos",
+            "state_bucket": "imgpipe-tfstate-1234567890123456",
+        },
+    )
