@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help setup demo test lint fmt bench package package-host lock lock-dev lock-checkov tf-check clean
+.PHONY: help setup demo test lint fmt bench package package-host lock lock-dev lock-checkov tf-check clean \
+  mutate mutate-targeted coverage
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -46,6 +47,10 @@ lint: setup ## ruff check and format check
 fmt: setup ## format Python code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Mutation testing: not part of `make test` (minutes to hours). See tests/mutations/.
+mutate-targeted: setup ## apply the named bugs of tests/mutations/*.toml one at a time; print the score
+	$(BIN)/python tests/mutations/run.py
 
 bench: setup ## benchmark the processor against the naive design and libvips
 	$(BIN)/imgpipe bench
