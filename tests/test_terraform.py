@@ -461,4 +461,4 @@ def test_every_module_pins_the_same_provider_and_terraform_versions():
                     providers["alicloud"]["version"],
                 )
     assert len(seen) >= 9
-    assert set(seen.values()) == {('">= 1.5.0"', '">= 1.290.0, < 2.0.0"')}, seen
+    assert set(seen.values()) == {('">= 1.5.0"', '">= 1.292.0, < 2.0.0"')}, seen

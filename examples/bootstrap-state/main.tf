@@ -14,7 +14,7 @@ terraform {
   required_providers {
     alicloud = {
       source  = "aliyun/alicloud"
-      version = ">= 1.290.0, < 2.0.0"
+      version = ">= 1.292.0, < 2.0.0"
     }
   }
 }
