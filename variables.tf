@@ -404,7 +404,7 @@ variable "alarm_contact_groups" {
 }
 
 variable "alarm_function_errors" {
-  description = "Function errors in 5 minutes that raise the alarm."
+  description = "Function errors in one minute that raise the alarm."
   type        = number
   default     = 1
 }
@@ -416,9 +416,9 @@ variable "alarm_dead_letters" {
 }
 
 variable "alarm_function_error_metric" {
-  description = "CloudMonitor metric (project acs_fc) of the function's errors."
+  description = "CloudMonitor metric (project acs_fc) of the function's errors: FunctionFunctionErrors counts invocations whose handler raised."
   type        = string
-  default     = "FunctionClientErrors"
+  default     = "FunctionFunctionErrors"
 }
 
 variable "alarm_queue_depth_metric" {

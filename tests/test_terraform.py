@@ -275,7 +275,11 @@ def test_alarms_only_in_prod_by_default(tf):
     if env == "prod":
         assert {a["project"] for a in alarms} == {"acs_fc", "acs_mns_new"}
         dims = {a["project"]: json.loads(a["metric_dimensions"])[0] for a in alarms}
-        assert dims["acs_fc"]["functionName"] == names["function"]
+        assert dims["acs_fc"] == {"region": REGION, "functionName": names["function"]}
+        # a raised handler is a function error, not a client (4xx) error
+        (errors,) = [a for a in alarms if a["project"] == "acs_fc"]
+        assert errors["metric"] == "FunctionFunctionErrors" and errors["period"] == 60
+        assert errors["escalations_critical"]["statistics"] == "Value"
         assert dims["acs_mns_new"]["queue"] == names["queue"]
     else:
         assert alarms == []

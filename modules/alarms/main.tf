@@ -1,8 +1,18 @@
 # Two alarms that say "something is being lost": the function raising, and
-# failed events accumulating in the dead-letter queue. Metric names are
-# variables because CloudMonitor's names could not be checked from here;
-# README "Alarms" says how to confirm them after the first apply.
+# failed events accumulating in the dead-letter queue. Metric names stay
+# variables; README "Known provider issues" says how to confirm them after
+# the first apply.
 
+# A handler that raises is a *function* error: CloudMonitor acs_fc
+# `FunctionFunctionErrors` ("function execution failures caused by function
+# errors"); `FunctionClientErrors` counts 4xx answers at FC's front door
+# (404 function missing, 403 denied, 499 client gone) and stays at zero while
+# every image fails. FC 3.0 has no services: a function's dimensions are
+# {"region", "functionName"}, and every FC metric is aggregated per 60 s
+# (FC 3.0 "Monitoring data", alibabacloud.com/help/.../fc-3-0/user-guide/
+# monitoring-data). CloudMonitor's metric list for acs_fc gives `Value` as the
+# only statistic, so the alarm reads the per-minute value over a 60 s period.
+# docs/alibaba-cloud-review.md, point 1.
 resource "alicloud_cms_alarm" "function_errors" {
   name    = "${var.name}-function-errors"
   project = "acs_fc"
@@ -10,13 +20,13 @@ resource "alicloud_cms_alarm" "function_errors" {
   metric_dimensions = jsonencode([
     { region = var.region, functionName = var.function_name },
   ])
-  period         = 300
+  period         = 60
   contact_groups = var.contact_groups
   silence_time   = 3600
   enabled        = true
 
   escalations_critical {
-    statistics          = "Sum"
+    statistics          = "Value"
     comparison_operator = ">="
     threshold           = tostring(var.function_error_threshold)
     times               = 1

@@ -29,7 +29,7 @@ variable "contact_groups" {
 }
 
 variable "function_error_threshold" {
-  description = "Function errors per 5 minutes that raise the alarm."
+  description = "Function errors in one minute that raise the alarm."
   type        = number
 }
 
@@ -39,7 +39,7 @@ variable "queue_depth_threshold" {
 }
 
 variable "function_error_metric" {
-  description = "CloudMonitor metric (project acs_fc) counting the function's errors."
+  description = "CloudMonitor metric (project acs_fc) counting the function's errors (FunctionFunctionErrors: the handler raised)."
   type        = string
 }
 
