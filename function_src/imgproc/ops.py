@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import warnings
 
 from PIL import Image, ImageCms
@@ -25,27 +26,55 @@ _TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 SWAPS_AXES = frozenset({5, 6, 7, 8})
+# Formats whose EXIF orientation can be read before decoding the pixels: the
+# pipeline reads it first for these so libjpeg can decode at reduced scale.
+EXIF_IN_HEADER = frozenset({"JPEG", "MPO"})
 
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 _LAB = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB"))
 
 
 def fit_size(
-    width: int, height: int, max_width: int | None, max_height: int | None
+    width: int,
+    height: int,
+    max_width: int | None,
+    max_height: int | None,
+    *,
+    max_pixels: int | None = None,
 ) -> tuple[int, int]:
-    """The size that fits (width, height) inside the box, never upscaling."""
+    """The size that fits (width, height) inside the box, never upscaling.
+
+    Both sides scale by the same factor, so the aspect ratio is kept to
+    within rounding; a side that would round to 0 px is 1 px (a 2000x2
+    divider line's 150 px variant is 150x1). `max_pixels` caps the area
+    too (AVIF's decoders refuse more than 16384*16384 pixels).
+    """
     scale = 1.0
     if max_width is not None:
         scale = min(scale, max_width / width)
     if max_height is not None:
         scale = min(scale, max_height / height)
+    if max_pixels is not None and width * height > max_pixels:
+        scale = min(scale, math.sqrt(max_pixels / (width * height)))
     if scale >= 1.0:
         return width, height
-    return max(1, round(width * scale)), max(1, round(height * scale))
+    size = max(1, round(width * scale)), max(1, round(height * scale))
+    if max_pixels is not None and size[0] * size[1] > max_pixels:  # rounded up past it
+        size = max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
+    return size
 
 
 def orientation_of(im: Image.Image) -> int:
-    """EXIF (or XMP) orientation, 1 when absent or unreadable."""
+    """EXIF (or XMP) orientation, 1 when absent or unreadable.
+
+    Call it on decoded pixels, or on a JPEG (its EXIF is in the header):
+    PNG's `getexif()` decodes the pixels to find an eXIf chunk after them,
+    and a decoder error there would be swallowed below, leaving half an
+    image that a later `load()` finds nothing to do for.
+    """
+    if im.format not in EXIF_IN_HEADER and getattr(im, "tile", None):
+        msg = f"orientation_of() on an undecoded {im.format} image would decode it unchecked"
+        raise RuntimeError(msg)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "Corrupt EXIF data" is not our concern

@@ -4,9 +4,10 @@ No I/O happens here. The order of work is chosen for speed and memory:
 
 1. sniff the format from the first bytes (non-images leave in microseconds);
 2. read the header only and refuse oversized pixel counts before decoding;
-3. let libjpeg decode at 1/2, 1/4 or 1/8 scale when the largest variant is
-   that much smaller (`Image.draft`), so a 24 MP photo is never fully
-   decoded for 1200 px outputs;
+3. decode the pixels exactly once, under the one check that turns any
+   decoder error into `corrupt`; let libjpeg decode at 1/2, 1/4 or 1/8
+   scale when the largest variant is that much smaller (`Image.draft`), so
+   a 24 MP photo is never fully decoded for 1200 px outputs;
 4. resize to the largest variant, then colour-manage, orient and drop an
    opaque alpha channel on that small image only;
 5. derive each smaller variant from the smallest one already made (a
@@ -68,14 +69,7 @@ def process(data: bytes, config: Config) -> Processed:
 
     im = _open(data, kind, config)
     width, height = im.size
-    # JPEG keeps EXIF in its header; for PNG (EXIF may follow the pixels)
-    # Pillow decodes first, which costs nothing extra: PNG has no draft mode.
-    orientation = ops.orientation_of(im)
-    targets = _targets(config.variants, (width, height), orientation)
-
-    if im.format in ("JPEG", "MPO"):
-        _draft(im, targets)
-    _load(im)
+    orientation, targets = _decode(im, config.variants)
     icc = im.info.get("icc_profile")
     drafted = im.size != (width, height)  # libjpeg decoded at 1/2, 1/4 or 1/8
     base = ops.to_8bit(im)
@@ -147,6 +141,32 @@ def _open(data: bytes, kind: str, config: Config) -> Image.Image:
     return im
 
 
+def _decode(
+    im: Image.Image, variants: tuple[Variant, ...]
+) -> tuple[int, list[tuple[Variant, tuple[int, int]]]]:
+    """Decode the pixels once under `_load`'s check; then the orientation.
+
+    A JPEG's EXIF is in its header: its orientation is read first so that
+    libjpeg can decode at the reduced scale the variants need (`_draft`).
+    Every other format is decoded first, because reading its metadata may
+    decode the pixels outside `_load` (PNG's `getexif()` does, to find an
+    eXIf chunk after the image data) and swallow a decoder error there.
+    PNG, GIF, WebP, TIFF, BMP, AVIF and HEIF have no draft mode, so this
+    order costs them nothing.
+    """
+    size = im.size
+    if im.format in ops.EXIF_IN_HEADER:
+        orientation = ops.orientation_of(im)
+        targets = _targets(variants, size, orientation)
+        _draft(im, targets)
+        _load(im)
+    else:
+        _load(im)
+        orientation = ops.orientation_of(im)
+        targets = _targets(variants, size, orientation)
+    return orientation, targets
+
+
 def _load(im: Image.Image) -> None:
     """Decode the first frame completely, or reject: never half an image."""
     try:
@@ -163,11 +183,21 @@ def _load(im: Image.Image) -> None:
 def _targets(
     variants: tuple[Variant, ...], size: tuple[int, int], orientation: int
 ) -> list[tuple[Variant, tuple[int, int]]]:
-    """Each variant's size in the *stored* (pre-rotation) pixel grid."""
+    """Each variant's size in the *stored* (pre-rotation) pixel grid.
+
+    A variant fits its box and the limits of every format it is written in
+    (`encode.LIMITS`): a 1000x20000 screenshot's `large` variant is
+    819x16383 in both JPEG and WebP, so a <picture>'s sources agree.
+    """
     upright = _oriented(size, orientation)
-    return [
-        (v, _oriented(ops.fit_size(*upright, v.width, v.height), orientation)) for v in variants
-    ]
+    targets = []
+    for v in variants:
+        side, pixels = _encode.limits(v.formats)
+        box_w = side if v.width is None else min(v.width, side)
+        box_h = side if v.height is None else min(v.height, side)
+        fitted = ops.fit_size(*upright, box_w, box_h, max_pixels=pixels)
+        targets.append((v, _oriented(fitted, orientation)))
+    return targets
 
 
 def _oriented(size: tuple[int, int], orientation: int) -> tuple[int, int]:
