@@ -13,12 +13,20 @@ Outcomes, one log line each:
   bug). After every record has had its turn, the first failure is raised,
   so FC retries the invocation and finally dead-letters it. Records that
   already succeeded are simply redone: the same source gives the same keys.
+
+A failure must not outlive its invocation: the raised exception's traceback
+holds the frames that raised it, and those frames hold the source bytes and
+the decoded image. Each failure's frames are cleared of their locals as soon
+as it is logged (the traceback keeps its file and line numbers, so FC's log
+shows the same stack), and the re-raise leaves no reference from this frame
+back to the exception, so no reference cycle waits for the garbage collector.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -76,13 +84,37 @@ def handle_event(
                 detail=str(exc)[:500],
                 retryable=isinstance(exc, TransientError),
             )
+            _release_frames(exc)
             first_error = first_error or exc
         outcome.ms = round((time.perf_counter() - started) * 1000, 1)
         log(outcome.log_record(request_id))
         outcomes.append(outcome)
     if first_error is not None:
-        raise first_error
+        try:
+            raise first_error
+        finally:
+            # The traceback will hold this frame; without this the frame would
+            # hold the exception back: a cycle only the collector could free.
+            first_error = None
     return outcomes
+
+
+def _release_frames(exc: BaseException) -> None:
+    """Drop the locals of every finished frame `exc` and its chain refer to.
+
+    Its type, message and the traceback's lines stay as they are; what goes
+    is what the frames held: the object's bytes, the decoded image, the
+    encoded variants. Frames still running (this one) are left alone.
+    """
+    pending: list[BaseException | None] = [exc]
+    seen: set[int] = set()
+    while pending:
+        err = pending.pop()
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        traceback.clear_frames(err.__traceback__)
+        pending += [err.__cause__, err.__context__]
 
 
 def ignore_reason(record: ObjectEvent, key: str, settings: Settings) -> str | None:

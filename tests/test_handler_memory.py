@@ -1,0 +1,179 @@
+"""A failed invocation leaves nothing behind (issue 10, point 3).
+
+When a record fails, `handle_event` logs it, goes on with the others and
+raises the failure at the end so FC retries. The exception's traceback
+holds the frames that raised it, and those frames held the decoded image:
+on a warm instance every failed invocation kept its pixels until the cyclic
+garbage collector happened to run, so FC's retries of one bad object could
+push the next good ones out of memory.
+
+The measurement runs in a fresh subprocess (the test suite's own heap would
+blur it): one invocation, then 19 more, with peak RSS (VmHWM) after the
+first and after the twentieth. Run it by hand to see the figures:
+
+    .venv/bin/python tests/test_handler_memory.py encode-fails IMAGE.png
+    .venv/bin/python tests/test_handler_memory.py put-fails IMAGE.png
+
+(`pytest -s tests/test_handler_memory.py` prints them too; the test makes
+its own IMAGE.) Two failures, both after the pixels are decoded:
+
+- `encode-fails`: the WebP encoder raises inside `process()` (the real
+  `ValueError` of an image past WebP's 16,383 px limit, forced with a
+  failing WebP writer so that it does not depend on the processor's
+  sizes), so the traceback runs through the frames holding the image;
+- `put-fails`: every variant is made, then OSS answers 503 on the write
+  (`TransientError`), so the traceback holds the source bytes and the
+  encoded outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SRC, DST = "photos-src", "photos-dst"
+INVOCATIONS = 20
+# 4800 x 4800 RGB is 66 MiB decoded: a leak of one image per failed
+# invocation is over 1 GiB after 20, whatever the allocator does.
+SIZE = (4800, 4800)
+# Peak RSS may grow a little after the first invocation (allocator arenas,
+# lazily imported codecs); a kept image would add 66 MiB or more each time.
+MARGIN_MIB = 40
+
+
+def _vm(field: str) -> float:
+    """A /proc/self/status figure in MiB (VmHWM: peak RSS, VmRSS: now)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise LookupError(field)  # pragma: no cover - Linux only
+
+
+def make_image(path: Path, size: tuple[int, int] = SIZE) -> None:
+    """A large, valid, quickly decoded PNG: smooth gradients, no noise."""
+    from PIL import Image
+
+    w, h = size
+    r = Image.linear_gradient("L").resize(size)
+    g = Image.radial_gradient("L").resize(size)
+    b = r.transpose(Image.Transpose.ROTATE_90)
+    Image.merge("RGB", (r, g, b)).save(path, compress_level=1)
+    assert Image.open(path).size == (w, h)
+
+
+def probe(mode: str, image: Path) -> dict[str, float]:
+    """Invoke the handler 20 times on one failing upload; RSS figures in MiB."""
+    sys.path.insert(0, str(REPO / "function_src"))
+    sys.path.insert(0, str(REPO))
+    from PIL import Image
+
+    from fc_handler.handle import handle_event
+    from fc_handler.settings import Settings
+    from fc_handler.storage import LocalStorage, TransientError
+    from imgpipe.events import native_event
+
+    data = image.read_bytes()
+
+    class FailingStorage(LocalStorage):
+        """Local buckets whose writes to the target fail like an OSS 503."""
+
+        def put(self, bucket, key, body, **kw):
+            if mode == "put-fails" and bucket == DST:
+                raise TransientError(f"oss://{bucket}/{key}: HTTP 503 ServiceUnavailable")
+            super().put(bucket, key, body, **kw)
+
+    if mode == "encode-fails":
+        Image.init()
+
+        def webp_fails(im, fp, filename):
+            msg = "encoding error 5: Image size exceeds WebP limit of 16383 pixels"
+            raise ValueError(msg)
+
+        Image.SAVE["WEBP"] = webp_fails
+    elif mode != "put-fails":
+        raise SystemExit(f"unknown mode {mode!r}")
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        storage = FailingStorage(tmp)
+        storage.put(SRC, "uploads/big.png", data, content_type="image/png")
+        del data
+        settings = Settings.from_env({"SOURCE_BUCKET": SRC, "TARGET_BUCKET": DST})
+        event = json.dumps(native_event([(SRC, "uploads/big.png", image.read_bytes())]))
+        logged: list[dict] = []
+        figures: dict[str, float] = {"before_mib": _vm("VmRSS")}
+        # The caller keeps the last error, as FC's runtime does while it
+        # reports it and `imgpipe demo` does for the dead-letter record.
+        last_error: Exception | None = None
+        for n in range(1, INVOCATIONS + 1):
+            try:
+                handle_event(
+                    event, settings=settings, storage=storage, request_id=f"r{n}", log=logged.append
+                )
+            except Exception as exc:  # noqa: BLE001 - FC catches it the same way
+                last_error = exc
+            else:
+                raise AssertionError("the invocation was meant to fail")
+            if n == 1:
+                figures["peak_after_1_mib"] = _vm("VmHWM")
+                figures["rss_after_1_mib"] = _vm("VmRSS")
+        figures["peak_after_20_mib"] = _vm("VmHWM")
+        figures["rss_after_20_mib"] = _vm("VmRSS")
+        figures["error"] = f"{type(last_error).__name__}: {last_error}"  # type: ignore[assignment]
+    outcomes = {(r["outcome"], r["reason"]) for r in logged}
+    figures["outcomes"] = sorted(map(list, outcomes))  # type: ignore[assignment]
+    figures["invocations"] = INVOCATIONS
+    return figures
+
+
+def _run_probe(mode: str, image: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, __file__, mode, str(image)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def big_png(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("memory") / "big.png"
+    make_image(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("mode", "outcome"),
+    [
+        ("encode-fails", ["failed", "ValueError"]),
+        ("put-fails", ["failed", "TransientError"]),
+    ],
+)
+def test_failed_invocations_keep_no_memory(big_png, mode, outcome):
+    fig = _run_probe(mode, big_png)
+    print(
+        f"\n{mode}: peak RSS after 1 invocation {fig['peak_after_1_mib']:.0f} MiB, "
+        f"after {fig['invocations']} {fig['peak_after_20_mib']:.0f} MiB "
+        f"(RSS now {fig['rss_after_1_mib']:.0f} -> {fig['rss_after_20_mib']:.0f} MiB)"
+    )
+    assert fig["outcomes"] == [outcome]  # every invocation failed the same way
+    assert fig["peak_after_1_mib"] - fig["before_mib"] > 66  # the image was decoded
+    assert fig["peak_after_20_mib"] - fig["peak_after_1_mib"] < MARGIN_MIB, fig
+    assert fig["rss_after_20_mib"] - fig["rss_after_1_mib"] < MARGIN_MIB, fig
+    # Even the error the caller still holds keeps no image alive.
+    assert fig["rss_after_20_mib"] - fig["before_mib"] < MARGIN_MIB, fig
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        raise SystemExit(f"usage: {sys.argv[0]} encode-fails|put-fails IMAGE.png")
+    print(json.dumps(probe(sys.argv[1], Path(sys.argv[2]))))
