@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from fc_handler.logs import FIELDS
 from fc_handler.settings import Settings
 from imgpipe import REPO_ROOT
 from imgpipe.eventpattern import matches
@@ -251,6 +252,28 @@ def test_function_environment_is_a_valid_handler_configuration(tf):
     assert function["runtime"] == "python3.10" and function["handler"] == "index.handler"
     assert function["instance_concurrency"] == 1
     assert function["log_config"]["logstore"] == ev.one("alicloud_log_store")["logstore_name"]
+
+
+def test_logstore_can_be_created_and_queried_by_outcome(tf):
+    """SLS needs maxSplitShard with autoSplit; the README's queries need a JSON index."""
+    _, ev, _ = _names(tf)
+    store = ev.one("alicloud_log_store")
+    assert store["auto_split"] is True and 1 <= store["max_split_shard_count"] <= 256
+    index = ev.one("alicloud_log_store_index")
+    assert index["logstore"] == store["logstore_name"]
+    fields = (
+        index["field_search"]
+        if isinstance(index["field_search"], list)
+        else [index["field_search"]]
+    )
+    (message,) = [f for f in fields if f["name"] == "message"]
+    keys = (
+        message["json_keys"] if isinstance(message["json_keys"], list) else [message["json_keys"]]
+    )
+    assert message["type"] == "json"
+    assert {k["name"] for k in keys} == set(FIELDS)  # every field the handler logs
+    # one log entry per printed line, or the JSON lines are glued to FC's own
+    assert ev.one("alicloud_fcv3_function")["log_config"]["log_begin_rule"] == "None"
 
 
 def test_code_checksum_comes_from_the_package_manifest(tmp_path):
