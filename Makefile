@@ -49,8 +49,16 @@ fmt: setup ## format Python code
 	$(BIN)/ruff check --fix .
 
 # Mutation testing: not part of `make test` (minutes to hours). See tests/mutations/.
+MODULE ?=
+mutate: setup ## mutmut over function_src/ + build.py (MODULE=fc_handler.storage_oss: one), then the targeted list
+	$(BIN)/python tests/mutations/mutmut_run.py $(MODULE)
+	$(BIN)/python tests/mutations/run.py
+
 mutate-targeted: setup ## apply the named bugs of tests/mutations/*.toml one at a time; print the score
 	$(BIN)/python tests/mutations/run.py
+
+coverage: setup ## line coverage of function_src/ and build.py (coverage.py) over the whole suite
+	$(BIN)/pytest -q --cov=function_src --cov=build --cov-report=term-missing:skip-covered
 
 bench: setup ## benchmark the processor against the naive design and libvips
 	$(BIN)/imgpipe bench

@@ -1,0 +1,204 @@
+"""`make mutate`: mutmut over function_src/ and build.py, one module at a time.
+
+mutmut names a mutant after its file's path (`function_src/fc_handler/x.py`
+-> `function_src.fc_handler.x`) but our tests import `fc_handler.x` (pytest's
+`pythonpath = ["function_src", "."]`, as FC imports the zip's root), and
+mutmut only knows the `./` and `src/` layouts. So each module runs in a
+staging copy, `build/mutmut/<module>/`, where the function's packages sit
+at the top level beside `build.py`; pytest's pythonpath there is `.` only,
+and the staged conftest takes `function_src/` back off `sys.path` after
+`import imgpipe` has put it there, so every import reaches the mutated copy.
+The repository itself is never touched.
+
+Per module, only the test files listed in tests/mutations/mutmut.toml run;
+mutmut then runs, per mutant, only the tests that reached the mutated
+function. Score = (killed + timeout) / (all mutants checked); mutants no
+listed test reaches ("no tests") count as survivors.
+
+    python tests/mutations/mutmut_run.py                       # every module
+    python tests/mutations/mutmut_run.py fc_handler.storage_oss build
+    python tests/mutations/mutmut_run.py MODULE --resume       # keep earlier results
+    python tests/mutations/mutmut_run.py MODULE --diffs 50     # print 50 survivor diffs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+STAGES = REPO / "build" / "mutmut"
+MUTMUT = Path(sys.executable).parent / "mutmut"
+FUNCTION_TOP = ("fc_handler", "imgproc", "index.py")
+SKIP = {
+    ".git",
+    ".venv",
+    ".venv-checkov",
+    ".demo",
+    "build",
+    "dist",
+    "mutants",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    "__pycache__",
+    ".terraform",
+}
+CONFTEST_FIX = """
+# --- added by tests/mutations/mutmut_run.py in the staging copy only ---
+import sys as _sys
+
+import imgpipe as _imgpipe
+
+# imgpipe put function_src/ first on sys.path; the mutated copies are at the top.
+_sys.path[:] = [p for p in _sys.path if Path(p).resolve() != _imgpipe.FUNCTION_SRC.resolve()]
+"""
+
+
+def module_path(module: str) -> str:
+    """`fc_handler.storage_oss` -> `fc_handler/storage_oss.py` (staging-relative)."""
+    return module.replace(".", "/") + ".py"
+
+
+def stage(module: str, tests: list[str], resume: bool) -> Path:
+    root = STAGES / module
+    if root.exists() and not resume:
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for item in root.iterdir():  # refresh everything but mutmut's own results
+        if item.name != "mutants":
+            shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
+
+    def ignore(_dir: str, names: list[str]) -> set[str]:
+        return {n for n in names if n in SKIP}
+
+    shutil.copytree(REPO, root, ignore=ignore, symlinks=True, dirs_exist_ok=True)
+    for name in FUNCTION_TOP:
+        src = REPO / "function_src" / name
+        if src.is_dir():
+            shutil.copytree(src, root / name, ignore=ignore)
+        else:
+            shutil.copy2(src, root / name)
+
+    conftest = root / "tests" / "conftest.py"
+    conftest.write_text(conftest.read_text() + CONFTEST_FIX)
+
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text()
+    text, n = re.subn(r"(?m)^pythonpath = \[.*\]$", 'pythonpath = ["."]', text)
+    if n != 1:
+        msg = (
+            "pyproject.toml: expected one `pythonpath = [...]` line under [tool.pytest.ini_options]"
+        )
+        raise SystemExit(msg)
+    also_copy = sorted(
+        p.name
+        for p in root.iterdir()
+        if p.name not in {*FUNCTION_TOP, "build.py", "tests", "pyproject.toml", "mutants"}
+    )
+    text += "\n[tool.mutmut]\n" + "\n".join(
+        f"{key} = {json.dumps(value)}"
+        for key, value in {
+            "source_paths": [*FUNCTION_TOP, "build.py"],
+            "only_mutate": [module_path(module)],
+            "also_copy": also_copy,
+            "pytest_add_cli_args_test_selection": tests,
+            "pytest_add_cli_args": ["-p", "no:cacheprovider"],
+        }.items()
+    )
+    pyproject.write_text(text + "\n")
+    return root
+
+
+def mutmut(root: Path, *args: str, capture: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(MUTMUT), *args], cwd=root, capture_output=capture, text=True, check=False
+    )
+
+
+def run_module(module: str, tests: list[str], args: argparse.Namespace) -> dict:
+    root = stage(module, tests, args.resume)
+    started = time.perf_counter()
+    print(f"== {module}: mutmut run ({' '.join(tests)})", flush=True)
+    log = root / "mutmut-run.log"
+    with log.open("w") as fh:
+        proc = subprocess.run(
+            [str(MUTMUT), "run", "--max-children", str(args.max_children)],
+            cwd=root,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            text=True,
+            check=False,
+        )
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+        print(f"   mutmut run failed (exit {proc.returncode}); {log}:\n{tail}")
+        return {"module": module, "error": proc.returncode, "seconds": seconds}
+    mutmut(root, "export-cicd-stats")
+    stats = json.loads((root / "mutants" / "mutmut-cicd-stats.json").read_text())
+    lines = mutmut(root, "results").stdout.splitlines()
+    survivors = [ln.strip() for ln in lines if ln.strip() and not ln.strip().endswith("killed")]
+    caught = stats["killed"] + stats["timeout"]
+    checked = stats["total"] - stats["skipped"]
+    stats.update(module=module, seconds=seconds, caught=caught, checked=checked)
+    score = caught / checked if checked else 1.0
+    print(f"   {module}: {caught}/{checked} caught ({score:.1%}) in {seconds:.0f} s")
+    for line in survivors:
+        print(f"     {line}")
+    for line in survivors[: args.diffs]:
+        name = line.split(":")[0]
+        print(mutmut(root, "show", name).stdout.rstrip())
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = tomllib.loads((HERE / "mutmut.toml").read_text())
+    modules: dict[str, dict] = config["modules"]
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("modules", nargs="*", help=f"default: all of {', '.join(modules)}")
+    ap.add_argument("--resume", action="store_true", help="keep the results of an earlier run")
+    ap.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--diffs", type=int, default=0, help="print this many survivor diffs")
+    args = ap.parse_args(argv)
+    unknown = [m for m in args.modules if m not in modules]
+    if unknown:
+        print(f"unknown modules {unknown}; known: {', '.join(modules)}", file=sys.stderr)
+        return 2
+    results = []
+    for module in args.modules or list(modules):
+        tests = [*config.get("defaults", {}).get("tests", []), *modules[module]["tests"]]
+        results.append(run_module(module, tests, args))
+    ok = [r for r in results if "error" not in r]
+    caught = sum(r["caught"] for r in ok)
+    checked = sum(r["checked"] for r in ok)
+    print("\nmodule                     caught/checked   score   survived  no-tests  seconds")
+    for r in results:
+        if "error" in r:
+            print(f"{r['module']:26} mutmut failed (exit {r['error']})")
+            continue
+        score = r["caught"] / r["checked"] if r["checked"] else 1.0
+        print(
+            f"{r['module']:26} {r['caught']:>6}/{r['checked']:<7} {score:7.1%} "
+            f"{r['survived']:>9} {r['no_tests']:>9} {r['seconds']:>8.0f}"
+        )
+    total = caught / checked if checked else 0.0
+    print(f"\nmutmut score: {caught}/{checked} mutants caught ({total:.1%})")
+    return 0 if len(ok) == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
