@@ -276,6 +276,18 @@ def test_logstore_can_be_created_and_queried_by_outcome(tf):
     assert ev.one("alicloud_fcv3_function")["log_config"]["log_begin_rule"] == "None"
 
 
+def test_role_arn_is_handed_out_only_after_the_policy_is_attached():
+    """The function (and its async config) must not be created before the role may act."""
+    import hcl2
+
+    with (REPO_ROOT / "modules" / "iam" / "outputs.tf").open() as fh:
+        outputs = {n.strip('"'): body for o in hcl2.load(fh)["output"] for n, body in o.items()}
+    assert outputs["role_arn"]["depends_on"] == ["${alicloud_ram_role_policy_attachment.function}"]
+    with (REPO_ROOT / "main.tf").open() as fh:
+        modules = {n.strip('"'): body for m in hcl2.load(fh)["module"] for n, body in m.items()}
+    assert modules["function"]["role_arn"] == "${module.iam.role_arn}"
+
+
 def test_code_checksum_comes_from_the_package_manifest(tmp_path):
     root = tmp_path / "repo"
     root.mkdir()
