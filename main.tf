@@ -88,6 +88,7 @@ module "iam" {
   queue_name     = module.dlq.queue_name
   log_project    = local.log_project
   logstore       = "function"
+  kms_key_id     = var.kms_key_id
   tags           = local.tags
 }
 

@@ -212,16 +212,31 @@ def test_role_trusts_fc_and_allows_only_what_the_handler_does(tf):
     for resources in grants.values():
         assert "*" not in resources
         assert all(r.startswith("acs:") and LOCAL_ACCOUNT in r for r in resources)
-    oss = f"acs:oss:{REGION}:{LOCAL_ACCOUNT}"
+    oss = f"acs:oss:*:{LOCAL_ACCOUNT}"  # OSS policy ARNs take `*` for the region
     assert grants["oss:GetObject"] == [f"{oss}:{names['source']}/uploads/*"]
     assert sorted(grants["oss:PutObject"]) == sorted(
         f"{oss}:{names['target']}/{p}*"
         for p in ("resized/large/", "resized/medium/", "resized/small/", "rejected/")
     )
     assert all(names["queue"] in r for r in grants["mns:SendMessage"])
+    # six edits of the document must not fail on RAM's five-version limit
+    rotate = ev.one("alicloud_ram_policy")["rotate_strategy"]
+    assert rotate == "DeleteOldestNonDefaultVersionWhenLimitExceeded"
     attachment = ev.one("alicloud_ram_role_policy_attachment")
     assert attachment["policy_type"] == "Custom"
     assert attachment["role_name"] == role["role_name"] == f"imgpipe-{env}-function"
+
+
+def test_a_kms_key_gives_the_role_that_key_and_nothing_more():
+    ev = evaluate({"env": "dev", "kms_key_id": "key-hzj123"})
+    policy = json.loads(ev.one("alicloud_ram_policy")["policy_document"])
+    (kms,) = [s for s in policy["Statement"] if any(a.startswith("kms:") for a in s["Action"])]
+    assert sorted(kms["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert kms["Resource"] == [f"acs:kms:{REGION}:{LOCAL_ACCOUNT}:key/key-hzj123"]
+    buckets = ev.resources("alicloud_oss_bucket")
+    assert {b["server_side_encryption_rule"]["kms_master_key_id"] for b in buckets} == {
+        "key-hzj123"
+    }
 
 
 def test_function_environment_is_a_valid_handler_configuration(tf):

@@ -5,10 +5,30 @@
 # asynchronous invocation finally fails); write its own logs.
 
 locals {
-  oss = "acs:oss:${var.region}:${var.account_id}"
+  # OSS resource ARNs carry `*` as the region: Alibaba's OSS policy documents
+  # write `acs:oss:*:<account>:<bucket>/<prefix>*` ("Authorization syntax and
+  # elements": "acs:oss:*:*:bucket-name/*"; the provider's ram_policy docs:
+  # "acs:oss:*:1234567890000:mybucket"). A bucket name is unique worldwide,
+  # so `*` grants nothing beyond the named bucket; a region-form ARN that OSS
+  # did not match would deny every GetObject and PutObject.
+  # docs/alibaba-cloud-review.md, point 5.
+  oss = "acs:oss:*:${var.account_id}"
+
+  # With a customer master key, OSS encrypts and decrypts each object with a
+  # data key from KMS on the caller's behalf, so the role needs the key too
+  # (point 10). Only that key, only these two actions.
+  kms = var.kms_key_id == null ? [] : [
+    {
+      Sid      = "UseBucketKey"
+      Effect   = "Allow"
+      Action   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      Resource = ["acs:kms:${var.region}:${var.account_id}:key/${var.kms_key_id}"]
+    },
+  ]
+
   policy = {
     Version = "1"
-    Statement = [
+    Statement = concat([
       {
         Sid      = "ReadUploads"
         Effect   = "Allow"
@@ -36,7 +56,7 @@ locals {
         Action   = ["log:PostLogStoreLogs"]
         Resource = ["acs:log:${var.region}:${var.account_id}:project/${var.log_project}/logstore/${var.logstore}"]
       },
-    ]
+    ], local.kms)
   }
   trust = {
     Version = "1"
@@ -57,9 +77,14 @@ resource "alicloud_ram_role" "function" {
   tags                        = var.tags
 }
 
+# A policy keeps at most five versions, and "the oldest version is not
+# automatically deleted by default": without rotate_strategy the sixth edit
+# of the document fails (provider docs, website/docs/r/ram_policy.html.markdown,
+# line 21). Point 10.
 resource "alicloud_ram_policy" "function" {
   policy_name     = var.name
   policy_document = jsonencode(local.policy)
+  rotate_strategy = "DeleteOldestNonDefaultVersionWhenLimitExceeded"
   description     = "Least privilege for the image pipeline function."
   tags            = var.tags
 }

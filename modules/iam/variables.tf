@@ -52,3 +52,9 @@ variable "tags" {
   description = "Tags for the role and policy."
   type        = map(string)
 }
+
+variable "kms_key_id" {
+  description = "KMS key the buckets are encrypted with; null (OSS-managed AES256) needs no KMS permission."
+  type        = string
+  default     = null
+}
