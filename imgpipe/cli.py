@@ -1,4 +1,12 @@
-"""The `imgpipe` command line."""
+"""The `imgpipe` command line.
+
+It speaks to people: a mistake in a flag or a path is one line naming it,
+never a Python traceback. Exit status 2 is a usage error (a bad flag, a
+path that is not there: argparse's `error: argument --flag: ...`, checked
+before any work by the types in `imgpipe.argtypes`), 1 is a failure of
+the work itself, 0 is success. A reader that closes the pipe early
+(`imgpipe process ... | head -1`) is not an error: see `imgpipe.closedpipe`.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +14,22 @@ import argparse
 import sys
 from pathlib import Path
 
+from imgpipe import argtypes
+from imgpipe.closedpipe import tolerate_closed_stdout
 from imgproc import ConfigError, load_config
+
+REPEAT = argtypes.integer(1, 1000, meaning="a whole number of runs")
 
 
 def _config(path: Path | None):
-    text = path.read_text() if path else None
+    if path is None:
+        return load_config(None)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError((exc.strerror or str(exc)).lower()) from None
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text (a JSON file is expected)") from None
     return load_config(text)
 
 
@@ -23,51 +42,67 @@ def _invoke(event_path: Path, buckets: Path) -> int:
     try:
         event = event_path.read_bytes()
     except OSError as exc:
-        print(f"imgpipe invoke: {exc}", file=sys.stderr)
+        print(
+            f"imgpipe invoke: {event_path}: {(exc.strerror or str(exc)).lower()}", file=sys.stderr
+        )
         return 2
     result = invoke(event, buckets)
-    print(json.dumps({"invoke": result.summary()}, ensure_ascii=False))
+    print(json.dumps({"invoke": result.summary()}, ensure_ascii=False, default=str), flush=True)
     if isinstance(result.error, SettingsError):
         print(f"imgpipe invoke: configuration: {result.error}", file=sys.stderr)
     return 1 if result.raised else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="imgpipe", description=__doc__)
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the usage is in --help)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="imgpipe", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("process", help="make the variants of local image files")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    p.add_argument("--out", required=True, type=Path, metavar="DIR")
-    p.add_argument("--config", type=Path, metavar="FILE", help="pipeline config JSON")
+    p.add_argument("--out", required=True, type=argtypes.output_dir, metavar="DIR")
+    p.add_argument(
+        "--config", type=argtypes.existing_file, metavar="FILE", help="pipeline config JSON"
+    )
 
     b = sub.add_parser("bench", help="time and measure the core against baselines")
     b.add_argument("images", nargs="*", type=Path, help="default: tests/data/bench/*")
-    b.add_argument("--repeat", type=int, default=5)
-    b.add_argument("--methods", default="core,naive,pyvips")
+    b.add_argument("--repeat", type=REPEAT, default=5, help="runs per image (1 to 1000)")
+    b.add_argument("--methods", type=_methods, default="core,naive,pyvips")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    b.add_argument("--config", type=Path, metavar="FILE")
+    b.add_argument("--config", type=argtypes.existing_file, metavar="FILE")
 
     i = sub.add_parser("invoke", help="run the real FC handler on an event, local buckets")
-    i.add_argument("event", type=Path, metavar="EVENT.json")
+    i.add_argument("event", type=argtypes.existing_file, metavar="EVENT.json")
     i.add_argument(
         "--buckets",
         required=True,
-        type=Path,
+        type=argtypes.existing_dir,
         metavar="DIR",
-        help="DIR/<bucket>/<key> stands in for OSS",
+        help="an existing DIR; DIR/<bucket>/<key> stands in for OSS",
     )
 
     s = sub.add_parser("package-stats", help="cold import time of a host-built package")
     s.add_argument("--zip", type=Path, default=Path("build/host/function.zip"))
-    s.add_argument("--repeat", type=int, default=5)
+    s.add_argument("--repeat", type=REPEAT, default=5, help="imports to time (1 to 1000)")
 
     d = sub.add_parser("demo", help="run the whole pipeline locally on samples or your folder")
-    d.add_argument("--source", type=Path, metavar="DIR", help="your images (default: samples)")
+    d.add_argument(
+        "--source",
+        type=argtypes.existing_dir,
+        metavar="DIR",
+        help="your images (default: samples)",
+    )
     d.add_argument("--work-dir", type=Path, default=Path(".demo"), metavar="DIR")
     d.add_argument(
         "--monthly",
-        type=int,
+        type=argtypes.integer(0, 10**15, meaning="a whole number of uploads"),
         default=10_000_000,
         metavar="N",
         help="uploads per month for the cost estimate",
@@ -79,8 +114,32 @@ def main(argv: list[str] | None = None) -> int:
     from imgpipe.cost import add_arguments as cost_arguments
 
     cost_arguments(c)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def _methods(text: str) -> list[str]:
+    from imgpipe.bench import METHODS
+
+    methods = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise argparse.ArgumentTypeError(
+            f"unknown method(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(METHODS)}"
+        )
+    return methods
+
+
+def main(argv: list[str] | None = None) -> int:
+    with tolerate_closed_stdout():
+        try:
+            return _run(parser().parse_args(argv))
+        except KeyboardInterrupt:
+            print("imgpipe: interrupted", file=sys.stderr)
+            return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from imgpipe.demo import main as demo_main
 
@@ -101,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         return _invoke(args.event, args.buckets)
     try:
         config = _config(args.config)
-    except (ConfigError, OSError) as exc:
-        print(f"imgpipe: {exc}", file=sys.stderr)
+    except ConfigError as exc:
+        print(f"imgpipe {args.command}: --config {args.config}: {exc}", file=sys.stderr)
         return 2
 
     if args.command == "process":
@@ -112,6 +171,5 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from imgpipe.bench import run_bench
 
-        return run_bench(args.images, args.repeat, args.methods.split(","), args.json, args.config)
-    parser.error(f"unknown command {args.command}")  # pragma: no cover
-    return 2
+        return run_bench(args.images, args.repeat, args.methods, args.json, args.config)
+    raise AssertionError(f"unknown command {args.command}")  # pragma: no cover

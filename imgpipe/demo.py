@@ -88,6 +88,34 @@ SAMPLES = [
 ]
 
 
+# What `run` writes in its work directory: all it may delete there.
+WORK_DIR_CONTENTS = frozenset({"buckets", "function.log", "dead-letters.jsonl"})
+
+
+def work_dir_problem(work_dir: Path, source: Path | None = None) -> str | None:
+    """Why `--work-dir` cannot be used, or None.
+
+    `run` empties the work directory first; a directory holding anything an
+    earlier demo did not write there (`--work-dir ~` by mistake) is refused
+    rather than deleted.
+    """
+    if work_dir.exists() and not work_dir.is_dir():
+        return "exists and is not a directory"
+    if work_dir.is_dir():
+        foreign = sorted(p.name for p in work_dir.iterdir() if p.name not in WORK_DIR_CONTENTS)
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            return (
+                f"holds files the demo did not write ({shown}); the demo empties its "
+                "work directory, so give it a new one or an earlier demo's"
+            )
+    if source is not None:
+        w, s = work_dir.resolve(), source.resolve()
+        if w == s or s in w.parents or w in s.parents:
+            return f"overlaps --source {source}; give the demo a directory of its own"
+    return None
+
+
 @dataclass
 class Row:
     key: str
@@ -162,6 +190,8 @@ def run(
     source_bucket, target_bucket = env["SOURCE_BUCKET"], env["TARGET_BUCKET"]
     prefix = env["SOURCE_PREFIX"]
 
+    if why := work_dir_problem(work_dir):
+        raise ValueError(f"--work-dir {work_dir}: {why}")
     if work_dir.exists():
         shutil.rmtree(work_dir)
     buckets = work_dir / "buckets"
@@ -275,6 +305,9 @@ def collect(source: Path) -> list[tuple[str, Path]]:
 def main(source: Path | None, work_dir: Path, monthly: int) -> int:
     if source is not None and not source.is_dir():
         print(f"imgpipe demo: {source} is not a folder", file=sys.stderr)
+        return 2
+    if why := work_dir_problem(work_dir, source):
+        print(f"imgpipe demo: --work-dir {work_dir}: {why}", file=sys.stderr)
         return 2
     files = collect(source) if source is not None else [(n, p) for n, p, _ in SAMPLES]
     if not files:

@@ -1,7 +1,17 @@
-"""`imgpipe process`: the processor on local files, one JSON line per input."""
+"""`imgpipe process`: the processor on local files, one JSON line per input.
+
+Each input gets its line, whatever happens to the others: `ok`,
+`rejected` (the processor's verdict, with its reason), `unreadable` (the
+path is missing, a directory, not a regular file, or not readable),
+`unwritable` (a variant could not be written under `--out`), or `error`
+(anything else: a bug, reported in one line, never a traceback). The
+problems a person can fix (a path, a permission) also get one line on
+stderr naming the path and what is wrong with it.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 import time
@@ -11,20 +21,65 @@ from typing import Any
 from fc_handler.localfs import write_atomic
 from imgproc import Config, Rejection, output_key, process
 
+# errno -> the `reason` of an unreadable or unwritable path
+_REASONS = {
+    errno.ENOENT: "not-found",
+    errno.EISDIR: "is-a-directory",
+    errno.ENOTDIR: "not-a-directory",
+    errno.EACCES: "permission-denied",
+    errno.EPERM: "permission-denied",
+    errno.ENOSPC: "no-space",
+    errno.EROFS: "read-only",
+}
+
+
+class PathProblem(Exception):
+    """An input that cannot be read or an output that cannot be written."""
+
+    def __init__(self, status: str, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.reason, self.detail = status, reason, detail
+
+
+def describe(path: Path | str, exc: OSError) -> tuple[str, str]:
+    """(reason, "<path>: what is wrong") for an OSError on `path`."""
+    what = (exc.strerror or str(exc)).lower()
+    return _REASONS.get(exc.errno or 0, "os-error"), f"{path}: {what}"
+
+
+def read_input(source: Path) -> bytes:
+    """The bytes of a regular file, or PathProblem saying what is wrong."""
+    try:
+        if source.exists() and not source.is_dir() and not source.is_file():
+            # A FIFO or a device would block or never end (/dev/zero).
+            raise PathProblem("unreadable", "not-a-file", f"{source}: not a regular file")
+        return source.read_bytes()
+    except OSError as exc:
+        reason, detail = describe(source, exc)
+        raise PathProblem("unreadable", reason, detail) from None
+
 
 def process_file(source: Path, out_dir: Path, config: Config) -> dict[str, Any]:
-    """Process one file; returns the JSON record. Unclassified errors propagate."""
+    """Process one file; returns the JSON record.
+
+    PathProblem and unclassified errors propagate; `run` reports them."""
     started = time.perf_counter()
     record: dict[str, Any] = {"source": str(source), "status": "ok", "reason": None, "outputs": []}
+    data = read_input(source)
     try:
-        result = process(source.read_bytes(), config)
+        result = process(data, config)
     except Rejection as rej:
         record.update(status="rejected", reason=rej.reason, detail=rej.detail)
     else:
+        del data
         for out in result.outputs:
             key = output_key(config.key_template, source.name, out.variant, out.format)
             path = out_dir / key
-            write_atomic(path, out.data)
+            try:
+                write_atomic(path, out.data)
+            except OSError as exc:
+                reason, detail = describe(exc.filename or path, exc)
+                raise PathProblem("unwritable", reason, detail) from None
             record["outputs"].append(
                 {
                     "key": key,
@@ -41,22 +96,38 @@ def process_file(source: Path, out_dir: Path, config: Config) -> dict[str, Any]:
 
 
 def run(files: list[Path], out_dir: Path, config: Config) -> int:
-    failed = 0
+    """Process every input in turn; 0 if each is ok or rejected, else 1."""
+    failed = unexpected = 0
     for source in files:
         started = time.perf_counter()
         try:
             record = process_file(source, out_dir, config)
+        except PathProblem as problem:
+            failed += 1
+            print(f"imgpipe process: {problem.detail}", file=sys.stderr)
+            record = _failure(source, problem.status, problem.reason, problem.detail, started)
         except Exception as exc:  # noqa: BLE001 - reported, and turns the exit code non-zero
             failed += 1
-            record = {
-                "source": str(source),
-                "status": "error",
-                "reason": type(exc).__name__,
-                "detail": str(exc),
-                "outputs": [],
-                "ms": round((time.perf_counter() - started) * 1000, 1),
-            }
+            unexpected += 1
+            detail = f"{type(exc).__name__}: {exc}"
+            print(f"imgpipe process: {source}: failed unexpectedly: {detail}", file=sys.stderr)
+            record = _failure(source, "error", type(exc).__name__, str(exc), started)
         print(json.dumps(record, ensure_ascii=False), flush=True)
-    if failed:
-        print(f"imgpipe process: {failed} input(s) failed unexpectedly", file=sys.stderr)
+    if unexpected:
+        print(
+            f"imgpipe process: {unexpected} input(s) failed unexpectedly "
+            "(a bug: please report it with the input)",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
+
+
+def _failure(source: Path, status: str, reason: str, detail: str, started: float) -> dict:
+    return {
+        "source": str(source),
+        "status": status,
+        "reason": reason,
+        "detail": detail,
+        "outputs": [],
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+    }

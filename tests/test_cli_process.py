@@ -77,11 +77,13 @@ def test_bad_config_is_a_clear_error(tmp_path):
     assert "quality.jpeg" in done.stderr
 
 
-def test_unreadable_input_is_an_unclassified_failure(tmp_path):
+def test_unreadable_input_is_named_and_the_others_go_on(tmp_path):
     good = tmp_path / "good.jpg"
     shutil.copy(IMAGES / "hopper.jpg", good)
     done = run(str(tmp_path / "missing.jpg"), str(good), "--out", str(tmp_path / "o"))
     assert done.returncode == 1
     missing, ok = (json.loads(line) for line in done.stdout.splitlines())
-    assert missing["status"] == "error" and missing["reason"] == "FileNotFoundError"
+    assert missing["status"] == "unreadable" and missing["reason"] == "not-found"
+    assert missing["detail"] == f"{tmp_path / 'missing.jpg'}: no such file or directory"
+    assert done.stderr == f"imgpipe process: {missing['detail']}\n"
     assert ok["status"] == "ok"  # one bad input does not stop the others
