@@ -173,6 +173,59 @@ def test_failed_invocations_keep_no_memory(big_png, mode, outcome):
     assert fig["rss_after_20_mib"] - fig["before_mib"] < MARGIN_MIB, fig
 
 
+def test_the_raised_failure_keeps_its_type_message_and_stack_but_no_locals(tmp_path):
+    """What FC sees and logs is unchanged; only the frames' locals are gone."""
+    import traceback
+
+    from PIL import Image
+
+    from fc_handler.handle import handle_event
+    from fc_handler.settings import Settings
+    from fc_handler.storage import LocalStorage
+    from imgpipe.events import native_event
+
+    data = (REPO / "tests" / "data" / "images" / "hopper.jpg").read_bytes()
+    storage = LocalStorage(tmp_path)
+    storage.put(SRC, "uploads/x.jpg", data, content_type="image/jpeg")
+    settings = Settings.from_env({"SOURCE_BUCKET": SRC, "TARGET_BUCKET": DST})
+
+    def webp_fails(im, fp, filename):
+        raise ValueError("encoding error 5")
+
+    Image.init()
+    saved = Image.SAVE["WEBP"]
+    Image.SAVE["WEBP"] = webp_fails
+    logged: list[dict] = []
+    try:
+        with pytest.raises(ValueError, match=r"^encoding error 5$") as info:
+            handle_event(
+                native_event([(SRC, "uploads/x.jpg", data)]),
+                settings=settings,
+                storage=storage,
+                request_id="r1",
+                log=logged.append,
+            )
+    finally:
+        Image.SAVE["WEBP"] = saved
+    (line,) = logged
+    assert (line["outcome"], line["reason"], line["detail"]) == (
+        "failed",
+        "ValueError",
+        "encoding error 5",
+    )
+    stack = "".join(traceback.format_exception(info.value))
+    for function in ("handle_record", "process", "webp_fails"):
+        assert f"in {function}" in stack  # the logged stack is whole
+    frames = traceback.walk_tb(info.value.__traceback__)
+    kept = {
+        f.f_code.co_name: sorted(f.f_locals)
+        for f, _ in frames
+        if f.f_code.co_name not in ("handle_event", "raises")  # still running / pytest's
+        and "test_" not in f.f_code.co_name
+    }
+    assert kept and all(names == [] for names in kept.values()), kept
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 3:
         raise SystemExit(f"usage: {sys.argv[0]} encode-fails|put-fails IMAGE.png")
