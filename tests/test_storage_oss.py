@@ -1,16 +1,29 @@
 """The OSS storage over real HTTP: the real oss2 client against local servers.
 
-moto's S3 server answers oss2's path-style PUT, GET and HEAD on 127.0.0.1;
-a second tiny server answers like an overloaded OSS (503 with an OSS error
-body) to show that transient failures raise out of the handler.
+moto's S3 server answers oss2's path-style PUT, GET and HEAD on 127.0.0.1.
+`FakeOss` (below) answers what moto cannot: every error class OSS returns
+(403, 404, 409, 429, 5xx, a stalled or cut-off response) with OSS's error
+XML, `x-oss-meta-*` headers kept and read back, multipart ETags. How each
+class is sorted (fc_handler/storage_oss.py) and what the handler then does:
+
+| OSS answer                              | storage error  | handler                     |
+|-----------------------------------------|----------------|-----------------------------|
+| 404 NoSuchKey (HEAD or GET)             | NotFound       | `ignored` (missing)         |
+| 403 AccessDenied, 409, other 4xx        | StorageError   | `failed`, retryable false,  |
+|                                         |                | raised: FC retries, then DLQ|
+| 429, 5xx, RequestTimeout, expired STS   | TransientError | `failed`, retryable true,   |
+| token, clock skew, timeouts, cut bodies |                | raised: FC retries, then DLQ|
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import socket
 import threading
+import time
 from types import SimpleNamespace
+from urllib.parse import unquote, urlsplit
 
 import boto3
 import oss2
@@ -25,6 +38,119 @@ from fc_handler.storage_oss import OssStorage, credentials_auth, default_endpoin
 from imgpipe.events import cloudevent
 
 SRC, DST = "oss-src", "oss-dst"
+
+
+# ------------------------------------------------ a scripted OSS over HTTP
+#
+# moto answers the happy path, but it keeps no `x-oss-meta-*` headers, knows
+# no multipart ETag for a simple PUT, and cannot be told to answer 403, 409
+# or to stall. This server speaks just enough of OSS's path-style REST API
+# (what oss2 uses for an IP endpoint) for the real oss2 client: objects with
+# their headers, OSS error XML for a scripted (method, key), and stalls.
+
+
+def _error_xml(code: str, message: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>'
+        + code
+        + "</Code><Message>"
+        + message
+        + "</Message><RequestId>65A1B2C3D4E5F60718293A4B</RequestId>"
+        "<HostId>oss-src.oss-cn-hangzhou-internal.aliyuncs.com</HostId></Error>"
+    ).encode()
+
+
+class FakeOss:
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], tuple[bytes, dict[str, str]]] = {}
+        # (method, key) -> (status, OSS error code; "" for a non-XML body), or
+        # seconds to stall, or "cut" for a body that ends early.
+        self.script: dict[tuple[str, str], tuple[int, str] | float | str] = {}
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _target(self) -> tuple[str, str]:
+                path = urlsplit(self.path).path
+                bucket, _, key = path.lstrip("/").partition("/")
+                return unquote(bucket), unquote(key)
+
+            def _send(self, status: int, headers: dict[str, str], body: bytes = b"") -> None:
+                self.send_response(status)
+                headers = {"x-oss-request-id": "65A1B2C3D4E5F60718293A4B", **headers}
+                headers.setdefault("Content-Length", str(len(body)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def _handle(self) -> None:
+                bucket, key = self._target()
+                fake.requests.append((self.command, key, dict(self.headers.items())))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                scripted = fake.script.get((self.command, key))
+                if isinstance(scripted, float):  # stall past the client's timeout
+                    time.sleep(scripted)
+                    return self._send(200, {}, b"")
+                if scripted == "cut":  # promise 1000 bytes, send 10, hang up
+                    self.send_response(200)
+                    self.send_header("Content-Length", "1000")
+                    self.end_headers()
+                    self.wfile.write(b"\xff\xd8" + b"\0" * 8)
+                    self.close_connection = True
+                    return None
+                if scripted is not None:
+                    status, code = scripted
+                    xml = _error_xml(code, "scripted") if code else b"<html>Bad Gateway</html>"
+                    return self._send(status, {"Content-Type": "application/xml"}, xml)
+                if self.command == "PUT":
+                    kept = {
+                        k.lower(): v
+                        for k, v in self.headers.items()
+                        if k.lower().startswith("x-oss-meta-")
+                        or k.lower() in ("content-type", "cache-control")
+                    }
+                    kept["etag"] = '"' + hashlib.md5(body).hexdigest().upper() + '"'
+                    fake.objects[(bucket, key)] = (body, kept)
+                    return self._send(200, {"ETag": kept["etag"]})
+                if (bucket, key) not in fake.objects:
+                    return self._send(
+                        404,
+                        {"Content-Type": "application/xml"},
+                        _error_xml("NoSuchKey", "The specified key does not exist."),
+                    )
+                data, kept = fake.objects[(bucket, key)]
+                headers = {k.title() if not k.startswith("x-") else k: v for k, v in kept.items()}
+                return self._send(200, headers, data)
+
+            do_GET = do_PUT = do_HEAD = _handle
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> FakeOss:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def storage(self, timeout: float = 5) -> OssStorage:
+        return OssStorage(oss2.Auth("test", "test"), self.endpoint, connect_timeout=timeout)
+
+
+@pytest.fixture
+def fake_oss():
+    with FakeOss() as fake:
+        yield fake
 
 
 def _free_port() -> int:
@@ -186,3 +312,242 @@ def test_credentials_from_context_then_environment():
 
 def test_internal_endpoint_of_the_region():
     assert default_endpoint("cn-hangzhou") == "https://oss-cn-hangzhou-internal.aliyuncs.com"
+
+
+# ------------------------------------------------ metadata and headers
+
+
+def test_metadata_and_headers_are_sent_and_read_back(fake_oss):
+    storage = fake_oss.storage()
+    storage.put(
+        DST,
+        "resized/large/ü.webp",
+        b"RIFF....WEBP",
+        content_type="image/webp",
+        cache_control="public, max-age=60",
+        metadata={"source-key": "uploads/ünï code/a b%.jpg", "source-etag": "ABC"},
+    )
+    # what went over the wire: latin-1-safe headers
+    (method, key, sent), *_ = fake_oss.requests
+    assert (method, key) == ("PUT", "resized/large/ü.webp")
+    assert sent["x-oss-meta-source-key"] == "uploads/%C3%BCn%C3%AF code/a b%25.jpg"
+    assert sent["x-oss-meta-source-etag"] == "ABC"
+    # read back by another client, as a user of the variants would
+    head = oss2.Bucket(oss2.Auth("t", "t"), fake_oss.endpoint, DST).head_object(key)
+    assert unquote(head.headers["x-oss-meta-source-key"]) == "uploads/ünï code/a b%.jpg"
+    assert head.headers["Content-Type"] == "image/webp"
+    assert head.headers["Cache-Control"] == "public, max-age=60"
+    info = storage.head(DST, key)
+    assert info.size == 12 and info.etag == hashlib.md5(b"RIFF....WEBP").hexdigest().upper()
+
+
+def test_every_variant_carries_its_source_in_x_oss_meta(fake_oss):
+    storage = fake_oss.storage()
+    data = image_bytes("flower.jpg")
+    storage.put(SRC, "uploads/trip/day 1.jpg", data, content_type="image/jpeg")
+    settings = Settings.from_env({"SOURCE_BUCKET": SRC, "TARGET_BUCKET": DST})
+    (outcome,) = handle_event(
+        cloudevent(SRC, "uploads/trip/day%201.jpg", data),
+        settings=settings,
+        storage=storage,
+        request_id="r",
+        log=lambda _: None,
+    )
+    assert outcome.outcome == "processed" and len(outcome.outputs) == 6
+    etag = hashlib.md5(data).hexdigest().upper()
+    for out_key in outcome.outputs:
+        body, headers = fake_oss.objects[(DST, out_key)]
+        assert headers["x-oss-meta-source-bucket"] == SRC
+        assert unquote(headers["x-oss-meta-source-key"]) == "uploads/trip/day 1.jpg"
+        assert headers["x-oss-meta-source-etag"] == etag
+        ext = out_key.rsplit(".", 1)[1]
+        assert headers["content-type"] == {"jpg": "image/jpeg", "webp": "image/webp"}[ext]
+        assert headers["cache-control"] == "public, max-age=86400"
+        assert body[:4] in (b"\xff\xd8\xff\xe0", b"\xff\xd8\xff\xdb", b"RIFF")
+
+
+# ------------------------------------------------ every error class
+
+
+def _must_be(exc: BaseException, kind: type) -> None:
+    """`kind` exactly as far as the handler can tell: NotFound, TransientError or neither."""
+    assert isinstance(exc, StorageError)
+    assert isinstance(exc, NotFound) == (kind is NotFound), exc
+    assert isinstance(exc, TransientError) == (kind is TransientError), exc
+
+
+ERROR_CLASSES = [
+    (403, "AccessDenied", StorageError),
+    (403, "SignatureDoesNotMatch", StorageError),
+    (403, "SecurityTokenExpired", TransientError),  # a retry gets fresh STS credentials
+    (403, "RequestTimeTooSkewed", TransientError),
+    (400, "InvalidArgument", StorageError),
+    (400, "RequestTimeout", TransientError),
+    (404, "NoSuchKey", NotFound),
+    (404, "NoSuchBucket", NotFound),
+    (409, "FileImmutable", StorageError),
+    (429, "Throttling", TransientError),
+    (500, "InternalError", TransientError),
+    (502, "", TransientError),  # a gateway's HTML, not OSS's XML
+    (503, "ServiceUnavailable", TransientError),
+    (504, "", TransientError),
+]
+
+
+@pytest.mark.parametrize(("status", "code", "kind"), ERROR_CLASSES)
+@pytest.mark.parametrize("method", ["HEAD", "GET", "PUT"])
+def test_every_oss_error_class_is_sorted(fake_oss, method, status, code, kind):
+    storage = fake_oss.storage()
+    fake_oss.objects[(SRC, "uploads/x.jpg")] = (b"\xff\xd8", {"etag": '"AB"'})
+    fake_oss.script[(method, "uploads/x.jpg")] = (status, code)
+    call = {
+        "HEAD": lambda: storage.head(SRC, "uploads/x.jpg"),
+        "GET": lambda: storage.get(SRC, "uploads/x.jpg"),
+        "PUT": lambda: storage.put(SRC, "uploads/x.jpg", b"x", content_type="image/jpeg"),
+    }[method]
+    if method == "HEAD" and kind is TransientError and status < 429:
+        # A HEAD answer has no body, so no code: only the status can be sorted
+        # (oss2 2.16 does not read the x-oss-err header newer OSS adds).
+        kind = StorageError
+    with pytest.raises(StorageError) as info:
+        call()
+    _must_be(info.value, kind)
+    assert "oss://oss-src/uploads/x.jpg" in str(info.value)
+    if kind is not NotFound:  # the log line says what OSS said
+        assert f"HTTP {status}" in str(info.value)
+        assert method == "HEAD" or code in str(info.value)
+
+
+@pytest.mark.parametrize("method", ["HEAD", "GET"])
+def test_a_stalled_answer_is_a_transient_timeout(fake_oss, method):
+    fake_oss.objects[(SRC, "uploads/x.jpg")] = (b"\xff\xd8", {"etag": '"AB"'})
+    fake_oss.script[(method, "uploads/x.jpg")] = 2.0
+    storage = fake_oss.storage(timeout=0.3)
+    started = time.perf_counter()
+    with pytest.raises(TransientError, match="network error"):
+        storage.head(SRC, "uploads/x.jpg") if method == "HEAD" else storage.get(
+            SRC, "uploads/x.jpg"
+        )
+    assert time.perf_counter() - started < 1.5  # the timeout, not the server, ended it
+
+
+def test_a_body_cut_short_is_transient(fake_oss):
+    fake_oss.objects[(SRC, "uploads/x.jpg")] = (b"\xff\xd8", {"etag": '"AB"'})
+    fake_oss.script[("GET", "uploads/x.jpg")] = "cut"
+    with pytest.raises(TransientError):
+        fake_oss.storage().get(SRC, "uploads/x.jpg")
+
+
+def _run_handler(storage, data=b"\xff\xd8\xff", key="uploads/x.jpg", **event):
+    settings = Settings.from_env({"SOURCE_BUCKET": SRC, "TARGET_BUCKET": DST})
+    log: list[dict] = []
+    ev = cloudevent(SRC, key, data)
+    ev["data"]["oss"]["object"].update(event)
+    try:
+        handle_event(ev, settings=settings, storage=storage, request_id="r", log=log.append)
+    except StorageError as exc:
+        return log[0], exc
+    return log[0], None
+
+
+@pytest.mark.parametrize("method", ["HEAD", "GET"])
+def test_403_fails_the_invocation_it_is_not_a_missing_object(fake_oss, method):
+    """Permission errors must reach FC's retries and the dead-letter queue.
+
+    A 403 is almost always the deployment (the role lost oss:GetObject, a
+    KMS key denies decryption): retrying in seconds will not fix it, so it
+    is logged `retryable: false`, but the handler raises, so FC retries
+    (`async_retries`) and then dead-letters the event, which can be replayed
+    once the policy is fixed. Were it `ignored`, the upload would be lost.
+    """
+    fake_oss.objects[(SRC, "uploads/x.jpg")] = (b"\xff\xd8\xff", {"etag": '"AB"'})
+    fake_oss.script[(method, "uploads/x.jpg")] = (403, "AccessDenied")
+    record, raised = _run_handler(fake_oss.storage())
+    assert raised is not None and not isinstance(raised, (NotFound, TransientError))
+    assert record["outcome"] == "failed" and record["retryable"] is False
+    assert "HTTP 403" in record["detail"]
+    assert method == "HEAD" or "AccessDenied" in record["detail"]
+
+
+def test_object_deleted_between_head_and_get_is_ignored(fake_oss):
+    fake_oss.objects[(SRC, "uploads/x.jpg")] = (b"\xff\xd8\xff", {"etag": '"AB"'})
+    fake_oss.script[("GET", "uploads/x.jpg")] = (404, "NoSuchKey")
+    record, raised = _run_handler(fake_oss.storage())
+    assert raised is None
+    assert record["outcome"] == "ignored"
+    assert record["reason"] == "missing (deleted since the event)"
+    assert [m for m, *_ in fake_oss.requests] == ["HEAD", "GET"]  # nothing written
+
+
+def test_multipart_etag_picks_the_key_the_event_names(fake_oss):
+    """A multipart upload's ETag is `<md5 of the part md5s>-<parts>`, not an MD5.
+
+    Two objects match the event's key (`a+b.jpg` literally, and `a b.jpg`
+    once `+` is read as a space); only the second has the event's ETag.
+    """
+    data = image_bytes("flower.jpg")
+    multipart = "3858F62230AC3C915F300C664312C11F-9"
+    fake_oss.objects[(SRC, "uploads/a+b.jpg")] = (b"other", {"etag": '"0CC175B9C0F1B6A8"'})
+    fake_oss.objects[(SRC, "uploads/a b.jpg")] = (data, {"etag": f'"{multipart}"'})
+    assert fake_oss.storage().head(SRC, "uploads/a b.jpg").etag == multipart
+    record, raised = _run_handler(
+        fake_oss.storage(), data, key="uploads/a+b.jpg", eTag=multipart.lower(), size=len(data)
+    )
+    assert raised is None and record["outcome"] == "processed", record
+    assert record["key"] == "uploads/a b.jpg"
+    _, headers = fake_oss.objects[(DST, "resized/large/a b.webp")]
+    assert headers["x-oss-meta-source-etag"] == multipart
+
+
+# ------------------------------------------------ index.storage_for: the OSS path
+
+
+@pytest.fixture
+def fc_env(monkeypatch):
+    for name in ("IMGPIPE_LOCAL_BUCKETS", "OSS_ENDPOINT", "FC_REGION", "IMGPIPE_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SOURCE_BUCKET", SRC)
+    monkeypatch.setenv("TARGET_BUCKET", DST)
+    return monkeypatch
+
+
+def _context(**extra):
+    creds = SimpleNamespace(access_key_id="STS.k", access_key_secret="s", security_token="t")
+    return SimpleNamespace(credentials=creds, request_id="req-1", **extra)
+
+
+def test_storage_for_uses_the_regions_internal_endpoint(fc_env):
+    import index
+
+    storage = index.storage_for(index.settings_from_env(), _context(region="cn-shanghai"))
+    assert isinstance(storage, OssStorage)
+    assert storage.endpoint == "https://oss-cn-shanghai-internal.aliyuncs.com"
+    assert isinstance(storage.auth, oss2.StsAuth)
+    fc_env.setenv("FC_REGION", "ap-southeast-1")  # the python3.12 runtime's variable
+    storage = index.storage_for(index.settings_from_env(), _context())
+    assert storage.endpoint == "https://oss-ap-southeast-1-internal.aliyuncs.com"
+
+
+def test_storage_for_without_region_or_endpoint_is_a_settings_error(fc_env):
+    import index
+    from fc_handler.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="OSS_ENDPOINT is required"):
+        index.storage_for(index.settings_from_env(), _context())
+
+
+def test_index_handler_over_oss_with_an_explicit_endpoint(fc_env, fake_oss):
+    import index
+
+    data = image_bytes("flower.jpg")
+    fake_oss.storage().put(SRC, "uploads/f.jpg", data, content_type="image/jpeg")
+    fc_env.setenv("OSS_ENDPOINT", fake_oss.endpoint)
+    before = len(fake_oss.requests)
+    result = index.handler(cloudevent(SRC, "uploads/f.jpg", data), _context(region="cn-x"))
+    (record,) = result["records"]
+    assert record["outcome"] == "processed" and record["request_id"] == "req-1"
+    assert (DST, "resized/small/f.jpg") in fake_oss.objects
+    # the STS token went with every request
+    handler_requests = fake_oss.requests[before:]
+    assert len(handler_requests) == 2 + 6  # HEAD, GET, six PUTs
+    assert all(h.get("x-oss-security-token") == "t" for *_, h in handler_requests)

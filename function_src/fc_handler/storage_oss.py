@@ -2,6 +2,21 @@
 
 Imported only when the function talks to OSS: `import oss2` costs about
 250 ms, which the local tools and most tests need not pay.
+
+How an OSS answer is sorted (tests/test_storage_oss.py drives each over HTTP):
+
+- `NotFound`: 404 (NoSuchKey, NoSuchBucket). The handler logs `ignored`.
+- `TransientError`: no answer (connection refused, timeout), a body cut
+  short or failing its CRC-64, 429, 5xx, and the codes in `_TRANSIENT_CODES`
+  whatever the status. The handler logs `failed`, `retryable: true`.
+- `StorageError`, everything else, notably 403 AccessDenied and 409: a
+  deployment problem (the role lost a grant, a KMS key denies, a retention
+  policy forbids the overwrite) that a retry seconds later will not fix.
+  Never `NotFound`: the handler logs `failed`, `retryable: false`, and
+  raises like for the transient ones, so FC still retries and then
+  dead-letters the event, to be replayed once the policy is fixed.
+
+A HEAD answer has no body, so for HEAD only the status counts.
 """
 
 from __future__ import annotations
@@ -11,6 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 import oss2
+import requests
 from oss2 import exceptions as oss_errors
 
 from .storage import NotFound, ObjectInfo, StorageError, TransientError
@@ -22,6 +38,10 @@ _TRANSIENT_CODES = {
     "ServiceUnavailable",
     "InternalError",
     "SlowDown",
+    # 403s that a retry can fix: FC hands a retry fresh STS credentials, and
+    # a clock skew is the client's and passes.
+    "SecurityTokenExpired",
+    "RequestTimeTooSkewed",
 }
 
 
@@ -113,6 +133,10 @@ class _mapped:
             raise NotFound(self.where) from exc
         if isinstance(exc, oss_errors.RequestError):  # no HTTP response at all
             raise TransientError(f"{self.where}: network error: {exc}") from exc
+        if isinstance(exc, requests.RequestException):  # the body broke off or stalled
+            raise TransientError(f"{self.where}: network error reading the body: {exc}") from exc
+        if isinstance(exc, oss_errors.InconsistentError):  # CRC-64 of the body mismatched
+            raise TransientError(f"{self.where}: body failed its CRC-64 check") from exc
         if isinstance(exc, oss_errors.OssError):
             status = getattr(exc, "status", 0) or 0
             code = getattr(exc, "code", "") or ""
