@@ -83,14 +83,25 @@ variable "variants" {
     { name = "medium", width = 600 },
     { name = "small", width = 150 },
   ]
+  # The same rules as the handler's (function_src/imgproc/config.py), so a
+  # plan refuses what the function would refuse at start-up; tests/
+  # test_settings_vs_variables.py checks the two agree.
   validation {
     condition = length(var.variants) > 0 && alltrue([
       for v in var.variants : can(regex("^[A-Za-z0-9_-]{1,64}$", v.name)) &&
       (v.width != null || v.height != null) &&
-      (v.width == null ? true : v.width > 0) && (v.height == null ? true : v.height > 0) &&
+      (v.width == null ? true : v.width >= 1 && v.width <= 16384 && floor(v.width) == v.width) &&
+      (v.height == null ? true : v.height >= 1 && v.height <= 16384 && floor(v.height) == v.height) &&
       length(v.formats) > 0 && alltrue([for f in v.formats : contains(["jpeg", "webp", "avif", "png"], f)])
     ])
-    error_message = "Each variant needs a name (letters, digits, '-', '_'), a positive width and/or height, and formats from jpeg, webp, avif, png."
+    error_message = "Each variant needs a name (1-64 letters, digits, '-', '_'), a whole width and/or height from 1 to 16384, and formats from jpeg, webp, avif, png."
+  }
+  validation {
+    condition = (
+      length(distinct([for v in var.variants : v.name])) == length(var.variants) &&
+      alltrue([for v in var.variants : length(distinct(v.formats)) == length(v.formats)])
+    )
+    error_message = "Variant names must be unique, and a variant must not list a format twice."
   }
 }
 
@@ -98,6 +109,14 @@ variable "quality" {
   description = "Encoder quality per format (jpeg, webp, avif: 1-100; png: zlib level 0-9)."
   type        = map(number)
   default     = { jpeg = 85, webp = 80, avif = 60, png = 6 }
+  validation {
+    condition = alltrue([
+      for f, q in var.quality : floor(q) == q && (
+        contains(["jpeg", "webp", "avif"], f) ? q >= 1 && q <= 100 : f == "png" && q >= 0 && q <= 9
+      )
+    ])
+    error_message = "quality takes whole numbers: jpeg, webp, avif 1-100; png (zlib level) 0-9; no other formats."
+  }
 }
 
 variable "watermark" {
@@ -114,6 +133,15 @@ variable "watermark" {
   validation {
     condition     = var.watermark.opacity >= 0 && var.watermark.opacity <= 1 && contains(["bottom-right", "bottom-left", "top-right", "top-left", "center"], var.watermark.position)
     error_message = "watermark.opacity must be 0-1 and position one of bottom-right, bottom-left, top-right, top-left, center."
+  }
+  validation {
+    condition = (
+      length(var.watermark.text) <= 200 &&
+      var.watermark.relative_size >= 0.005 && var.watermark.relative_size <= 0.5 &&
+      var.watermark.min_width >= 0 && var.watermark.min_width <= 100000 && floor(var.watermark.min_width) == var.watermark.min_width &&
+      can(regex("^#[0-9a-fA-F]{6}$", var.watermark.colour))
+    )
+    error_message = "watermark.text is at most 200 characters, relative_size 0.005-0.5, min_width a whole number 0-100000, colour like #ffffff."
   }
 }
 
@@ -132,7 +160,7 @@ variable "max_megapixels" {
   type        = number
   default     = 100
   validation {
-    condition     = var.max_megapixels > 0 && var.max_megapixels <= 10000
+    condition     = var.max_megapixels >= 0.000001 && var.max_megapixels <= 10000
     error_message = "max_megapixels must be positive (at most 10000)."
   }
 }
@@ -141,9 +169,25 @@ variable "key_template" {
   description = "Output key layout: {variant}, {path}, {dir}, {stem}, {name}, {ext}, {format}; must start with a literal prefix."
   type        = string
   default     = "resized/{variant}/{path}.{ext}"
+  # The handler's rules (imgproc/config.py `_template`): a plan refuses a
+  # template the function would refuse at start-up (dead-lettering every event).
   validation {
-    condition     = !startswith(var.key_template, "{") && strcontains(var.key_template, "{variant}")
-    error_message = "key_template must start with a literal prefix (such as resized/) and contain {variant}."
+    condition     = var.key_template != "" && !startswith(var.key_template, "{") && !startswith(var.key_template, "/")
+    error_message = "key_template must start with a literal prefix such as resized/ (not '/'): the function ignores its own outputs by it."
+  }
+  validation {
+    condition = (
+      strcontains(var.key_template, "{variant}") &&
+      (strcontains(var.key_template, "{ext}") || strcontains(var.key_template, "{format}")) &&
+      anytrue([for f in ["{path}", "{stem}", "{name}"] : strcontains(var.key_template, f)])
+    )
+    error_message = "key_template must contain {variant}, {ext} (or {format}), and {path}, {stem} or {name}."
+  }
+  validation {
+    condition = alltrue([
+      for m in regexall("{([^{}]*)}", var.key_template) : contains(["variant", "path", "dir", "stem", "name", "ext", "format"], m[0])
+    ])
+    error_message = "key_template fields are {variant}, {path}, {dir}, {stem}, {name}, {ext}, {format}."
   }
 }
 
@@ -162,8 +206,8 @@ variable "max_object_mb" {
   type        = number
   default     = 50
   validation {
-    condition     = var.max_object_mb > 0
-    error_message = "max_object_mb must be positive."
+    condition     = var.max_object_mb > 0 && floor(var.max_object_mb * 1048576) == var.max_object_mb * 1048576
+    error_message = "max_object_mb must be positive and a whole number of bytes (MB x 1048576): the function reads it as an integer."
   }
 }
 
