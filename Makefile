@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help setup demo test lint fmt bench package package-host lock lock-dev lock-checkov tf-check clean \
+.PHONY: help setup demo test lint fmt bench package package-host lock lock-dev lock-checkov tf-check tf-test clean \
   mutate mutate-targeted coverage
 
 help: ## list the targets
@@ -78,6 +78,11 @@ lock-checkov: ## re-pin requirements/checkov.txt from .venv-checkov
 	{ echo "# checkov and its dependencies, pinned (pip freeze); a venv of its own (.venv-checkov)"; \
 	  echo "# because checkov pins versions that clash with moto's. Regenerate: make lock-checkov"; \
 	  $(CHECKOV_VENV)/bin/pip freeze | sort -f; } > requirements/checkov.txt
+
+tf-test: $(STAMP) ## real Terraform offline (stand-in provider): validate, plan dev/prod, terraform test, planted bugs
+	@summary=$$(mktemp); \
+	  IMGPIPE_TF_SUMMARY=$$summary $(BIN)/pytest -p no:cacheprovider tests/test_terraform_real.py; \
+	  status=$$?; cat $$summary 2>/dev/null; rm -f $$summary; exit $$status
 
 tf-check: setup ## offline Terraform checks: schema (validate stand-in), checkov, fmt
 	$(BIN)/imgpipe tf-check

@@ -1,0 +1,421 @@
+"""Real Terraform, offline: validate, plan, `terraform test`, planted bugs.
+
+`terraform` (1.11.4 in CI) reads the configuration itself; the alicloud
+provider is the stand-in in tests/tfprovider/ (the provider's schema from
+tests/data/alicloud/, served over the plugin protocol). One stand-in process
+serves every terraform command of the session (TF_REATTACH_PROVIDERS): a
+provider started per command costs ~0.7 s, and `terraform test` starts one
+per run. Everything runs in a temporary copy of the repository, with a
+`backend_override.tf` for local state, so nothing is written here.
+
+The CLI is driven through python-terraform (the package the design names);
+it takes its environment from os.environ, hence `_terraform_env`.
+
+README, "Proving the Terraform without a cloud", says which tool proves what.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from imgpipe import REPO_ROOT
+
+TERRAFORM = shutil.which("terraform")
+pytestmark = [
+    pytest.mark.skipif(
+        TERRAFORM is None,
+        reason="terraform not installed: install Terraform 1.11.4 "
+        "(https://developer.hashicorp.com/terraform/install) to run the real-Terraform tests",
+    ),
+    # python-terraform 0.10.1 logs a failed command with the deprecated Logger.warn.
+    pytest.mark.filterwarnings("ignore:The 'warn' method is deprecated:DeprecationWarning"),
+]
+
+STANDIN = REPO_ROOT / "tests" / "tfprovider"
+PACKAGE_DIR = "tests/data/tf-package"
+ACCOUNT = "1234567890123456"  # the stand-in's alicloud_account
+# Not copied into the temporary repository: data and caches Terraform never reads.
+_SKIP = {".git", ".venv", ".venv-checkov", "dist", "build", ".terraform", "__pycache__"}
+_SKIP_DATA = {"images", "bench", "icc", "samples", "events"}
+
+COUNTS = {"validated configurations": 0, "planned environments": 0, "terraform test runs passed": 0}
+
+
+# ------------------------------------------------------------------ session plumbing
+
+
+def _copy_repo(dest: Path) -> Path:
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        skipped = {n for n in names if n in _SKIP or n.startswith((".pytest", ".ruff", ".hyp"))}
+        if Path(directory) == REPO_ROOT / "tests" / "data":
+            skipped |= _SKIP_DATA & set(names)
+        return skipped
+
+    shutil.copytree(REPO_ROOT, dest, ignore=ignore)
+    # Local state instead of the OSS backend (override files replace the block).
+    (dest / "backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+    return dest
+
+
+@pytest.fixture(scope="session")
+def standin(tmp_path_factory: pytest.TempPathFactory):
+    """The stand-in provider, one process for the session; yields terraform's environment."""
+    proc = subprocess.Popen(
+        [sys.executable, str(STANDIN / "provider.py"), "--reattach"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline() if proc.stdout else ""
+    if not line.startswith("{"):
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+        pytest.fail(f"the stand-in provider did not start: {err.strip()[-2000:]}")
+    cli_config = tmp_path_factory.mktemp("terraform") / "cli.tfrc"
+    # dev_overrides too: a command that does not reattach still gets the stand-in.
+    cli_config.write_text(
+        "provider_installation {\n  dev_overrides {\n"
+        f'    "aliyun/alicloud" = "{STANDIN}"\n  }}\n  direct {{}}\n}}\n'
+    )
+    env = {
+        "TF_REATTACH_PROVIDERS": line.strip(),
+        "TF_CLI_CONFIG_FILE": str(cli_config),
+        "IMGPIPE_TFPROVIDER_PYTHON": sys.executable,
+        "TF_IN_AUTOMATION": "1",
+        "TF_INPUT": "0",
+        "CHECKPOINT_DISABLE": "1",
+    }
+    yield env
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    summary = os.environ.get("IMGPIPE_TF_SUMMARY")
+    if summary:
+        Path(summary).write_text(
+            "terraform (real, offline): "
+            + ", ".join(f"{n} {label}" for label, n in COUNTS.items())
+            + "\n"
+        )
+
+
+class Run:
+    def __init__(self, returncode: int, out: str, err: str, cmd: str) -> None:
+        self.returncode, self.out, self.err, self.cmd = returncode, out, err, cmd
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+    def ok(self) -> Run:
+        assert self.returncode == 0, f"`{self.cmd}` failed:\n{self.text[-6000:]}"
+        return self
+
+
+@pytest.fixture(scope="session")
+def terraform(standin: dict[str, str]):
+    from python_terraform import IsFlagged, Terraform
+
+    def run(workdir: Path, command: str, *args: str, **options: Any) -> Run:
+        options.setdefault("no_color", IsFlagged)
+        with mock.patch.dict(os.environ, standin):
+            rc, out, err = Terraform(working_dir=str(workdir)).cmd(command, *args, **options)
+        return Run(rc, out or "", err or "", f"terraform {command} {' '.join(args)}")
+
+    run.flag = IsFlagged
+    return run
+
+
+@pytest.fixture(scope="session")
+def repo_copy(tmp_path_factory: pytest.TempPathFactory, terraform) -> Path:
+    root = _copy_repo(tmp_path_factory.mktemp("repo") / "repo")
+    terraform(root, "init", input=False).ok()
+    return root
+
+
+def terraform_dirs() -> list[str]:
+    """The root module, every module and every example, relative to the repository."""
+    dirs = {"."}
+    for sub in ("modules", "examples"):
+        dirs |= {
+            str(tf.parent.relative_to(REPO_ROOT))
+            for tf in (REPO_ROOT / sub).rglob("*.tf")
+            if ".terraform" not in tf.parts
+        }
+    return sorted(dirs)
+
+
+# ------------------------------------------------------------------ terraform validate
+
+
+@pytest.mark.parametrize("config", terraform_dirs())
+def test_validate(config: str, repo_copy: Path, terraform) -> None:
+    workdir = repo_copy / config
+    if config != ".":
+        terraform(workdir, "init", backend=False, input=False).ok()
+    result = terraform(workdir, "validate", json=terraform.flag)
+    report = json.loads(result.out)
+    errors = [d for d in report["diagnostics"] if d["severity"] == "error"]
+    assert report["valid"] and not errors, json.dumps(errors, indent=1)
+    COUNTS["validated configurations"] += 1
+
+
+# ------------------------------------------------------------------ terraform plan
+
+
+@pytest.fixture(scope="session")
+def plans(repo_copy: Path, terraform) -> dict[str, dict[str, Any]]:
+    """`terraform show -json` of the root's plan for dev and prod."""
+    out = {}
+    for env in ("dev", "prod"):
+        terraform(
+            repo_copy,
+            "plan",
+            var={"env": env, "package_dir": PACKAGE_DIR},
+            out=f"{env}.tfplan",
+            input=False,
+        ).ok()
+        shown = terraform(repo_copy, "show", f"{env}.tfplan", json=terraform.flag).ok()
+        out[env] = json.loads(shown.out)
+        COUNTS["planned environments"] += 1
+    return out
+
+
+def _resources(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in plan["resource_changes"] if r["mode"] == "managed"]
+
+
+def _one(plan: dict[str, Any], rtype: str, address_part: str = "") -> dict[str, Any]:
+    found = [
+        r["change"]["after"]
+        for r in _resources(plan)
+        if r["type"] == rtype and address_part in r["address"]
+    ]
+    assert len(found) == 1, f"{rtype} {address_part}: {len(found)} planned"
+    return found[0]
+
+
+def _counts(plan: dict[str, Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in _resources(plan):
+        assert r["change"]["actions"] == ["create"], r["address"]
+        counts[r["type"]] = counts.get(r["type"], 0) + 1
+    return dict(sorted(counts.items()))
+
+
+# What a first apply creates, per environment. A change here is a change to
+# every user's first apply: update it together with the README's resource list.
+EXPECTED_COMMON = {
+    "alicloud_fcv3_async_invoke_config": 1,
+    "alicloud_fcv3_function": 1,
+    "alicloud_fcv3_trigger": 1,
+    "alicloud_log_project": 1,
+    "alicloud_log_store": 1,
+    "alicloud_log_store_index": 1,
+    "alicloud_message_service_queue": 1,
+    "alicloud_oss_bucket": 3,
+    "alicloud_oss_bucket_acl": 3,
+    "alicloud_oss_bucket_public_access_block": 3,
+    "alicloud_ram_policy": 1,
+    "alicloud_ram_role": 1,
+    "alicloud_ram_role_policy_attachment": 1,
+}
+
+
+def test_plan_resource_counts_per_environment(plans) -> None:
+    assert _counts(plans["dev"]) == EXPECTED_COMMON
+    prod = {**EXPECTED_COMMON, "alicloud_cms_alarm": 2}
+    assert _counts(plans["prod"]) == dict(sorted(prod.items()))
+
+
+def test_alarms_only_in_prod(plans) -> None:
+    for env, plan in plans.items():
+        alarms = [r["address"] for r in _resources(plan) if r["type"] == "alicloud_cms_alarm"]
+        assert all(a.startswith("module.alarms[0].") for a in alarms)
+        assert len(alarms) == (2 if env == "prod" else 0), (env, alarms)
+        for r in _resources(plan):
+            if r["type"] == "alicloud_cms_alarm":
+                assert r["change"]["after"]["name"].startswith(f"imgpipe-{env}-")
+
+
+def test_trigger_invokes_the_function(plans) -> None:
+    for plan in plans.values():
+        function = _one(plan, "alicloud_fcv3_function")
+        trigger = _one(plan, "alicloud_fcv3_trigger")
+        assert trigger["function_name"] == function["function_name"]
+        assert trigger["trigger_type"] == "eventbridge"
+        config = json.loads(trigger["trigger_config"])
+        pattern = json.loads(config["eventRuleFilterPattern"])
+        source = _one(plan, "alicloud_oss_bucket", ".source")["bucket"]
+        assert pattern["data"]["oss"]["bucket"]["name"] == [source]
+        queue = _one(plan, "alicloud_message_service_queue")["queue_name"]
+        assert config["runOptions"]["deadLetterQueue"]["Arn"].endswith(f":/queues/{queue}")
+
+
+def test_async_failures_go_to_the_queue(plans) -> None:
+    for env, plan in plans.items():
+        function = _one(plan, "alicloud_fcv3_function")
+        config = _one(plan, "alicloud_fcv3_async_invoke_config")
+        queue = _one(plan, "alicloud_message_service_queue")["queue_name"]
+        assert config["function_name"] == function["function_name"]
+        (destinations,) = config["destination_config"]
+        assert [d["destination"] for d in destinations["on_failure"]] == [
+            f"acs:mns:cn-hangzhou:{ACCOUNT}:/queues/{queue}/messages"
+        ]
+        assert destinations["on_success"] == [], env
+
+
+def test_policy_resources_name_the_buckets(plans) -> None:
+    def oss_objects(arns: list[str]) -> list[str]:
+        """acs:oss:<region>:<account>:<bucket>/<key>: the bucket/key part, in this account."""
+        parts = [arn.split(":", 4) for arn in arns]
+        assert all(p[:2] == ["acs", "oss"] and p[3] == ACCOUNT for p in parts), arns
+        return [p[4] for p in parts]
+
+    for plan in plans.values():
+        source, target = (
+            _one(plan, "alicloud_oss_bucket", f".{name}")["bucket"] for name in ("source", "target")
+        )
+        policy = json.loads(_one(plan, "alicloud_ram_policy")["policy_document"])
+        statements = {s["Sid"]: s for s in policy["Statement"]}
+        assert oss_objects(statements["ReadUploads"]["Resource"]) == [f"{source}/uploads/*"]
+        assert oss_objects(statements["WriteVariantsAndRejections"]["Resource"]) == [
+            f"{target}/resized/large/*",
+            f"{target}/resized/medium/*",
+            f"{target}/resized/small/*",
+            f"{target}/rejected/*",
+        ]
+        for statement in policy["Statement"]:
+            assert "*" not in statement["Action"] and statement["Resource"] != ["*"]
+
+
+def test_function_environment_is_what_the_handler_accepts(plans) -> None:
+    from fc_handler.settings import Settings
+
+    for plan in plans.values():
+        env = _one(plan, "alicloud_fcv3_function")["environment_variables"]
+        settings = Settings.from_env(env)
+        assert settings.source_bucket == _one(plan, "alicloud_oss_bucket", ".source")["bucket"]
+        assert settings.target_bucket == _one(plan, "alicloud_oss_bucket", ".target")["bucket"]
+        assert [v.name for v in settings.processor.variants] == ["large", "medium", "small"]
+        assert settings.max_object_bytes == 50 * 1024 * 1024
+
+
+# ------------------------------------------------------------------ terraform test
+
+
+def test_native_terraform_test_suite(repo_copy: Path, terraform) -> None:
+    """tests/*.tftest.hcl under `terraform test` (mock_provider, schema from the stand-in)."""
+    result = terraform(repo_copy, "test").ok()
+    match = re.search(r"Success! (\d+) passed, 0 failed", result.out)
+    assert match, result.text[-3000:]
+    files = sorted(REPO_ROOT.glob("tests/*.tftest.hcl"))
+    runs = sum(len(re.findall(r'^run "', f.read_text(), re.M)) for f in files)
+    assert int(match.group(1)) == runs
+    COUNTS["terraform test runs passed"] += runs
+
+
+def test_every_validated_variable_has_a_failing_run() -> None:
+    """Each variable with a validation block is exercised by tests/variables.tftest.hcl."""
+    validated = set(
+        re.findall(
+            r'^variable "(\w+)" \{(?:(?!^\}).)*?^\s+validation \{',
+            (REPO_ROOT / "variables.tf").read_text(),
+            re.M | re.S,
+        )
+    )
+    text = (REPO_ROOT / "tests" / "variables.tftest.hcl").read_text()
+    expected = set(re.findall(r"expect_failures = \[var\.(\w+)\]", text))
+    assert validated, "no validation blocks found: has variables.tf moved?"
+    assert sorted(validated - expected) == []
+
+
+# ------------------------------------------------------------------ planted bugs
+
+# (file, find, replace, command, what terraform must say, line the bug is on)
+PLANTED = {
+    "unknown argument": (
+        "modules/function/main.tf",
+        "  disk_size             = 512\n",
+        "  disk_size             = 512\n  disk_size_gb          = 1\n",
+        "validate",
+        'An argument named "disk_size_gb" is not expected here.',
+        "disk_size_gb",
+    ),
+    "string for a number": (
+        "modules/function/main.tf",
+        "  disk_size             = 512\n",
+        '  disk_size             = "half a gigabyte"\n',
+        "validate",
+        'Inappropriate value for attribute "disk_size": a number is required.',
+        "disk_size",
+    ),
+    "attribute the resource does not have": (
+        "modules/function/outputs.tf",
+        "alicloud_fcv3_function.this.function_arn",
+        "alicloud_fcv3_function.this.arn",
+        "validate",
+        'This object has no argument, nested block, or exported attribute named "arn"',
+        "alicloud_fcv3_function.this.arn",
+    ),
+    "required argument removed": (
+        "modules/function/main.tf",
+        '  handler               = "index.handler"\n',
+        "",
+        "validate",
+        'The argument "handler" is required, but no definition was found.',
+        'resource "alicloud_fcv3_function" "this"',
+    ),
+    "value outside the allowed list": (
+        "modules/iam/main.tf",
+        'policy_type = "Custom"',
+        'policy_type = "Customer"',
+        "validate",
+        'expected policy_type to be one of ["System" "Custom"], got Customer',
+        "policy_type",
+    ),
+    "for_each over a computed attribute": (
+        "modules/storage/main.tf",
+        'resource "alicloud_oss_bucket_acl" "this" {\n  for_each = local.buckets\n',
+        'resource "alicloud_oss_bucket_acl" "this" {\n'
+        "  for_each = { for b in [alicloud_oss_bucket.source, alicloud_oss_bucket.target] :"
+        " b.intranet_endpoint => b.bucket }\n",
+        "plan",
+        "Invalid for_each argument",
+        "b.intranet_endpoint",
+    ),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(PLANTED))
+def test_planted_bug_fails_naming_the_place(bug: str, tmp_path: Path, terraform) -> None:
+    path, find, replace, command, message, marker = PLANTED[bug]
+    root = _copy_repo(tmp_path / "repo")
+    source = root / path
+    text = source.read_text()
+    assert text.count(find) == 1, f"{path} changed: update the planted bug {bug!r}"
+    source.write_text(text.replace(find, replace))
+    # The line Terraform must point at: where the planted text (or its block) is.
+    line = next(
+        n for n, content in enumerate(source.read_text().splitlines(), 1) if marker in content
+    )
+    terraform(root, "init", input=False).ok()
+    if command == "plan":
+        result = terraform(root, "plan", var={"env": "dev", "package_dir": PACKAGE_DIR})
+    else:
+        result = terraform(root, "validate")
+    assert result.returncode != 0, f"{bug}: terraform {command} passed"
+    text = " ".join(result.text.split())
+    assert " ".join(message.split()) in text, result.text[-3000:]
+    assert f"on {path} line {line}" in result.text, result.text[-3000:]

@@ -1,0 +1,298 @@
+# Every variable's validation under `terraform test`: each run sets one bad
+# value and expects exactly that variable's validation to fail. A plan that
+# passes a bad value, or fails for another reason, fails the run.
+# tests/test_terraform_real.py checks that every variable with a validation
+# block has a run here.
+
+mock_provider "alicloud" {}
+
+override_data {
+  target = data.alicloud_account.current
+  values = { id = "1234567890123456" }
+}
+
+variables {
+  env         = "dev"
+  package_dir = "tests/data/tf-package"
+}
+
+run "bad_env" {
+  command = plan
+  variables {
+    env = "test"
+  }
+  expect_failures = [var.env]
+}
+
+run "bad_region" {
+  command = plan
+  variables {
+    region = "eu-central-1"
+  }
+  expect_failures = [var.region]
+}
+
+run "bad_account_id" {
+  command = plan
+  variables {
+    account_id = "my-account"
+  }
+  expect_failures = [var.account_id]
+}
+
+run "bad_name_prefix" {
+  command = plan
+  variables {
+    name_prefix = "Imgpipe"
+  }
+  expect_failures = [var.name_prefix]
+}
+
+run "bad_source_prefix" {
+  command = plan
+  variables {
+    source_prefix = "uploads"
+  }
+  expect_failures = [var.source_prefix]
+}
+
+run "bad_image_suffixes" {
+  command = plan
+  variables {
+    image_suffixes = ["jpg"]
+  }
+  expect_failures = [var.image_suffixes]
+}
+
+run "bad_variants" {
+  # no width or height
+  command = plan
+  variables {
+    variants = [{ name = "large" }]
+  }
+  expect_failures = [var.variants]
+}
+
+run "bad_variants_2" {
+  # duplicate names
+  command = plan
+  variables {
+    variants = [{ name = "a", width = 100 }, { name = "a", width = 200 }]
+  }
+  expect_failures = [var.variants]
+}
+
+run "bad_variants_3" {
+  # unknown format
+  command = plan
+  variables {
+    variants = [{ name = "a", width = 100, formats = ["gif"] }]
+  }
+  expect_failures = [var.variants]
+}
+
+run "bad_quality" {
+  # jpeg quality above 100
+  command = plan
+  variables {
+    quality = { jpeg = 101 }
+  }
+  expect_failures = [var.quality]
+}
+
+run "bad_watermark" {
+  # opacity above 1
+  command = plan
+  variables {
+    watermark = { opacity = 1.5 }
+  }
+  expect_failures = [var.watermark]
+}
+
+run "bad_watermark_2" {
+  # colour not #rrggbb
+  command = plan
+  variables {
+    watermark = { colour = "white" }
+  }
+  expect_failures = [var.watermark]
+}
+
+run "bad_background" {
+  command = plan
+  variables {
+    background = "white"
+  }
+  expect_failures = [var.background]
+}
+
+run "bad_max_megapixels" {
+  command = plan
+  variables {
+    max_megapixels = 0
+  }
+  expect_failures = [var.max_megapixels]
+}
+
+run "bad_key_template" {
+  # no literal prefix
+  command = plan
+  variables {
+    key_template = "{variant}/{path}.{ext}"
+  }
+  expect_failures = [var.key_template]
+}
+
+run "bad_key_template_2" {
+  # no {variant}
+  command = plan
+  variables {
+    key_template = "resized/{path}.{ext}"
+  }
+  expect_failures = [var.key_template]
+}
+
+run "bad_key_template_3" {
+  # unknown field
+  command = plan
+  variables {
+    key_template = "resized/{variant}/{path}.{extension}"
+  }
+  expect_failures = [var.key_template]
+}
+
+run "bad_rejected_prefix" {
+  command = plan
+  variables {
+    rejected_prefix = "rejected"
+  }
+  expect_failures = [var.rejected_prefix]
+}
+
+run "bad_max_object_mb" {
+  command = plan
+  variables {
+    max_object_mb = 0
+  }
+  expect_failures = [var.max_object_mb]
+}
+
+run "bad_runtime" {
+  command = plan
+  variables {
+    runtime = "python3.9"
+  }
+  expect_failures = [var.runtime]
+}
+
+run "bad_memory_mb" {
+  command = plan
+  variables {
+    memory_mb = 1000
+  }
+  expect_failures = [var.memory_mb]
+}
+
+run "bad_cpu" {
+  command = plan
+  variables {
+    cpu = 32
+  }
+  expect_failures = [var.cpu]
+}
+
+run "bad_timeout_seconds" {
+  command = plan
+  variables {
+    timeout_seconds = 0
+  }
+  expect_failures = [var.timeout_seconds]
+}
+
+run "bad_reserved_concurrency" {
+  command = plan
+  variables {
+    reserved_concurrency = 0
+  }
+  expect_failures = [var.reserved_concurrency]
+}
+
+run "bad_log_retention_days" {
+  command = plan
+  variables {
+    log_retention_days = 0
+  }
+  expect_failures = [var.log_retention_days]
+}
+
+run "bad_async_retries" {
+  command = plan
+  variables {
+    async_retries = 9
+  }
+  expect_failures = [var.async_retries]
+}
+
+run "bad_async_max_event_age_seconds" {
+  command = plan
+  variables {
+    async_max_event_age_seconds = 86401
+  }
+  expect_failures = [var.async_max_event_age_seconds]
+}
+
+run "bad_dlq_retention_seconds" {
+  command = plan
+  variables {
+    dlq_retention_seconds = 30
+  }
+  expect_failures = [var.dlq_retention_seconds]
+}
+
+run "bad_upload_expiration_days" {
+  command = plan
+  variables {
+    upload_expiration_days = 0
+  }
+  expect_failures = [var.upload_expiration_days]
+}
+
+run "bad_variants_ia_days" {
+  command = plan
+  variables {
+    variants_ia_days = 29
+  }
+  expect_failures = [var.variants_ia_days]
+}
+
+run "bad_noncurrent_version_expiration_days" {
+  command = plan
+  variables {
+    noncurrent_version_expiration_days = 0
+  }
+  expect_failures = [var.noncurrent_version_expiration_days]
+}
+
+run "bad_abort_multipart_days" {
+  command = plan
+  variables {
+    abort_multipart_days = 0
+  }
+  expect_failures = [var.abort_multipart_days]
+}
+
+run "bad_access_log_retention_days" {
+  command = plan
+  variables {
+    access_log_retention_days = 0
+  }
+  expect_failures = [var.access_log_retention_days]
+}
+
+run "bad_alarm_contact_groups" {
+  command = plan
+  variables {
+    alarm_contact_groups = []
+  }
+  expect_failures = [var.alarm_contact_groups]
+}
