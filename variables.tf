@@ -354,9 +354,9 @@ variable "dlq_retention_seconds" {
 }
 
 variable "create_service_linked_roles" {
-  description = "Create EventBridge's service-linked roles for FC and MNS (false when the account already has them)."
+  description = "Create and own EventBridge's account-wide service-linked roles (destroying the stack deletes them for every stack); normally examples/bootstrap-state owns them."
   type        = bool
-  default     = true
+  default     = false
 }
 
 # ---------------------------------------------------------------- storage

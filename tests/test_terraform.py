@@ -163,11 +163,57 @@ def test_trigger_routes_the_source_bucket_to_the_function(tf):
     assert config["runOptions"]["deadLetterQueue"]["Arn"] == (
         f"acs:mns:{REGION}:{LOCAL_ACCOUNT}:/queues/{names['queue']}"
     )
-    roles = {r["product_name"] for r in ev.resources("alicloud_event_bridge_service_linked_role")}
+    # account-wide roles: owned by examples/bootstrap-state, not by every stack
+    assert ev.resources("alicloud_event_bridge_service_linked_role") == []
+
+
+def _fields_outside(value, allowed, path=""):
+    """Paths in `value` that FC 3.0's documented trigger config does not have."""
+    if allowed == "*" or not isinstance(value, dict):
+        return []
+    out = []
+    for key, sub in value.items():
+        if key not in allowed:
+            out.append(f"{path}{key}")
+        else:
+            out += _fields_outside(sub, allowed[key] or {}, f"{path}{key}.")
+    return out
+
+
+def test_trigger_config_has_only_fields_fc3_returns(tf):
+    """A field FC 3.0 does not have is dropped by FC and shows as a change on every plan."""
+    _, ev, _ = _names(tf)
+    schema = json.loads(
+        (REPO_ROOT / "tests/data/alicloud/fc3-eventbridge-trigger-config.json").read_text()
+    )
+    assert _fields_outside(ev.trigger_config, schema["fields"]) == []
+    # the checker itself catches FC 2.0's deliveryOption.mode
+    legacy = {"eventSinkConfig": {"deliveryOption": {"mode": "event-driven"}}}
+    assert _fields_outside(legacy, schema["fields"]) == ["eventSinkConfig.deliveryOption.mode"]
+
+
+def test_bootstrap_owns_the_account_wide_roles_and_activation():
+    import hcl2
+
+    with (REPO_ROOT / "examples/bootstrap-state/main.tf").open() as fh:
+        doc = hcl2.load(fh)
+    roles = {}
+    for res in doc["resource"]:
+        for rtype, named in res.items():
+            if rtype.strip('"') == "alicloud_event_bridge_service_linked_role":
+                for body in named.values():
+                    roles[body["product_name"].strip('"')] = body["lifecycle"][0]["prevent_destroy"]
     assert roles == {
-        "AliyunServiceRoleForEventBridgeSendToFC",
-        "AliyunServiceRoleForEventBridgeSendToMNS",
+        "AliyunServiceRoleForEventBridgeSendToFC": True,
+        "AliyunServiceRoleForEventBridgeSendToMNS": True,
     }
+    activated = {t.strip('"') for d in doc["data"] for t in d}
+    assert {
+        "alicloud_event_bridge_service",
+        "alicloud_fc_service",
+        "alicloud_mns_service",
+        "alicloud_log_service",
+    } <= activated
 
 
 def test_async_failures_go_to_the_queue_arn(tf):

@@ -8,6 +8,12 @@
 # then put the outputs into backend.hcl (see backend.hcl.example) and the
 # repository variables TF_STATE_BUCKET, TF_STATE_REGION, TF_LOCK_ENDPOINT,
 # TF_LOCK_TABLE (README, "Remote state" and "CI").
+#
+# It also owns what is account-wide and must exist before any stack: the
+# services the pipeline uses are activated, and EventBridge's service-linked
+# roles are created here, once, and never destroyed by a stack
+# (docs/alibaba-cloud-review.md, points 4 and 8). Run it as an account
+# administrator: activation goes through the billing API.
 
 terraform {
   required_version = ">= 1.5.0"
@@ -101,6 +107,55 @@ resource "alicloud_ots_table" "lock" {
   primary_key {
     name = "LockID"
     type = "String"
+  }
+}
+
+# ------------------------------------------------------- account prerequisites
+
+# Activation is a data source with `enable = "On"`: it opens the service and
+# treats "already opened" as success (provider v1.289.0,
+# data_source_alicloud_event_bridge_service.go: ORDER.OPEND;
+# data_source_alicloud_mns_service.go: Forbidden.Opened;
+# data_source_alicloud_fc_service.go, data_source_alicloud_log_service.go).
+data "alicloud_event_bridge_service" "on" {
+  enable = "On"
+}
+
+data "alicloud_fc_service" "on" {
+  enable = "On"
+}
+
+data "alicloud_mns_service" "on" {
+  enable = "On"
+}
+
+data "alicloud_log_service" "on" {
+  enable = "On"
+}
+
+# EventBridge's service-linked roles are account-wide: destroying the
+# resource deletes the role for every stack in the account
+# (resource_alicloud_event_bridge_service_linked_role.go: Delete calls
+# ResourceManager DeleteServiceLinkedRole on the role name). So they live
+# here, protected, and the stacks only use them. If the account already has
+# them, import instead of creating:
+#   terraform import alicloud_event_bridge_service_linked_role.send_to_fc AliyunServiceRoleForEventBridgeSendToFC
+#   terraform import alicloud_event_bridge_service_linked_role.send_to_mns AliyunServiceRoleForEventBridgeSendToMNS
+resource "alicloud_event_bridge_service_linked_role" "send_to_fc" {
+  product_name = "AliyunServiceRoleForEventBridgeSendToFC"
+  depends_on   = [data.alicloud_event_bridge_service.on, data.alicloud_fc_service.on]
+
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+resource "alicloud_event_bridge_service_linked_role" "send_to_mns" {
+  product_name = "AliyunServiceRoleForEventBridgeSendToMNS"
+  depends_on   = [data.alicloud_event_bridge_service.on, data.alicloud_mns_service.on]
+
+  lifecycle {
+    prevent_destroy = true
   }
 }
 

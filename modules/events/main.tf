@@ -37,8 +37,11 @@ locals {
     asyncInvocationType    = !var.async_invocation
     eventSourceConfig      = { eventSourceType = "Default" }
     eventRuleFilterPattern = jsonencode(local.filter_pattern)
+    # FC 3.0's DeliveryOption has `concurrency` (Kafka sources only) and
+    # `eventSchema`; `mode` is FC 2.0's, deprecated there and absent from
+    # 3.0, so FC would drop it and every plan would show a change (point 6).
     eventSinkConfig = {
-      deliveryOption = { mode = "event-driven", eventSchema = "CloudEvents" }
+      deliveryOption = { eventSchema = "CloudEvents" }
     }
     runOptions = {
       mode            = "event-driven"
@@ -49,6 +52,11 @@ locals {
   }
 }
 
+# EventBridge's service-linked roles are account-wide: a stack that owns
+# them deletes them for every stack on `terraform destroy`. They belong to
+# examples/bootstrap-state (created once per account, prevent_destroy);
+# create_service_linked_roles = true is only for a single-stack account that
+# accepts that (docs/alibaba-cloud-review.md, point 4).
 resource "alicloud_event_bridge_service_linked_role" "send_to_fc" {
   count        = var.create_service_linked_roles ? 1 : 0
   product_name = "AliyunServiceRoleForEventBridgeSendToFC"

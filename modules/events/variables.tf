@@ -39,6 +39,6 @@ variable "async_invocation" {
 }
 
 variable "create_service_linked_roles" {
-  description = "Create EventBridge's service-linked roles (false if the account already has them)."
+  description = "Create and own EventBridge's account-wide service-linked roles; destroying the stack then deletes them for the whole account (normally examples/bootstrap-state owns them)."
   type        = bool
 }
