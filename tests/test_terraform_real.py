@@ -127,9 +127,11 @@ class Run:
 def terraform(standin: dict[str, str]):
     from python_terraform import IsFlagged, Terraform
 
-    def run(workdir: Path, command: str, *args: str, **options: Any) -> Run:
+    def run(workdir: Path, command: str, *args: str, reattach: bool = True, **options: Any) -> Run:
         options.setdefault("no_color", IsFlagged)
         with mock.patch.dict(os.environ, standin):
+            if not reattach:
+                del os.environ["TF_REATTACH_PROVIDERS"]
             rc, out, err = Terraform(working_dir=str(workdir)).cmd(command, *args, **options)
         return Run(rc, out or "", err or "", f"terraform {command} {' '.join(args)}")
 
@@ -169,6 +171,69 @@ def test_validate(config: str, repo_copy: Path, terraform) -> None:
     errors = [d for d in report["diagnostics"] if d["severity"] == "error"]
     assert report["valid"] and not errors, json.dumps(errors, indent=1)
     COUNTS["validated configurations"] += 1
+
+
+def test_the_launcher_serves_terraform_through_dev_overrides(tmp_path: Path, terraform) -> None:
+    """Without the session's process: Terraform starts tests/tfprovider/terraform-provider-alicloud.
+
+    This is how a developer runs the stand-in by hand (tests/tfprovider/README.md).
+    """
+    shutil.copytree(REPO_ROOT / "modules" / "dlq", tmp_path / "dlq")
+    result = terraform(tmp_path / "dlq", "validate", reattach=False).ok()
+    assert "Provider development overrides are in effect" in result.text
+    assert "The configuration is valid" in result.text
+
+
+def test_served_schema_is_shaped_like_the_sdks(repo_copy: Path, terraform) -> None:
+    """What Terraform itself reads from the stand-in (`terraform providers schema -json`)."""
+    shown = terraform(repo_copy, "providers schema", json=terraform.flag).ok()
+    (provider,) = json.loads(shown.out)["provider_schemas"].values()
+    resources = provider["resource_schemas"]
+    snapshot = json.loads((REPO_ROOT / "tests/data/alicloud/provider-schema.json").read_text())
+    assert set(snapshot) - {"_source"} <= set(resources)
+    for name, schema in resources.items():
+        assert schema["block"]["attributes"]["id"]["computed"], name
+    function = resources["alicloud_fcv3_function"]["block"]
+    # timeouts: a single block with the resource's own timeouts only.
+    timeouts = function["block_types"]["timeouts"]
+    assert timeouts["nesting_mode"] == "single"
+    assert set(timeouts["block"]["attributes"]) == {"create", "update", "delete"}
+    assert "timeouts" not in resources["alicloud_oss_bucket"]["block"]["block_types"]
+    # TypeList of *schema.Resource with MaxItems 1: a list block, at most one.
+    code = function["block_types"]["code"]
+    assert (code["nesting_mode"], code.get("max_items")) == ("list", 1)
+    assert code["block"]["attributes"]["checksum"]["sensitive"]
+    # Computed-only nested values are attributes, not blocks.
+    assert "tracing_config" in function["attributes"]
+    assert function["attributes"]["runtime"]["required"]
+    # Required TypeList of *schema.Resource: min_items 1 (the SDK's "required block").
+    table = resources["alicloud_ots_table"]["block"]["block_types"]["primary_key"]
+    assert (table["min_items"], table["max_items"]) == (1, 4)
+    rule = resources["alicloud_oss_bucket"]["block"]["block_types"]["lifecycle_rule"]
+    assert rule["nesting_mode"] == "list"
+    assert rule["block"]["block_types"]["expiration"]["nesting_mode"] == "set"
+    assert provider["data_source_schemas"]["alicloud_account"]["block"]["attributes"]["id"]
+
+
+def test_apply_then_plan_has_no_changes(tmp_path: Path, terraform) -> None:
+    """Apply fills the unknowns with the stand-in's fakes; a second plan must be empty.
+
+    A configuration that cannot converge (timestamp(), uuid(), an argument
+    that differs from what it reads back) shows up here as a diff.
+    """
+    root = _copy_repo(tmp_path / "repo")
+    terraform(root, "init", input=False).ok()
+    variables = {"env": "prod", "package_dir": PACKAGE_DIR}
+    terraform(root, "apply", var=variables, auto_approve=terraform.flag, input=False).ok()
+    state = json.loads((root / "terraform.tfstate").read_text())
+    function = next(r for r in state["resources"] if r["type"] == "alicloud_fcv3_function")
+    attributes = function["instances"][0]["attributes"]
+    assert attributes["function_arn"] == (
+        f"acs:fc:cn-hangzhou:{ACCOUNT}:functions/{attributes['function_name']}"
+    )
+    again = terraform(root, "plan", var=variables, detailed_exitcode=terraform.flag, input=False)
+    assert again.returncode == 0, again.text[-4000:]
+    assert "No changes." in again.out
 
 
 # ------------------------------------------------------------------ terraform plan

@@ -348,7 +348,7 @@ def check_value(key: str, value: Any, v: dict[str, Any]) -> str | None:
         return (
             None
             if value in v["allowed"]
-            else f"expected {key} to be one of {v['allowed']}, got {value}"
+            else f"expected {key} to be one of [{' '.join(map(str, v['allowed']))}], got {value}"
         )
     if func == "IntBetween":
         lo, hi = args
@@ -392,10 +392,7 @@ def check_value(key: str, value: Any, v: dict[str, Any]) -> str | None:
         # alicloud/validators.go: time.Parse("2006-01-02", v)
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             return None
-        return (
-            f"{json.dumps(key)} cannot be parsed as date YYYY-MM-DD Format: "
-            f'parsing time "{value}" as "2006-01-02"'
-        )
+        return f"{json.dumps(value)} cannot be parsed as date YYYY-MM-DD Format"
     return None
 
 
