@@ -116,7 +116,9 @@ locals {
   })
 
   # RAM only for this stack's own role and policy (and EventBridge's
-  # service-linked roles); the rest of the account's identities are out of reach.
+  # service-linked roles, used only when a stack sets
+  # create_service_linked_roles = true; normally examples/bootstrap-state owns
+  # them); the rest of the account's identities are out of reach.
   stack_ram = jsonencode({
     Version = "1"
     Statement = [
@@ -168,12 +170,18 @@ resource "alicloud_ram_policy" "state" {
   policy_name     = "${var.name_prefix}-ci-state"
   policy_document = local.state_access
   description     = "Read and lock the Terraform state"
+  # RAM keeps five versions of a policy and does not drop the oldest by
+  # itself: without this the sixth edit fails (provider docs, ram_policy).
+  rotate_strategy = "DeleteOldestNonDefaultVersionWhenLimitExceeded"
 }
 
 resource "alicloud_ram_policy" "stack_ram" {
   policy_name     = "${var.name_prefix}-ci-stack-ram"
   policy_document = local.stack_ram
   description     = "Manage only the stack's own RAM role and policy"
+  # RAM keeps five versions of a policy and does not drop the oldest by
+  # itself: without this the sixth edit fails (provider docs, ram_policy).
+  rotate_strategy = "DeleteOldestNonDefaultVersionWhenLimitExceeded"
 }
 
 resource "alicloud_ram_role_policy_attachment" "plan_readonly" {
