@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help setup demo test lint fmt bench package package-host lock lock-dev lock-checkov tf-check tf-test clean \
+.PHONY: help setup demo test fuzz lint fmt bench package package-host lock lock-dev lock-checkov tf-check tf-test clean \
   mutate mutate-targeted coverage
 
 help: ## list the targets
@@ -39,6 +39,11 @@ test: setup ## lint, then run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+FUZZ_EXAMPLES ?= 10000
+fuzz: $(STAMP) ## property tests long and random (FUZZ_EXAMPLES per test); make each failure an @example
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -p no:cacheprovider \
+	  --hypothesis-show-statistics tests/test_processor_fuzz.py tests/test_processor_shapes.py
 
 lint: setup ## ruff check and format check
 	$(BIN)/ruff check .

@@ -4,14 +4,35 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from PIL import Image
 
 DATA = Path(__file__).parent / "data"
 IMAGES = DATA / "images"
 BENCH = DATA / "bench"
+
+# Property tests: `make test` runs the "ci" profile, derandomized and with no
+# example database, so two runs draw the same examples and a failure from an
+# earlier run is never replayed from .hypothesis/. `make fuzz` runs "fuzz":
+# random, FUZZ_EXAMPLES examples per test; what it finds becomes an
+# explicit @example. Neither prints a reproduction blob (inputs are drawn as
+# short descriptions that print themselves).
+_COMMON = {"deadline": None, "print_blob": False, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("ci", derandomize=True, database=None, **_COMMON)
+settings.register_profile("fuzz", derandomize=False, database=None, **_COMMON)
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
+
+
+def budget(ci_examples: int) -> int:
+    """max_examples for a property test: its own CI count, or FUZZ_EXAMPLES."""
+    if PROFILE == "fuzz":
+        return int(os.environ.get("FUZZ_EXAMPLES", "10000"))
+    return ci_examples
 
 
 def manifest() -> list[dict[str, str]]:

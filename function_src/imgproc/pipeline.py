@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from PIL import Image, UnidentifiedImageError
 
 from . import encode as _encode
-from . import ops, watermark
+from . import integrity, ops, watermark
 from .config import Config, Variant
 from .errors import CORRUPT, EMPTY, TOO_LARGE, UNSUPPORTED, Rejection
 from .keys import CONTENT_TYPES
@@ -69,6 +69,8 @@ def process(data: bytes, config: Config) -> Processed:
 
     im = _open(data, kind, config)
     width, height = im.size
+    if kind == "png" and (damage := integrity.png_damage(data)):
+        raise Rejection(CORRUPT, damage)
     orientation, targets = _decode(im, config.variants)
     icc = im.info.get("icc_profile")
     drafted = im.size != (width, height)  # libjpeg decoded at 1/2, 1/4 or 1/8
