@@ -8,14 +8,15 @@ garbage collector happened to run, so FC's retries of one bad object could
 push the next good ones out of memory.
 
 The measurement runs in a fresh subprocess (the test suite's own heap would
-blur it): one invocation, then 19 more, with peak RSS (VmHWM) after the
-first and after the twentieth. Run it by hand to see the figures:
+blur it): one invocation, then 19 more, with peak RSS (VmHWM) and RSS
+after the first and after the twentieth. Run it by hand to see the figures
+(`pytest -s tests/test_handler_memory.py` prints them too):
 
-    .venv/bin/python tests/test_handler_memory.py encode-fails IMAGE.png
-    .venv/bin/python tests/test_handler_memory.py put-fails IMAGE.png
+    .venv/bin/python tests/test_handler_memory.py encode-fails [IMAGE.png]
+    .venv/bin/python tests/test_handler_memory.py put-fails [IMAGE.png]
 
-(`pytest -s tests/test_handler_memory.py` prints them too; the test makes
-its own IMAGE.) Two failures, both after the pixels are decoded:
+Without IMAGE it makes the test's own 12 MP PNG. Two failures, both after
+the pixels are decoded:
 
 - `encode-fails`: the WebP encoder raises inside `process()` (the real
   `ValueError` of an image past WebP's 16,383 px limit, forced with a
@@ -29,6 +30,7 @@ its own IMAGE.) Two failures, both after the pixels are decoded:
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -38,11 +40,13 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SRC, DST = "photos-src", "photos-dst"
 INVOCATIONS = 20
-# 4800 x 4800 RGB is 66 MiB decoded: a leak of one image per failed
-# invocation is over 1 GiB after 20, whatever the allocator does.
-SIZE = (4800, 4800)
+# 4000 x 3000 is 34 MiB as RGB (46 as Pillow's RGBX) decoded, from a 12 MiB
+# PNG: one noisy channel keeps the file big, since a failure may keep the
+# object's bytes (put-fails) as well as its pixels (encode-fails).
+SIZE = (4000, 3000)
+DECODED_MIB = SIZE[0] * SIZE[1] * 3 / 2**20
 # Peak RSS may grow a little after the first invocation (allocator arenas,
-# lazily imported codecs); a kept image would add 66 MiB or more each time.
+# lazily imported codecs); a kept source adds 12 MiB or more each time.
 MARGIN_MIB = 40
 
 
@@ -55,13 +59,15 @@ def _vm(field: str) -> float:
 
 
 def make_image(path: Path, size: tuple[int, int] = SIZE) -> None:
-    """A large, valid, quickly decoded PNG: smooth gradients, no noise."""
+    """A large, valid PNG: seeded noise in red, smooth gradients elsewhere."""
+    import random
+
     from PIL import Image
 
     w, h = size
-    r = Image.linear_gradient("L").resize(size)
-    g = Image.radial_gradient("L").resize(size)
-    b = r.transpose(Image.Transpose.ROTATE_90)
+    r = Image.frombytes("L", size, random.Random(10).randbytes(w * h))
+    g = Image.linear_gradient("L").resize(size)
+    b = Image.radial_gradient("L").resize(size)
     Image.merge("RGB", (r, g, b)).save(path, compress_level=1)
     assert Image.open(path).size == (w, h)
 
@@ -104,7 +110,11 @@ def probe(mode: str, image: Path) -> dict[str, float]:
         storage = FailingStorage(tmp)
         storage.put(SRC, "uploads/big.png", data, content_type="image/png")
         del data
-        settings = Settings.from_env({"SOURCE_BUCKET": SRC, "TARGET_BUCKET": DST})
+        # One small variant: the decode is what is measured, and it stays whole.
+        config = {"variants": [{"name": "t", "width": 320, "formats": ["jpeg", "webp"]}]}
+        settings = Settings.from_env(
+            {"SOURCE_BUCKET": SRC, "TARGET_BUCKET": DST, "IMGPIPE_CONFIG": json.dumps(config)}
+        )
         event = json.dumps(native_event([(SRC, "uploads/big.png", image.read_bytes())]))
         logged: list[dict] = []
         figures: dict[str, float] = {"before_mib": _vm("VmRSS")}
@@ -132,13 +142,35 @@ def probe(mode: str, image: Path) -> dict[str, float]:
     return figures
 
 
+CHILD = "IMGPIPE_MEMORY_PROBE_CHILD"
+
+
+def _summary(mode: str, fig: dict) -> str:
+    return (
+        f"{mode}: peak RSS after 1 invocation {fig['peak_after_1_mib']:.0f} MiB, "
+        f"after {fig['invocations']} {fig['peak_after_20_mib']:.0f} MiB "
+        f"(RSS {fig['before_mib']:.0f} before, {fig['rss_after_1_mib']:.0f} after 1, "
+        f"{fig['rss_after_20_mib']:.0f} after {fig['invocations']})"
+    )
+
+
 def _run_probe(mode: str, image: Path) -> dict:
+    # glibc raises its mmap threshold after a large free, so a freed image
+    # may stay in the heap, reusable but counted in RSS; a fixed threshold
+    # gives large blocks back at once, and RSS then counts what is alive.
+    env = {
+        **os.environ,
+        "MALLOC_MMAP_THRESHOLD_": "131072",
+        "MALLOC_TRIM_THRESHOLD_": "131072",
+        CHILD: "1",
+    }
     done = subprocess.run(
         [sys.executable, __file__, mode, str(image)],
         capture_output=True,
         text=True,
         check=False,
         timeout=300,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.splitlines()[-1])
@@ -160,13 +192,9 @@ def big_png(tmp_path_factory) -> Path:
 )
 def test_failed_invocations_keep_no_memory(big_png, mode, outcome):
     fig = _run_probe(mode, big_png)
-    print(
-        f"\n{mode}: peak RSS after 1 invocation {fig['peak_after_1_mib']:.0f} MiB, "
-        f"after {fig['invocations']} {fig['peak_after_20_mib']:.0f} MiB "
-        f"(RSS now {fig['rss_after_1_mib']:.0f} -> {fig['rss_after_20_mib']:.0f} MiB)"
-    )
+    print("\n" + _summary(mode, fig))
     assert fig["outcomes"] == [outcome]  # every invocation failed the same way
-    assert fig["peak_after_1_mib"] - fig["before_mib"] > 66  # the image was decoded
+    assert fig["peak_after_1_mib"] - fig["before_mib"] > DECODED_MIB  # it was decoded
     assert fig["peak_after_20_mib"] - fig["peak_after_1_mib"] < MARGIN_MIB, fig
     assert fig["rss_after_20_mib"] - fig["rss_after_1_mib"] < MARGIN_MIB, fig
     # Even the error the caller still holds keeps no image alive.
@@ -227,6 +255,15 @@ def test_the_raised_failure_keeps_its_type_message_and_stack_but_no_locals(tmp_p
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        raise SystemExit(f"usage: {sys.argv[0]} encode-fails|put-fails IMAGE.png")
-    print(json.dumps(probe(sys.argv[1], Path(sys.argv[2]))))
+    if len(sys.argv) not in (2, 3):
+        raise SystemExit(f"usage: {sys.argv[0]} encode-fails|put-fails [IMAGE.png]")
+    if os.environ.get(CHILD):  # the measured process, started by _run_probe
+        print(json.dumps(probe(sys.argv[1], Path(sys.argv[2]))))
+    elif len(sys.argv) == 3:
+        print(_summary(sys.argv[1], _run_probe(sys.argv[1], Path(sys.argv[2]))))
+    else:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            make_image(Path(tmp) / "big.png")
+            print(_summary(sys.argv[1], _run_probe(sys.argv[1], Path(tmp) / "big.png")))
