@@ -89,7 +89,7 @@ tf-test: $(STAMP) ## real Terraform offline (stand-in provider): validate, plan 
 	  IMGPIPE_TF_SUMMARY=$$summary $(BIN)/pytest -p no:cacheprovider tests/test_terraform_real.py; \
 	  status=$$?; cat $$summary 2>/dev/null; rm -f $$summary; exit $$status
 
-tf-check: setup ## offline Terraform checks: schema (validate stand-in), checkov, fmt
+tf-check: setup ## no deprecated alicloud arguments (imgpipe tf-check), checkov, fmt
 	$(BIN)/imgpipe tf-check
 	$(CHECKOV_VENV)/bin/checkov -d . --framework terraform --quiet --compact --skip-download \
 	  --skip-path .venv --skip-path .venv-checkov --skip-path tests

@@ -108,7 +108,7 @@ def parser() -> argparse.ArgumentParser:
         help="uploads per month for the cost estimate",
     )
 
-    sub.add_parser("tf-check", help="check the Terraform against the provider schema snapshot")
+    sub.add_parser("tf-check", help="fail on deprecated alicloud resources and arguments")
 
     c = sub.add_parser("cost", help="monthly Function Compute cost of a workload")
     from imgpipe.cost import add_arguments as cost_arguments

@@ -19,7 +19,8 @@ What it does the way terraform-plugin-sdk v2 (the provider's SDK) does:
 - ValidateResourceConfig: the schema's own ValidateFuncs (StringInSlice,
   IntBetween, IntAtLeast, StringLenBetween, StringMatch, FloatBetween,
   IntInSlice, StringIsJSON), ConflictsWith and ExactlyOneOf, with the SDK's
-  wording; deprecated arguments warn, removed ones fail. Unknown values are
+  wording; computed-only attributes cannot be set; deprecated arguments
+  warn, removed ones fail. Unknown values are
   not validated (the SDK skips them too).
 - PlanResourceChange: defaults for unset arguments; unset computed
   attributes become unknown (`(known after apply)`), so `for_each` over one
@@ -454,6 +455,9 @@ def validate_block(block: dict[str, Any], config: Any, steps: list[str | int]) -
                     )
                 )
         if value is None:
+            continue
+        if a["computed"] and not a["optional"] and not a["required"]:
+            diags.append(_diag(f'"{name}": this field cannot be set', here))
             continue
         if spec.get("removed"):
             diags.append(_diag(spec["removed"], here))
