@@ -2,8 +2,9 @@
 
 Hypothesis draws a `Shape` (format, size, mode, orientation, ICC profile),
 never bytes: a failing example then prints as one line such as
-`Shape(png 1x40000 P+trns exif=6 icc=srgb)` and the bytes are rebuilt from
-it. `check_processed` is the one oracle every generated input goes through.
+`Shape('png', 1, 40000, 'P', transparency=True, orientation=6)`, valid
+Python to paste into an @example, and the bytes are rebuilt from it.
+`check_processed` is the one oracle every generated input goes through.
 """
 
 from __future__ import annotations
@@ -98,11 +99,12 @@ class Shape:
     icc: str | None = None  # "srgb", "adobe", "junk" (not a profile)
 
     def __repr__(self) -> str:
-        extras = [f"exif={self.orientation}"] if self.orientation else []
-        extras += [f"icc={self.icc}"] if self.icc else []
-        trns = "+trns" if self.transparency else ""
-        words = [self.fmt, f"{self.width}x{self.height}", self.mode + trns, *extras]
-        return f"Shape({' '.join(words)})"
+        """Valid Python, ready to paste into an @example."""
+        args = [repr(self.fmt), str(self.width), str(self.height), repr(self.mode)]
+        args += ["transparency=True"] if self.transparency else []
+        args += [f"orientation={self.orientation}"] if self.orientation else []
+        args += [f"icc={self.icc!r}"] if self.icc else []
+        return f"Shape({', '.join(args)})"
 
     def build(self) -> bytes:
         im = _pixels(self.mode, (self.width, self.height))

@@ -2,7 +2,8 @@
 
 The seed is a corpus file or a generated image (`imagegen.Shape`); the
 mutations are drawn as a list of short descriptions, so a failure prints
-`Mutated(hopper.tif, flip@1234.5, cut@9000)`, not kilobytes of bytes.
+`Mutated('hopper.tif', (Mutation('flip', 1234, 5), Mutation('cut', 9000), ))`,
+ready for an @example, not kilobytes of bytes.
 Beyond "no crash", two oracles hold Pillow to its word: a result with
 variants means Pillow decodes the bytes completely, and bytes Pillow cannot
 decode completely are rejected (never half an image).
@@ -11,6 +12,7 @@ decode completely are rejected (never half an image).
 from __future__ import annotations
 
 import io
+import random
 import warnings
 from dataclasses import dataclass
 
@@ -32,22 +34,25 @@ CFG = parse_config({"max_megapixels": 4})  # bounds the work a mutated header ca
 class Mutation:
     kind: str  # flip, cut, insert, set, zero
     pos: int
-    arg: int = 0  # flip: bit; set: byte value; zero: length
-    payload: bytes = b""  # insert
+    arg: int = 0  # flip: bit; set: byte value; zero: length; insert: seed of the bytes
 
     def __repr__(self) -> str:
-        extra = {"flip": f".{self.arg}", "set": f"={self.arg:#04x}", "zero": f"+{self.arg}"}
-        tail = f"+{len(self.payload)}B" if self.kind == "insert" else extra.get(self.kind, "")
-        return f"{self.kind}@{self.pos}{tail}"
+        """Valid Python, ready to paste into an @example."""
+        if self.kind == "cut":
+            return f"Mutation('cut', {self.pos})"
+        return f"Mutation({self.kind!r}, {self.pos}, {self.arg})"
 
     def apply(self, data: bytearray) -> None:
-        pos = min(self.pos, len(data) - 1)
+        # Positions are drawn over 0..200000 and folded into the data, so a
+        # description means the same bytes whatever the seed's length.
+        pos = min(self.pos, len(data) - 1) if self.kind == "set" else self.pos % len(data)
         if self.kind == "flip":
             data[pos] ^= 1 << self.arg
         elif self.kind == "cut":
             del data[pos:]
         elif self.kind == "insert":
-            data[pos:pos] = self.payload
+            seeded = random.Random(self.arg)  # 1-16 bytes, fixed by the seed
+            data[pos:pos] = seeded.randbytes(1 + self.arg % 16)
         elif self.kind == "set":
             data[pos] = self.arg
         else:
@@ -61,7 +66,7 @@ class Mutated:
     mutations: tuple[Mutation, ...]
 
     def __repr__(self) -> str:
-        return f"Mutated({', '.join(map(repr, (self.seed, *self.mutations)))})".replace("'", "")
+        return f"Mutated({self.seed!r}, ({''.join(f'{m!r}, ' for m in self.mutations)}))"
 
     def build(self) -> bytes:
         if isinstance(self.seed, Shape):
@@ -84,7 +89,7 @@ def mutations(draw):
     if kind == "flip":
         return Mutation("flip", pos, draw(st.integers(0, 7)))
     if kind == "insert":
-        return Mutation("insert", pos, payload=draw(st.binary(min_size=1, max_size=16)))
+        return Mutation("insert", pos, draw(st.integers(0, 2**16)))
     if kind == "zero":
         return Mutation("zero", pos, draw(st.integers(1, 512)))
     return Mutation("cut", pos)
@@ -93,14 +98,7 @@ def mutations(draw):
 @st.composite
 def mutated(draw):
     seed = draw(st.one_of(st.sampled_from(SEEDS), shapes(budget=20_000)))
-    # Positions are drawn over 0..200000 and folded into the file, so the
-    # description stays valid (and short) whatever the seed's length.
-    size = len(Mutated(seed, ()).build())
-    muts = draw(st.lists(mutations(), min_size=1, max_size=4))
-    folded = tuple(
-        Mutation(m.kind, m.pos if m.kind == "set" else m.pos % size, m.arg, m.payload) for m in muts
-    )
-    return Mutated(seed, folded)
+    return Mutated(seed, tuple(draw(st.lists(mutations(), min_size=1, max_size=4))))
 
 
 def _pillow_decodes(data: bytes) -> bool:
