@@ -174,13 +174,8 @@ def test_avif_output_is_available():
     assert out.content_type == "image/avif"
 
 
-def test_gps_and_camera_metadata_are_stripped():
-    src = Image.open(io.BytesIO(image_bytes("exif_gps.jpg")))
-    assert 0x8825 in src.getexif()  # the fixture really carries GPS
-    for out in process(image_bytes("exif_gps.jpg"), default_config()).outputs:
-        im = decode(out.data)
-        assert not im.getexif()
-        assert b"GPS" not in out.data and b"Exif" not in out.data
+# Metadata stripping (EXIF, GPS, XMP, ICC, comments) for every output format
+# is checked by parsing the containers in test_output_metadata.py.
 
 
 def _flat(colour, size=(1600, 1200), mode="RGB"):
@@ -284,20 +279,66 @@ def test_truncated_images_are_corrupt_not_half_decoded(name, fraction):
     assert info.value.reason == "corrupt"
 
 
-def test_extension_does_not_matter():
-    # a PNG's bytes are processed as PNG whatever the key says
-    assert process(image_bytes("hopper.png"), default_config()).source_format == "PNG"
+@pytest.mark.parametrize(
+    ("key", "name", "outcome", "source_format"),
+    [
+        ("uploads/photo.jpg", "hopper.png", "processed", "PNG"),
+        ("uploads/scan.png", "hopper.jpg", "processed", "JPEG"),
+        ("uploads/noext", "hopper.webp", "processed", "WEBP"),
+        ("uploads/page.jpg", None, "rejected", None),  # an HTML page saved as .jpg
+    ],
+)
+def test_extension_does_not_matter(tmp_path, key, name, outcome, source_format):
+    """The bytes decide, not the key's extension: through the handler, as uploaded."""
+    from fc_handler.handle import handle_event
+    from fc_handler.settings import Settings
+    from fc_handler.storage import LocalStorage
+    from imgpipe.events import cloudevent
+
+    data = image_bytes(name) if name else b"<!doctype html><html><body>hi</body></html>"
+    (tmp_path / "src" / "uploads").mkdir(parents=True)
+    (tmp_path / "src" / key).write_bytes(data)
+    settings = Settings.from_env({"SOURCE_BUCKET": "src", "TARGET_BUCKET": "dst"})
+    log: list[dict] = []
+    (result,) = handle_event(
+        cloudevent("src", key, data),
+        settings=settings,
+        storage=LocalStorage(str(tmp_path)),
+        request_id="r",
+        log=log.append,
+    )
+    assert result.outcome == outcome, log
+    if outcome == "rejected":
+        assert result.reason == "unsupported"
+        return
+    stem = key.removeprefix("uploads/").rsplit(".", 1)[0]
+    large = decode((tmp_path / "dst" / "resized" / "large" / f"{stem}.jpg").read_bytes())
+    assert large.format == "JPEG" and large.size == (128, 128)
+    assert process(data, default_config()).source_format == source_format
 
 
 def test_default_config_reproduces_the_reference_six_outputs():
-    cfg = default_config()
-    assert [(v.name, v.width, v.formats) for v in cfg.variants] == [
-        ("large", 1200, ("jpeg", "webp")),
-        ("medium", 600, ("jpeg", "webp")),
-        ("small", 150, ("jpeg", "webp")),
+    """Three widths, each as JPEG and WebP, made from a real photo (not read from constants)."""
+    result = process(image_bytes("flower.jpg"), default_config())  # 480x360
+    src = Image.open(io.BytesIO(image_bytes("flower.jpg")))
+    made = [(o.variant, o.format, o.width, o.height) for o in result.outputs]
+    assert made == [
+        ("large", "jpeg", 480, 360),  # never upscaled
+        ("large", "webp", 480, 360),
+        ("medium", "jpeg", 480, 360),
+        ("medium", "webp", 480, 360),
+        ("small", "jpeg", 150, 112),
+        ("small", "webp", 150, 112),
     ]
-    assert cfg.quality["jpeg"] == 85 and cfg.quality["webp"] == 80
-    assert cfg.max_megapixels == 100
+    for out in result.outputs:
+        im = decode(out.data)
+        assert (im.format, im.size) == (
+            {"jpeg": "JPEG", "webp": "WEBP"}[out.format],
+            (out.width, out.height),
+        )
+        assert mean_abs_diff(im, src.resize(im.size, Image.Resampling.LANCZOS)) < 6
+    big = process(image_bytes("flower.jpg"), parse_config({"max_megapixels": 100}))
+    assert [o.data for o in big.outputs] == [o.data for o in result.outputs]  # deterministic
 
 
 @pytest.mark.parametrize(
@@ -327,3 +368,115 @@ def test_config_round_trips_through_json():
 
     cfg = default_config()
     assert parse_config(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+# ------------------------------------------------ unusable colour profiles
+
+
+def _png_with_icc(im: Image.Image, icc: bytes) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "PNG", icc_profile=icc)
+    return buf.getvalue()
+
+
+def _lab_profile() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+
+
+@pytest.mark.parametrize(
+    ("label", "mode", "icc"),
+    [
+        ("garbage bytes", "RGB", b"this is not an ICC profile"),
+        (
+            "truncated profile",
+            "RGB",
+            (DATA / "icc" / "compatibleWithAdobeRGB1998.icc").read_bytes()[:200],
+        ),
+        ("Lab profile on RGB pixels", "RGB", None),
+        (
+            "RGB profile on grey pixels",
+            "L",
+            (DATA / "icc" / "compatibleWithAdobeRGB1998.icc").read_bytes(),
+        ),
+    ],
+)
+def test_an_unusable_icc_profile_is_ignored_not_fatal(label, mode, icc):
+    """A profile lcms cannot use leaves the pixels as they are: no rejection, no crash."""
+    truth = Image.open(io.BytesIO(image_bytes("hopper.png"))).convert(mode)
+    data = _png_with_icc(truth, icc if icc is not None else _lab_profile())
+    assert Image.open(io.BytesIO(data)).info.get("icc_profile")  # really embedded
+    cfg = parse_config({"variants": [{"name": "v", "width": 128, "formats": ["png"]}]})
+    out = decode(first(process(data, cfg), "v", "png").data)
+    assert out.mode == "RGB"
+    assert mean_abs_diff(out, truth.convert("RGB")) < 0.5, label
+
+
+# ------------------------------------------------ every pixel mode
+
+
+def _tiff(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "TIFF")
+    return buf.getvalue()
+
+
+def test_bilevel_and_float_tiffs_are_processed():
+    """Scanned documents arrive as 1-bit TIFFs, some tools write 32-bit float ones."""
+    cfg = parse_config({"variants": [{"name": "v", "width": 64, "formats": ["png", "jpeg"]}]})
+    grey = Image.open(io.BytesIO(image_bytes("hopper.png"))).convert("L").resize((64, 64))
+    bilevel = grey.convert("1")
+    floating = grey.convert("F")
+    for im, truth in ((bilevel, bilevel.convert("L")), (floating, grey)):
+        data = _tiff(im)
+        assert Image.open(io.BytesIO(data)).mode == im.mode
+        result = process(data, cfg)
+        out = decode(first(result, "v", "png").data)
+        assert out.mode in ("L", "RGB") and out.size == (64, 64)
+        assert mean_abs_diff(out, truth) < 0.5, im.mode
+        assert decode(first(result, "v", "jpeg").data).mode in ("L", "RGB")
+
+
+@pytest.mark.parametrize("mode", ["La", "RGBa", "RGBX", "YCbCr", "1", "F", "LA", "PA"])
+def test_to_8bit_keeps_colour_and_alpha_of_every_mode(mode):
+    """Modes no decoder of ours hands out today (La, RGBa, RGBX, YCbCr) still convert right.
+
+    Pillow's own conversions are the reference: premultiplied alpha comes
+    back unpremultiplied, padding bytes are dropped, YCbCr becomes RGB.
+    """
+    from imgproc import ops
+
+    colour = Image.open(io.BytesIO(image_bytes("hopper.png"))).convert("RGB").resize((32, 32))
+    alpha = Image.linear_gradient("L").resize((32, 32))
+    if mode in ("La", "LA"):
+        im = Image.merge("LA", (colour.convert("L"), alpha)).convert(mode)
+    elif mode == "RGBa":
+        rgba = colour.copy()
+        rgba.putalpha(alpha)
+        im = rgba.convert("RGBa")
+    elif mode == "PA":
+        im = colour.convert("P").convert("PA")
+        im.putalpha(alpha)
+    else:
+        im = colour.convert(mode)
+    assert im.mode == mode
+    out = ops.to_8bit(im)
+    assert out.mode in ("L", "LA", "RGB", "RGBA", "CMYK"), out.mode
+    has_alpha = mode in ("La", "LA", "RGBa", "PA")
+    assert ("A" in out.getbands()) == has_alpha
+    if has_alpha:
+        visible = [
+            xy
+            for xy in ((x, y) for x in range(0, 32, 4) for y in range(0, 32, 4))
+            if alpha.getpixel(xy) > 64
+        ]
+        opaque_truth = colour.convert("L" if mode in ("La", "LA", "PA") else "RGB")
+        for xy in visible:
+            *got_colour, got_alpha = out.getpixel(xy)
+            assert abs(got_alpha - alpha.getpixel(xy)) <= 1, (xy, got_alpha)
+            if mode != "PA":  # a palette quantises the grey: alpha only
+                want = opaque_truth.getpixel(xy)
+                want = want if isinstance(want, tuple) else (want,)
+                assert all(abs(g - w) <= 4 for g, w in zip(got_colour, want)), (xy, got_colour)
+    else:
+        truth = {"1": colour.convert("1").convert("L"), "F": colour.convert("L")}.get(mode, colour)
+        assert mean_abs_diff(out, truth) < 1.5, mode
