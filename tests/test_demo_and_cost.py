@@ -6,10 +6,9 @@ import io
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops, ImageOps, ImageStat
 
 from imgpipe import cost
 from imgpipe.demo import SAMPLES, run
@@ -43,11 +42,23 @@ def test_every_sample_has_its_outcome(demo):
     assert not demo.dead_letter_file.exists()
 
 
+def mean_abs_diff(a: Image.Image, b: Image.Image) -> float:
+    diff = ImageChops.difference(a.convert("RGB"), b.convert("RGB"))
+    return sum(ImageStat.Stat(diff).mean) / 3
+
+
 def test_demo_outputs_are_real_and_correct(demo):
     target = demo.work_dir / "buckets" / demo.target_bucket
     # the rotated phone photo comes out upright: same pixels as the EXIF-corrected source
+    phone = dict((n, p) for n, p, _ in SAMPLES)["phone/IMG_0006.jpg"]
+    with Image.open(phone) as src:
+        assert src.getexif().get(0x0112) == 6  # the sample really is stored on its side
+        upright = ImageOps.exif_transpose(src)
+        stored = src.convert("RGB")
     with Image.open(target / "resized" / "large" / "phone" / "IMG_0006.jpg") as im:
-        assert im.size == (128, 128) and not im.getexif()
+        assert im.size == upright.size and not im.getexif()
+        assert mean_abs_diff(im, upright) < 3  # JPEG re-encoding only
+        assert mean_abs_diff(im, stored) > 20  # what skipping the rotation gives
     with Image.open(target / "resized" / "large" / "camera" / "DSC_1200.jpg") as im:
         assert im.size == (1200, 900)
     with Image.open(target / "resized" / "small" / "design" / "logo-alpha.webp") as im:
@@ -59,15 +70,27 @@ def test_demo_outputs_are_real_and_correct(demo):
     assert {json.loads(line)["outcome"] for line in log_lines} == {"processed", "rejected"}
 
 
-def test_demo_routes_with_the_pattern_terraform_deploys(demo):
+def test_demo_routes_with_the_pattern_terraform_deploys(demo, tmp_path, monkeypatch):
     # the demo has no pattern of its own: it is the evaluated trigger_config's
     pattern = evaluate({"env": "dev"}).filter_pattern
     assert pattern["data"]["oss"]["bucket"]["name"] == [demo.source_bucket]
+    assert matches(pattern, {"source": "acs.oss"}) is False
+    # ... so a change to the Terraform variables changes what the demo routes
     import imgpipe.demo as demo_module
 
-    source = Path(demo_module.__file__).read_text()
-    assert "suffix" not in source and "acs.oss" not in source
-    assert matches(pattern, {"source": "acs.oss"}) is False
+    real_evaluate = demo_module.evaluate
+
+    def only_png(variables):
+        return real_evaluate({**variables, "image_suffixes": [".png"]})
+
+    monkeypatch.setattr(demo_module, "evaluate", only_png)
+    samples = dict((n, p) for n, p, _ in SAMPLES)
+    files = [(n, samples[n]) for n in ("phone/IMG_0006.jpg", "design/logo-alpha.png")]
+    result = run(files, tmp_path / ".demo", progress=False)
+    assert {r.key: (r.routed, r.outcome) for r in result.rows} == {
+        "uploads/phone/IMG_0006.jpg": (False, "filtered"),
+        "uploads/design/logo-alpha.png": (True, "processed"),
+    }
 
 
 def test_transient_failure_is_retried_then_dead_lettered(tmp_path):
