@@ -1,4 +1,4 @@
-"""Printing to a stdout whose reader may go away: `imgpipe process ... | head -1`.
+"""Printing to a pipe whose reader may go away: `imgpipe process ... | head -1`.
 
 Python ignores SIGPIPE, so a write to a pipe nobody reads any more raises
 `BrokenPipeError` where it happens, and once more when the interpreter
@@ -11,6 +11,7 @@ was asked for; `head -1` only wanted the first line), `invoke` lets the
 handler finish its event, `demo` finishes its uploads. The exit status is
 the work's, as if every line had been read: closing a pipe early is the
 reader's choice, not a failure of the command. Nothing is printed about it.
+stderr is treated the same way (`imgpipe process ... 2>&1 | head -1`).
 """
 
 from __future__ import annotations
@@ -64,12 +65,13 @@ class ReaderTolerantStream:
 
 @contextlib.contextmanager
 def tolerate_closed_stdout() -> Iterator[ReaderTolerantStream]:
-    """`sys.stdout` that stops printing, silently, once its reader has gone."""
-    original = sys.stdout
-    safe = ReaderTolerantStream(original)
-    sys.stdout = safe  # type: ignore[assignment]
+    """`sys.stdout` and `sys.stderr` stop printing, silently, once their reader has gone."""
+    out, err = sys.stdout, sys.stderr
+    safe_out, safe_err = ReaderTolerantStream(out), ReaderTolerantStream(err)
+    sys.stdout, sys.stderr = safe_out, safe_err  # type: ignore[assignment]
     try:
-        yield safe
+        yield safe_out
     finally:
-        sys.stdout = original
-        safe.flush()
+        sys.stdout, sys.stderr = out, err
+        safe_out.flush()
+        safe_err.flush()

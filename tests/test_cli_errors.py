@@ -117,6 +117,33 @@ def test_process_with_no_reader_at_all_still_does_all_its_work(tmp_path, three):
     assert len(list((out / "resized" / "large").iterdir())) == 6
 
 
+def test_process_with_stderr_on_the_closed_pipe_too(tmp_path, three):
+    # `imgpipe process ... 2>&1 | head -1`: the error lines have no reader either
+    out = tmp_path / "out"
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [
+                *IMGPIPE,
+                "process",
+                str(three[0]),
+                str(tmp_path / "nope.jpg"),
+                str(three[1]),
+                "--out",
+                str(out),
+            ],
+            stdout=write_end,
+            stderr=write_end,
+            check=False,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1  # nope.jpg, not the pipe
+    assert len(list((out / "resized" / "large").iterdir())) == 4
+
+
 def test_invoke_with_no_reader_lets_the_handler_finish(tmp_path):
     from imgpipe.events import cloudevent
 
