@@ -62,3 +62,12 @@ output "package_checksum" {
   description = "CRC-64 of the deployed package (from dist/function.json)."
   value       = local.checksum
 }
+
+output "pipeline_config" {
+  description = "What the function was configured with, as JSON (source_prefix, rejected_prefix, processor): `imgpipe smoke` reads it to know which variants to expect."
+  value = jsonencode({
+    source_prefix   = var.source_prefix
+    rejected_prefix = var.rejected_prefix
+    processor       = local.processor_config
+  })
+}

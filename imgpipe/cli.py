@@ -114,6 +114,11 @@ def parser() -> argparse.ArgumentParser:
     from imgpipe.cost import add_arguments as cost_arguments
 
     cost_arguments(c)
+
+    k = sub.add_parser("smoke", help="prove a deployed stack end to end, then clean up")
+    from imgpipe.smoke import add_arguments as smoke_arguments
+
+    smoke_arguments(k)
     return parser
 
 
@@ -148,6 +153,10 @@ def _run(args: argparse.Namespace) -> int:
         from imgpipe.cost import run as cost_run
 
         return cost_run(args)
+    if args.command == "smoke":
+        from imgpipe.smoke import run as smoke_run
+
+        return smoke_run(args)
     if args.command == "tf-check":
         from imgpipe.tfcheck import run as tf_run
 

@@ -1,0 +1,489 @@
+"""`imgpipe smoke`: prove a deployed stack end to end, then leave nothing behind.
+
+After `terraform apply`, with the stack's outputs (`terraform output -json`)
+and the caller's credentials (`ALIBABA_CLOUD_ACCESS_KEY_ID`,
+`ALIBABA_CLOUD_ACCESS_KEY_SECRET`, optionally `ALIBABA_CLOUD_SECURITY_TOKEN`):
+
+1. upload a generated photo under the source prefix;
+2. wait, bounded and with progress, for every configured variant in the
+   target bucket, and check each one's size and content type;
+3. report the end-to-end latency (upload to the last variant seen);
+4. upload an object the function must fail on, an *Archive*-class copy of the
+   photo: OSS refuses to read an Archive object that was not restored (403
+   InvalidObjectState, OSS error 0016-00000404), the handler raises, FC
+   retries and then dead-letters it; wait for it in the queue;
+5. delete everything it wrote: both uploads (every version), the variants,
+   and its message in the queue (other messages are put back at once).
+
+It fails, with the object or queue and where to look, when a variant never
+appears, has the wrong type or is empty, or when the failure never reaches
+the queue. This is the failure drill of README "Which dead-letter path a
+deployed stack uses", automated; docs/alibaba-cloud-review.md, point 7.
+
+The MNS client is the documented REST API (ReceiveMessage, DeleteMessage,
+ChangeMessageVisibility; "Sign requests": HMAC-SHA1 over method, MD5, type,
+date, the `x-mns-*` headers and the resource), written here because the
+runtime's MNS SDK is not on PyPI for current Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import io
+import json
+import os
+import sys
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import imgpipe  # noqa: F401 - puts function_src on sys.path
+from imgproc.config import Config, ConfigError, parse_config
+from imgproc.keys import CONTENT_TYPES, output_key
+
+REQUIRED_OUTPUTS = ("source_bucket", "target_bucket", "queue_name", "queue_arn", "pipeline_config")
+MNS_VERSION = "2015-06-06"
+MNS_NS = "{http://mns.aliyuncs.com/doc/v1/}"
+
+
+class SmokeError(Exception):
+    """The deployed pipeline did not do what it must; the message says where to look."""
+
+
+class SetupError(Exception):
+    """The smoke test could not start: outputs, credentials or endpoints are wrong."""
+
+
+# ------------------------------------------------------------------ stack
+
+
+@dataclass(frozen=True)
+class Stack:
+    source_bucket: str
+    target_bucket: str
+    queue_name: str
+    region: str
+    account: str
+    source_prefix: str
+    config: Config
+
+    @classmethod
+    def from_outputs(cls, outputs: dict[str, Any]) -> Stack:
+        """Read `terraform output -json` (each output is `{"value": ...}`)."""
+        values = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in outputs.items()}
+        missing = [name for name in REQUIRED_OUTPUTS if values.get(name) in (None, "")]
+        if missing:
+            msg = f"the stack's outputs lack {', '.join(missing)}"
+            msg += " (run `terraform output -json` after apply)"
+            raise SetupError(msg)
+        arn = str(values["queue_arn"])  # acs:mns:<region>:<account>:/queues/<name>/messages
+        parts = arn.split(":")
+        if len(parts) < 5 or parts[:2] != ["acs", "mns"] or not parts[2] or not parts[3]:
+            msg = f"queue_arn {arn!r} is not acs:mns:<region>:<account>:/queues/<name>/messages"
+            raise SetupError(msg)
+        try:
+            pipeline = json.loads(values["pipeline_config"])
+            config = parse_config(pipeline["processor"])
+            prefix = str(pipeline["source_prefix"])
+        except (ValueError, KeyError, TypeError, ConfigError) as exc:
+            msg = f"pipeline_config output is not the module's JSON: {exc}"
+            raise SetupError(msg) from exc
+        return cls(
+            source_bucket=str(values["source_bucket"]),
+            target_bucket=str(values["target_bucket"]),
+            queue_name=str(values["queue_name"]),
+            region=parts[2],
+            account=parts[3],
+            source_prefix=prefix,
+            config=config,
+        )
+
+    def expected_outputs(self, relative: str) -> list[tuple[str, str]]:
+        """(key, content type) of every variant the function must write for `relative`."""
+        return [
+            (output_key(self.config.key_template, relative, v.name, fmt), CONTENT_TYPES[fmt])
+            for v in self.config.variants
+            for fmt in v.formats
+        ]
+
+
+def make_photo(width: int, height: int) -> bytes:
+    """A deterministic JPEG photo-like image: gradients and shapes, no randomness."""
+    from PIL import Image, ImageDraw
+
+    im = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    draw = ImageDraw.Draw(im)
+    for i in range(12):
+        x, y = (i * 97) % width, (i * 61) % height
+        r = max(8, min(width, height) // (4 + i))
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=((i * 40) % 256, (i * 90) % 256, 200))
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def photo_size(config: Config) -> tuple[int, int]:
+    """Larger than every variant's bounds, so every variant is a real downscale."""
+    side = max([1600] + [(v.width or 0) + 64 for v in config.variants])
+    tall = max([1200] + [(v.height or 0) + 64 for v in config.variants])
+    return side, tall
+
+
+# -------------------------------------------------------------------- MNS
+
+
+def mns_signature(secret: str, method: str, headers: dict[str, str], resource: str) -> str:
+    """MNS "Sign requests": base64(HMAC-SHA1(secret, string-to-sign))."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    mns_headers = "".join(f"{k}:{lower[k]}\n" for k in sorted(lower) if k.startswith("x-mns-"))
+    to_sign = "\n".join(
+        [method, lower.get("content-md5", ""), lower.get("content-type", ""), lower["date"]]
+    )
+    to_sign += "\n" + mns_headers + resource
+    digest = hmac.new(secret.encode(), to_sign.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+@dataclass
+class Credentials:
+    access_key_id: str
+    access_key_secret: str
+    security_token: str | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | os._Environ[str] = os.environ) -> Credentials:
+        key, secret = (
+            env.get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
+            env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+        )
+        if not key or not secret:
+            msg = "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+            msg += " (and ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials)"
+            raise SetupError(msg)
+        return cls(key, secret, env.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None)
+
+
+@dataclass(frozen=True)
+class Message:
+    receipt_handle: str
+    body: str
+
+
+@dataclass
+class MnsQueue:
+    """The three queue operations the smoke test needs, over MNS's REST API."""
+
+    endpoint: str  # https://<account>.mns.<region>.aliyuncs.com
+    queue: str
+    credentials: Credentials
+    timeout: float = 40
+    session: Any = field(default=None, repr=False)
+
+    def _call(self, method: str, query: dict[str, str], *, ok: tuple[int, ...]) -> Any:
+        import requests
+
+        self.session = self.session or requests.Session()
+        resource = f"/queues/{quote(self.queue)}/messages"
+        if query:
+            # Values go in as they are, as the MNS SDK does: a receipt handle is
+            # base64-like ("1-ODU4...=="), and the signed resource must be the
+            # URI the server sees.
+            resource += "?" + "&".join(f"{k}={v}" for k, v in query.items())
+        headers = {"Date": formatdate(usegmt=True), "x-mns-version": MNS_VERSION}
+        if self.credentials.security_token:
+            headers["x-mns-security-token"] = self.credentials.security_token
+        signature = mns_signature(self.credentials.access_key_secret, method, headers, resource)
+        headers["Authorization"] = f"MNS {self.credentials.access_key_id}:{signature}"
+        try:
+            response = self.session.request(
+                method, self.endpoint.rstrip("/") + resource, headers=headers, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            msg = f"MNS {self.endpoint} unreachable: {exc}"
+            raise SetupError(msg) from exc
+        if response.status_code in ok:
+            return response
+        code = _xml_text(response.content, "Code") or str(response.status_code)
+        if code == "MessageNotExist":
+            return None
+        detail = _xml_text(response.content, "Message") or response.text[:200]
+        msg = f"MNS {method} {resource}: {response.status_code} {code}: {detail}"
+        raise SetupError(msg)
+
+    def receive(self, wait_seconds: int) -> Message | None:
+        response = self._call("GET", {"waitseconds": str(wait_seconds)}, ok=(200,))
+        if response is None:
+            return None
+        root = ET.fromstring(response.content)
+        handle = root.findtext(f"{MNS_NS}ReceiptHandle") or root.findtext("ReceiptHandle")
+        body = root.findtext(f"{MNS_NS}MessageBody") or root.findtext("MessageBody") or ""
+        if not handle:
+            msg = f"MNS answered a message without a receipt handle: {response.text[:200]}"
+            raise SetupError(msg)
+        return Message(handle, body)
+
+    def delete(self, message: Message) -> None:
+        self._call("DELETE", {"ReceiptHandle": message.receipt_handle}, ok=(204,))
+
+    def release(self, message: Message) -> None:
+        """Make a message that is not ours visible again (almost) at once."""
+        query = {"receiptHandle": message.receipt_handle, "visibilityTimeout": "1"}
+        self._call("PUT", query, ok=(200,))
+
+
+def _xml_text(content: bytes, tag: str) -> str | None:
+    try:
+        root = ET.fromstring(content)
+    except ET.ParseError:
+        return None
+    return root.findtext(f"{MNS_NS}{tag}") or root.findtext(tag)
+
+
+def mentions(body: str, needle: str) -> bool:
+    """Whether a queued message (raw, or base64 as MNS may store it) names `needle`."""
+    if needle in body:
+        return True
+    try:
+        decoded = base64.b64decode(body, validate=True).decode("utf-8", "replace")
+    except ValueError:
+        return False
+    return needle in decoded
+
+
+# ------------------------------------------------------------------ the run
+
+
+@dataclass
+class Report:
+    variants: list[dict[str, Any]] = field(default_factory=list)
+    latency_s: float | None = None
+    dead_letter_s: float | None = None
+    cleaned: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Smoke:
+    stack: Stack
+    oss: Callable[[str], Any]  # bucket name -> oss2.Bucket
+    queue: MnsQueue
+    run_id: str
+    timeout: float = 300
+    dlq_timeout: float = 900
+    poll: float = 2.0
+    say: Callable[[str], None] = print
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    report: Report = field(default_factory=Report)
+    _written: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+    @property
+    def relative(self) -> str:
+        return f"imgpipe-smoke/{self.run_id}/photo.jpg"
+
+    @property
+    def failing_relative(self) -> str:
+        return f"imgpipe-smoke/{self.run_id}/archived.jpg"
+
+    def run(self) -> Report:
+        try:
+            photo = make_photo(*photo_size(self.stack.config))
+            self._variants(photo)
+            self._dead_letter(photo)
+        finally:
+            self._clean()
+        return self.report
+
+    # -- 1-3: the happy path
+
+    def _put(self, bucket: str, key: str, data: bytes, headers: dict[str, str]) -> None:
+        result = self.oss(bucket).put_object(key, data, headers=headers)
+        self._written.append((bucket, key, getattr(result, "versionid", None)))
+
+    def _variants(self, photo: bytes) -> None:
+        stack = self.stack
+        key = stack.source_prefix + self.relative
+        expected = dict(stack.expected_outputs(self.relative))
+        self.say(f"uploading oss://{stack.source_bucket}/{key} ({len(photo)} bytes)")
+        start = self.clock()
+        self._put(stack.source_bucket, key, photo, {"Content-Type": "image/jpeg"})
+        target = self.oss(stack.target_bucket)
+        seen: dict[str, tuple[int, str]] = {}
+        while True:
+            for out_key in expected:
+                if out_key not in seen and (info := _head(target, out_key)) is not None:
+                    seen[out_key] = info
+                    self._written.append((stack.target_bucket, out_key, info[2]))
+            elapsed = self.clock() - start
+            self.say(f"  {len(seen)}/{len(expected)} variants after {elapsed:.1f} s")
+            if len(seen) == len(expected):
+                break
+            if elapsed >= self.timeout:
+                missing = sorted(set(expected) - set(seen))
+                msg = (
+                    f"{len(missing)} of {len(expected)} variants never appeared in "
+                    f"oss://{stack.target_bucket}/ within {self.timeout:.0f} s: "
+                    f"{', '.join(missing)}. "
+                    "Look at the function's logs (SLS query `message.key: "
+                    f'"{key}"`) and its Asynchronous invocations tab.'
+                )
+                raise SmokeError(msg)
+            self.sleep(self.poll)
+        self.report.latency_s = round(self.clock() - start, 3)
+        for out_key, (size, ctype, _version) in sorted(seen.items()):
+            self.report.variants.append({"key": out_key, "bytes": size, "content_type": ctype})
+            if size <= 0 or ctype != expected[out_key]:
+                msg = (
+                    f"oss://{stack.target_bucket}/{out_key}: {size} bytes of {ctype!r}, "
+                    f"expected a non-empty {expected[out_key]!r}"
+                )
+                raise SmokeError(msg)
+        self.say(
+            f"all {len(expected)} variants in {self.report.latency_s:.1f} s"
+            " (upload to last variant)"
+        )
+
+    # -- 4: the failure path
+
+    def _dead_letter(self, photo: bytes) -> None:
+        stack = self.stack
+        key = stack.source_prefix + self.failing_relative
+        self.say(
+            f"uploading oss://{stack.source_bucket}/{key} as Archive: the function must fail on it"
+        )
+        start = self.clock()
+        headers = {"Content-Type": "image/jpeg", "x-oss-storage-class": "Archive"}
+        self._put(stack.source_bucket, key, photo, headers)
+        while True:
+            remaining = self.dlq_timeout - (self.clock() - start)
+            if remaining <= 0:
+                msg = (
+                    f"the failing upload {key} did not reach the queue {stack.queue_name} within "
+                    f"{self.dlq_timeout:.0f} s. If the function's Asynchronous invocations "
+                    "tab lists it, FC's async path is retrying it or its on_failure "
+                    "destination is wrong "
+                    "(alicloud_fcv3_async_invoke_config); if not, the trigger invokes "
+                    "synchronously (README, 'Which dead-letter path a deployed stack uses')."
+                )
+                raise SmokeError(msg)
+            message = self.queue.receive(int(max(1, min(remaining, 30))))
+            if message is None:
+                self.say(f"  waiting for the dead letter, {self.clock() - start:.0f} s")
+                continue
+            if mentions(message.body, self.run_id) and mentions(message.body, "archived.jpg"):
+                self.queue.delete(message)
+                self.report.dead_letter_s = round(self.clock() - start, 3)
+                self.report.cleaned.append(f"mns://{stack.queue_name} (the smoke test's message)")
+                self.say(f"dead-lettered in {self.report.dead_letter_s:.0f} s")
+                return
+            self.queue.release(message)  # someone else's failure: leave it for them
+
+    # -- 5: leave nothing behind
+
+    def _clean(self) -> None:
+        # Variants of the failing upload exist only if the bucket reads Archive
+        # objects in real time; remove them too if they do.
+        target = self.oss(self.stack.target_bucket)
+        for out_key, _ in self.stack.expected_outputs(self.failing_relative):
+            try:
+                info = _head(target, out_key)
+            except Exception:  # noqa: BLE001 - cleaning must go on
+                info = None
+            if info is not None:
+                self._written.append((self.stack.target_bucket, out_key, info[2]))
+        for bucket, key, version in reversed(self._written):
+            params = {"versionId": version} if version else None
+            try:
+                self.oss(bucket).delete_object(key, params=params)
+                self.report.cleaned.append(f"oss://{bucket}/{key}")
+            except Exception as exc:  # noqa: BLE001 - report every leftover, keep cleaning
+                self.say(f"could not delete oss://{bucket}/{key}: {exc}")
+
+
+def _head(bucket: Any, key: str) -> tuple[int, str, str | None] | None:
+    import oss2
+
+    try:
+        meta = bucket.head_object(key)
+    except oss2.exceptions.NotFound:
+        return None
+    headers = meta.headers
+    return int(meta.content_length or 0), headers.get("Content-Type", ""), meta.versionid
+
+
+# -------------------------------------------------------------------- CLI
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--outputs", required=True, metavar="FILE", help="`terraform output -json` (- for stdin)"
+    )
+    p.add_argument("--timeout", type=float, default=300, help="seconds to wait for the variants")
+    p.add_argument(
+        "--dlq-timeout", type=float, default=900, help="seconds to wait for the dead letter"
+    )
+    p.add_argument("--poll", type=float, default=2.0, help="seconds between checks")
+    p.add_argument(
+        "--oss-endpoint", metavar="URL", help="default: https://oss-<region>.aliyuncs.com"
+    )
+    p.add_argument(
+        "--mns-endpoint", metavar="URL", help="default: https://<account>.mns.<region>.aliyuncs.com"
+    )
+    p.add_argument("--run-id", help="names the test objects (default: random)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        text = sys.stdin.read() if args.outputs == "-" else Path(args.outputs).read_text()
+        stack = Stack.from_outputs(json.loads(text))
+        creds = Credentials.from_env()
+    except (OSError, ValueError, SetupError) as exc:
+        print(f"imgpipe smoke: {exc}", file=sys.stderr)
+        return 2
+    import oss2
+
+    auth = (
+        oss2.StsAuth(creds.access_key_id, creds.access_key_secret, creds.security_token)
+        if creds.security_token
+        else oss2.Auth(creds.access_key_id, creds.access_key_secret)
+    )
+    oss_endpoint = args.oss_endpoint or f"https://oss-{stack.region}.aliyuncs.com"
+    mns_endpoint = args.mns_endpoint or f"https://{stack.account}.mns.{stack.region}.aliyuncs.com"
+    smoke = Smoke(
+        stack=stack,
+        oss=lambda bucket: oss2.Bucket(auth, oss_endpoint, bucket),
+        queue=MnsQueue(mns_endpoint, stack.queue_name, creds),
+        run_id=args.run_id or uuid.uuid4().hex[:12],
+        timeout=args.timeout,
+        dlq_timeout=args.dlq_timeout,
+        poll=args.poll,
+        say=(lambda line: print(line, file=sys.stderr)) if args.json else print,
+    )
+    try:
+        report = smoke.run()
+    except (SmokeError, SetupError) as exc:
+        print(f"imgpipe smoke: FAILED: {exc}", file=sys.stderr)
+        for line in smoke.report.cleaned:
+            print(f"  cleaned {line}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - OSS errors: classified, no traceback
+        print(f"imgpipe smoke: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report.__dict__, indent=2))
+    else:
+        print(
+            f"passed: {len(report.variants)} variants in {report.latency_s:.1f} s; "
+            f"failure dead-lettered in {report.dead_letter_s:.0f} s; "
+            f"{len(report.cleaned)} items cleaned"
+        )
+    return 0

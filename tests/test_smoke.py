@@ -1,0 +1,376 @@
+"""`imgpipe smoke` against local stand-ins of the cloud.
+
+OSS is moto's S3 server spoken to by the real oss2 client (as in
+test_storage_oss.py); MNS is `MnsStandIn`, an HTTP server for the three queue
+operations the smoke test calls, which checks every request's signature with
+MNS's documented algorithm. `Pipeline` plays FC and EventBridge: it watches
+the source bucket, runs the real handler on each new upload with the
+environment the Terraform gives the function, retries a failure and then
+dead-letters it, as FC's asynchronous path does.
+
+moto has no storage classes, so `Pipeline` reads an object uploaded with
+`x-oss-storage-class: Archive` the way OSS does (403 InvalidObjectState)
+by its name, which is the one thing here that is told rather than observed.
+
+What this proves: the smoke test's own logic (what it expects from the
+Terraform's outputs, how it waits, checks, finds its dead letter among
+others, cleans up, and reports a missing variant or a missing dead letter).
+It cannot prove anything about the real FC or MNS.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import oss2
+import pytest
+from moto.server import ThreadedMotoServer
+
+from fc_handler.handle import handle_event
+from fc_handler.settings import Settings
+from fc_handler.storage import StorageError
+from fc_handler.storage_oss import OssStorage
+from imgpipe.cli import main
+from imgpipe.events import cloudevent
+from imgpipe.smoke import mns_signature
+from imgpipe.terraform import evaluate
+
+KEY_ID, SECRET = "test-key", "test-secret"
+OUTPUTS = ("source_bucket", "target_bucket", "queue_name", "queue_arn", "pipeline_config")
+
+
+def test_signature_matches_the_documented_example():
+    """MNS "How do I obtain the signature string": the example's signature starts so."""
+    signature = mns_signature(
+        "TestAccessSecret",
+        "GET",
+        {"Date": "Thu, 09 Jul 2015 03:01:34 GMT", "x-mns-version": "2015-06-06"},
+        "/MyQueue",
+    )
+    assert signature.startswith("uwx3yeWoILzgmvesW0BQSgfM")
+
+
+# ------------------------------------------------------------- MNS stand-in
+
+
+class MnsStandIn:
+    """ReceiveMessage (long poll), DeleteMessage, ChangeMessageVisibility."""
+
+    def __init__(self, queue: str) -> None:
+        import http.server
+
+        self.queue = queue
+        self.messages: list[dict] = []  # {"body", "handle", "visible_at"}
+        self.lock = threading.Lock()
+        self.bad_signatures = 0
+        standin = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _reply(self, status: int, body: str = "") -> None:
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml;charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _error(self, status: int, code: str) -> None:
+                self._reply(
+                    status,
+                    '<?xml version="1.0" encoding="UTF-8"?><Error xmlns='
+                    f'"http://mns.aliyuncs.com/doc/v1/"><Code>{code}</Code>'
+                    f"<Message>{code}</Message></Error>",
+                )
+
+            def _handle(self) -> None:
+                auth = self.headers.get("Authorization", "")
+                headers = {k: v for k, v in self.headers.items()}
+                expected = mns_signature(SECRET, self.command, headers, self.path)
+                if auth != f"MNS {KEY_ID}:{expected}":
+                    standin.bad_signatures += 1
+                    return self._error(403, "SignatureDoesNotMatch")
+                url = urlsplit(self.path)
+                if url.path != f"/queues/{standin.queue}/messages":
+                    return self._error(404, "QueueNotExist")
+                query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+                if self.command == "GET":
+                    return self._receive(float(query.get("waitseconds", "0")))
+                if self.command == "DELETE":
+                    return self._delete(query.get("ReceiptHandle", ""))
+                if self.command == "PUT":
+                    return self._visibility(
+                        query.get("receiptHandle", ""), float(query["visibilityTimeout"])
+                    )
+                return self._error(405, "MethodNotAllowed")
+
+            do_GET = do_DELETE = do_PUT = _handle
+
+            def _receive(self, wait: float) -> None:
+                deadline = time.monotonic() + wait
+                while True:
+                    with standin.lock:
+                        now = time.monotonic()
+                        for m in standin.messages:
+                            if m["visible_at"] <= now:
+                                m["handle"] = "1-" + uuid.uuid4().hex + "=="
+                                m["visible_at"] = now + 60
+                                return self._reply(
+                                    200,
+                                    '<?xml version="1.0" encoding="UTF-8"?><Message xmlns='
+                                    '"http://mns.aliyuncs.com/doc/v1/"><MessageId>'
+                                    f"{m['id']}</MessageId><ReceiptHandle>{m['handle']}"
+                                    f"</ReceiptHandle><MessageBody>{_xml(m['body'])}"
+                                    "</MessageBody></Message>",
+                                )
+                    if time.monotonic() >= deadline:
+                        return self._error(404, "MessageNotExist")
+                    time.sleep(0.05)
+
+            def _delete(self, handle: str) -> None:
+                with standin.lock:
+                    for m in standin.messages:
+                        if m["handle"] == handle:
+                            standin.messages.remove(m)
+                            return self._reply(204)
+                return self._error(404, "ReceiptHandleError")
+
+            def _visibility(self, handle: str, seconds: float) -> None:
+                with standin.lock:
+                    for m in standin.messages:
+                        if m["handle"] == handle:
+                            m["visible_at"] = time.monotonic() + seconds
+                            return self._reply(200, "<ChangeVisibility/>")
+                return self._error(404, "ReceiptHandleError")
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def send(self, body: str) -> None:
+        with self.lock:
+            self.messages.append(
+                {"id": uuid.uuid4().hex, "body": body, "handle": None, "visible_at": 0}
+            )
+
+    def bodies(self) -> list[str]:
+        with self.lock:
+            return [m["body"] for m in self.messages]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ------------------------------------------------------------- FC stand-in
+
+
+class Pipeline:
+    """FC and EventBridge: each new upload runs the real handler; failures are retried,
+    then dead-lettered with FC's destination record."""
+
+    def __init__(self, ev, s3, endpoint: str, mns: MnsStandIn, *, drop=(), dead_letters=True):
+        self.env = ev.function_environment
+        self.s3, self.mns = s3, mns
+        self.drop, self.dead_letters = tuple(drop), dead_letters
+        storage = OssStorage(oss2.Auth(KEY_ID, SECRET), endpoint)
+        real_get, real_put = storage.get, storage.put
+
+        def get(bucket, key):
+            if key.endswith("archived.jpg"):  # see the module docstring
+                raise StorageError(f"oss://{bucket}/{key}: 403 InvalidObjectState")
+            return real_get(bucket, key)
+
+        def put(bucket, key, data, **kw):
+            if not key.endswith(self.drop):
+                real_put(bucket, key, data, **kw)
+
+        storage.get, storage.put = get, put
+        self.storage = storage
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(5)
+
+    def _loop(self) -> None:
+        bucket, prefix = self.env["SOURCE_BUCKET"], self.env["SOURCE_PREFIX"]
+        seen: set[str] = set()
+        while not self.stop.is_set():
+            listed = self.s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
+            for obj in listed.get("Contents", []):
+                if obj["Key"] not in seen:
+                    seen.add(obj["Key"])
+                    self._invoke(bucket, obj["Key"])
+            time.sleep(0.05)
+
+    def _invoke(self, bucket: str, key: str) -> None:
+        data = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        event = cloudevent(bucket, key, data)
+        settings = Settings.from_env(self.env)
+        for _attempt in range(4):  # the first call and FC's 3 retries
+            try:
+                handle_event(
+                    event,
+                    settings=settings,
+                    storage=self.storage,
+                    request_id="r",
+                    log=lambda _r: None,
+                )
+                return
+            except StorageError:
+                continue
+        if self.dead_letters:
+            record = {
+                "requestContext": {"requestId": "r", "condition": "RetriesExhausted"},
+                "requestPayload": json.dumps(event),
+                "responseContext": {"statusCode": 200, "functionError": "UnhandledError"},
+            }
+            self.mns.send(json.dumps(record))
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    """moto's S3 server with the dev stack's buckets, and the evaluated stack."""
+    ev = evaluate({"env": "dev"})
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET,
+        region_name="us-east-1",
+    )
+    for name in ("source_bucket", "target_bucket"):
+        s3.create_bucket(Bucket=ev.output(name))
+    yield ev, s3, endpoint
+    server.stop()
+
+
+@pytest.fixture
+def mns(cloud):
+    ev, _, _ = cloud
+    standin = MnsStandIn(ev.output("queue_name"))
+    yield standin
+    standin.close()
+
+
+@pytest.fixture
+def smoke(cloud, mns, tmp_path, monkeypatch, capsys):
+    ev, _, endpoint = cloud
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({k: {"value": ev.output(k)} for k in OUTPUTS}))
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+    monkeypatch.delenv("ALIBABA_CLOUD_SECURITY_TOKEN", raising=False)
+
+    def run(*extra: str) -> tuple[int, str, str]:
+        argv = ["smoke", "--outputs", str(outputs), "--oss-endpoint", endpoint]
+        argv += ["--mns-endpoint", mns.endpoint, "--poll", "0.1", "--run-id", "t1", *extra]
+        code = main(argv)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def _objects(s3, bucket: str) -> list[str]:
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+
+# ------------------------------------------------------------------- tests
+
+
+def test_passes_end_to_end_and_leaves_nothing_behind(cloud, mns, smoke):
+    ev, s3, endpoint = cloud
+    mns.send('{"someone": "else\'s failure"}')  # must survive the smoke test
+    with Pipeline(ev, s3, endpoint, mns):
+        code, out, err = smoke("--timeout", "30", "--dlq-timeout", "30", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    variants = {v["key"]: v for v in report["variants"]}
+    assert sorted(variants) == sorted(
+        f"resized/{size}/imgpipe-smoke/t1/photo.{ext}"
+        for size in ("large", "medium", "small")
+        for ext in ("jpg", "webp")
+    )
+    assert all(v["bytes"] > 0 for v in variants.values())
+    assert {v["content_type"] for v in variants.values()} == {"image/jpeg", "image/webp"}
+    assert report["latency_s"] > 0 and report["dead_letter_s"] >= 0
+    assert "6/6 variants after" in err  # progress, on stderr with --json
+    # everything it wrote is gone; the other failure is still queued
+    assert _objects(s3, ev.output("source_bucket")) == []
+    assert _objects(s3, ev.output("target_bucket")) == []
+    assert mns.bodies() == ['{"someone": "else\'s failure"}']
+    assert mns.bad_signatures == 0
+
+
+def test_fails_clearly_when_a_variant_never_appears(cloud, mns, smoke):
+    ev, s3, endpoint = cloud
+    with Pipeline(ev, s3, endpoint, mns, drop=(".webp",)):
+        code, _, err = smoke("--timeout", "3", "--dlq-timeout", "3")
+    assert code == 1
+    assert "FAILED: 3 of 6 variants never appeared" in err
+    assert "resized/large/imgpipe-smoke/t1/photo.webp" in err
+    assert "Asynchronous invocations" in err
+    assert _objects(s3, ev.output("source_bucket")) == []
+    assert _objects(s3, ev.output("target_bucket")) == []
+
+
+def test_fails_clearly_when_the_failure_never_reaches_the_queue(cloud, mns, smoke):
+    ev, s3, endpoint = cloud
+    with Pipeline(ev, s3, endpoint, mns, dead_letters=False):
+        code, out, err = smoke("--timeout", "30", "--dlq-timeout", "2")
+    assert code == 1
+    queue = ev.output("queue_name")
+    assert f"did not reach the queue {queue} within 2 s" in err
+    assert "Which dead-letter path a deployed stack uses" in err
+    assert "6/6 variants after" in out  # the happy path did pass
+    assert _objects(s3, ev.output("source_bucket")) == []
+    assert _objects(s3, ev.output("target_bucket")) == []
+
+
+def test_bad_outputs_and_missing_credentials_are_usage_errors(tmp_path, monkeypatch, capsys):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"source_bucket": {"value": "b"}}))
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+    assert main(["smoke", "--outputs", str(outputs)]) == 2
+    assert "lack target_bucket, queue_name, queue_arn, pipeline_config" in capsys.readouterr().err
+    ev = evaluate({"env": "dev"})
+    outputs.write_text(json.dumps({k: {"value": ev.output(k)} for k in OUTPUTS}))
+    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    assert main(["smoke", "--outputs", str(outputs)]) == 2
+    assert "set ALIBABA_CLOUD_ACCESS_KEY_ID" in capsys.readouterr().err
