@@ -72,7 +72,9 @@ def parser() -> argparse.ArgumentParser:
     )
 
     b = sub.add_parser("bench", help="time and measure the core against baselines")
-    b.add_argument("images", nargs="*", type=Path, help="default: tests/data/bench/*")
+    b.add_argument(
+        "images", nargs="*", type=argtypes.existing_file, help="default: tests/data/bench/*"
+    )
     b.add_argument("--repeat", type=REPEAT, default=5, help="runs per image (1 to 1000)")
     b.add_argument("--methods", type=_methods, default="core,naive,pyvips")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -89,7 +91,7 @@ def parser() -> argparse.ArgumentParser:
     )
 
     s = sub.add_parser("package-stats", help="cold import time of a host-built package")
-    s.add_argument("--zip", type=Path, default=Path("build/host/function.zip"))
+    s.add_argument("--zip", type=_package_zip, default=Path("build/host/function.zip"))
     s.add_argument("--repeat", type=REPEAT, default=5, help="imports to time (1 to 1000)")
 
     d = sub.add_parser("demo", help="run the whole pipeline locally on samples or your folder")
@@ -133,6 +135,16 @@ def _methods(text: str) -> list[str]:
             f"choose from {', '.join(METHODS)}"
         )
     return methods
+
+
+def _package_zip(text: str) -> Path:
+    """A zip file, or a path not built yet (`package-stats` says how to build it)."""
+    import zipfile
+
+    path = Path(text)
+    if path.exists() and not (path.is_file() and zipfile.is_zipfile(path)):
+        raise argparse.ArgumentTypeError(f"{text}: not a zip file")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

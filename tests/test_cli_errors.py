@@ -242,6 +242,9 @@ def test_unwritable_output_is_named(tmp_path, three):
         (["process", "x.jpg", "--out", "{tmp}", "--config", "{tmp}/c.json"], "--config"),
         (["demo", "--source", "{tmp}/nodir"], "argument --source: "),
         (["demo", "--source", "{tmp}/event.json"], "not a directory"),
+        (["bench", "{tmp}/nope.jpg"], "argument images: "),
+        (["package-stats", "--zip", "{tmp}"], "not a zip file"),
+        (["package-stats", "--zip", "{tmp}/event.json"], "not a zip file"),
     ],
 )
 def test_bad_path_flags_are_usage_errors(tmp_path, args, needle):
