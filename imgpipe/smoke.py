@@ -43,12 +43,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import imgpipe  # noqa: F401 - puts function_src on sys.path
-from imgproc.config import Config, ConfigError, parse_config
-from imgproc.keys import CONTENT_TYPES, output_key
+
+if TYPE_CHECKING:  # imgproc (and Pillow) load only when a smoke test runs
+    from imgproc.config import Config
 
 REQUIRED_OUTPUTS = ("source_bucket", "target_bucket", "queue_name", "queue_arn", "pipeline_config")
 MNS_VERSION = "2015-06-06"
@@ -90,6 +91,8 @@ class Stack:
         if len(parts) < 5 or parts[:2] != ["acs", "mns"] or not parts[2] or not parts[3]:
             msg = f"queue_arn {arn!r} is not acs:mns:<region>:<account>:/queues/<name>/messages"
             raise SetupError(msg)
+        from imgproc.config import ConfigError, parse_config
+
         try:
             pipeline = json.loads(values["pipeline_config"])
             config = parse_config(pipeline["processor"])
@@ -109,6 +112,8 @@ class Stack:
 
     def expected_outputs(self, relative: str) -> list[tuple[str, str]]:
         """(key, content type) of every variant the function must write for `relative`."""
+        from imgproc.keys import CONTENT_TYPES, output_key
+
         return [
             (output_key(self.config.key_template, relative, v.name, fmt), CONTENT_TYPES[fmt])
             for v in self.config.variants
