@@ -31,6 +31,7 @@ except ImportError:  # pragma: no cover - a dev dependency of the function
 # Input formats the sniffer accepts, as Pillow's writer names them.
 WRITERS = {
     "jpeg": "JPEG",
+    "mpo": "MPO",  # sniffed as JPEG; Pillow opens it with its MPO plugin
     "png": "PNG",
     "gif": "GIF",
     "webp": "WEBP",
@@ -60,9 +61,16 @@ MODES = (
 )
 # The largest side each writer (or, for AVIF, its decoder) handles. HEIF:
 # the x265 encoder pillow-heif ships refuses 1x8192 and longer.
-INPUT_MAX_SIDE = {"jpeg": 65_500, "webp": 16_383, "gif": 65_535, "avif": 32_768, "heif": 4_096}
+INPUT_MAX_SIDE = {
+    "jpeg": 65_500,
+    "mpo": 65_500,
+    "webp": 16_383,
+    "gif": 65_535,
+    "avif": 32_768,
+    "heif": 4_096,
+}
 # Formats whose writer stores EXIF and ICC profiles.
-CARRIES_METADATA = frozenset({"jpeg", "png", "webp", "tiff", "avif", "heif"})
+CARRIES_METADATA = frozenset({"jpeg", "mpo", "png", "webp", "tiff", "avif", "heif"})
 # Pixels per generated image: wide enough for 1x70000 lines, cheap enough
 # for thousands of examples.
 PIXEL_BUDGET = 120_000
@@ -117,6 +125,10 @@ class Shape:
             kwargs["exif"] = exif.tobytes()
         if self.icc:
             kwargs["icc_profile"] = _icc(self.icc)
+        if self.fmt == "mpo":  # a stereo pair: two JPEG frames
+            kwargs.update(
+                save_all=True, append_images=[im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+            )
         buf = io.BytesIO()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
