@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,9 @@ from conftest import IMAGES
 from imgpipe.package_stats import clean_python
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.slow
+# Tests that run pip (about 10 s each, wheels from PyPI or pip's cache) are
+# marked slow; the rest check the packer's logic with pip stubbed out.
+slow = pytest.mark.slow
 
 sys.path.insert(0, str(ROOT))
 import build  # noqa: E402  (the packer is a script at the repository root)
@@ -66,6 +69,7 @@ def fc_build(tmp_path_factory):
     return repo
 
 
+@slow
 def test_two_checkouts_give_byte_identical_zips(fc_build, tmp_path):
     other = checkout(tmp_path / "deeper" / "checkout-b", seed=2, mode=0o600)
     done = run_build(other, umask=0o077)
@@ -78,6 +82,7 @@ def test_two_checkouts_give_byte_identical_zips(fc_build, tmp_path):
     assert ma == mb
 
 
+@slow
 def test_noop_rebuild_skips_and_content_change_rebuilds(fc_build, tmp_path):
     repo = tmp_path / "repo"
     shutil.copytree(fc_build, repo)  # dist/ included: the last build is there
@@ -96,7 +101,19 @@ def test_noop_rebuild_skips_and_content_change_rebuilds(fc_build, tmp_path):
     assert done.returncode == 0 and ": built in" in done.stdout
     assert zip_path.read_bytes() != before
 
+    # A pin edit is not skipped either: pip runs (and here refuses the wheel,
+    # whose hash no longer matches), and the last good zip stays as it was.
+    built = zip_path.read_bytes()
+    reqs = repo / "requirements" / "function.txt"
+    # every hash, since pip accepts a wheel matching any of a pin's hashes
+    reqs.write_text(re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64, reqs.read_text()))
+    done = run_build(repo)
+    assert done.returncode == 1 and "skipped" not in done.stdout, done.stdout
+    assert "does not match requirements/function.txt's hashes" in done.stderr, done.stderr
+    assert zip_path.read_bytes() == built
 
+
+@slow
 def test_fc_zip_holds_the_handler_and_only_target_wheels(fc_build):
     manifest = json.loads((fc_build / "dist" / "function.json").read_text())
     with zipfile.ZipFile(fc_build / "dist" / "function.zip") as zf:
@@ -121,6 +138,7 @@ def test_fc_zip_holds_the_handler_and_only_target_wheels(fc_build):
     assert "oss2" not in " ".join(names)  # the runtime's own oss2 is used
 
 
+@slow
 def test_manifest_checksums_match_the_zip(fc_build):
     manifest = json.loads((fc_build / "dist" / "function.json").read_text())
     data = (fc_build / "dist" / "function.zip").read_bytes()
@@ -136,6 +154,7 @@ def test_crc64_is_the_ecma_182_xz_variant():
     assert build._crc64_pure(b"123456789") == 0x995DC9BBDF1939FA
 
 
+@slow
 def test_host_package_imports_and_processes_in_a_clean_interpreter(tmp_path):
     out = tmp_path / "host"
     assert build.main(["--host", "--out", str(out)]) == 0
@@ -172,6 +191,7 @@ def test_host_package_imports_and_processes_in_a_clean_interpreter(tmp_path):
         clean_python("import imgproc", tmp_path)
 
 
+@slow
 def test_layer_moves_dependencies_under_python(tmp_path):
     assert build.main(["--layer", "--out", str(tmp_path)]) == 0
     with zipfile.ZipFile(tmp_path / "function.zip") as zf:
@@ -184,6 +204,7 @@ def test_layer_moves_dependencies_under_python(tmp_path):
     assert manifest["layer"]["size"] == (tmp_path / "layer.zip").stat().st_size
 
 
+@slow
 def test_missing_binary_wheel_names_the_package(tmp_path):
     reqs = tmp_path / "req.txt"
     # crcmod publishes only a source distribution
@@ -216,3 +237,132 @@ def test_wheel_for_the_wrong_platform_is_refused():
             [{"name": "pillow", "version": "1", "tags": ["cp310-cp310-macosx_11_0_arm64"]}],
             target,
         )
+
+
+@slow
+def test_python312_package_carries_cp312_wheels_and_the_same_code(fc_build, tmp_path):
+    # 3.12 wheels are downloaded for the target; no 3.12 interpreter is needed
+    # (or present here), so the check is the tags and the zip's contents.
+    assert build.main(["--runtime", "python3.12", "--out", str(tmp_path)]) == 0
+    manifest = json.loads((tmp_path / "function.json").read_text())
+    assert manifest["target"]["runtime"] == "python3.12"
+    assert manifest["target"]["python_version"] == "3.12"
+    with zipfile.ZipFile(tmp_path / "function.zip") as zf:
+        names = zf.namelist()
+    extensions = [n for n in names if n.endswith(".so") and ".cpython-" in n]
+    assert extensions and all("cpython-312-x86_64-linux-gnu" in n for n in extensions), extensions
+    for wheel in manifest["wheels"]:
+        assert all(
+            t.startswith("cp312-cp312-manylinux") and t.endswith("x86_64") for t in wheel["tags"]
+        ), wheel
+    with zipfile.ZipFile(fc_build / "dist" / "function.zip") as zf:
+        py310 = zf.namelist()
+    code = {n for n, _ in build.source_files()}
+    assert code <= set(names) and code <= set(py310)
+    assert (
+        manifest["input_hash"]
+        != json.loads((fc_build / "dist" / "function.json").read_text())["input_hash"]
+    )
+
+
+# ---------------------------------------------------------------- skip-if-unchanged (pip stubbed)
+
+
+def fake_pip(target, into: Path, requirements: Path) -> None:
+    """What pip would leave: one pure-Python distribution per pin, named after it."""
+    for pin in build.pinned_requirements(requirements):
+        name, version = pin.split("==")
+        package = name.lower().replace("-", "_")
+        (into / package).mkdir(parents=True, exist_ok=True)
+        (into / package / "__init__.py").write_text(f"__version__ = {version!r}\n")
+        info = into / f"{package}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Name: {name}\nVersion: {version}\n")
+        (info / "WHEEL").write_text("Tag: py3-none-any\n")
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """build.py's inputs as a temp copy (function_src, the lock file); pip stubbed."""
+    src = tmp_path / "function_src"
+    shutil.copytree(ROOT / "function_src", src, ignore=shutil.ignore_patterns("__pycache__"))
+    reqs = tmp_path / "function.txt"
+    shutil.copy(ROOT / "requirements" / "function.txt", reqs)
+    monkeypatch.setattr(build, "SOURCE", src)
+    monkeypatch.setattr(build, "install_dependencies", fake_pip)
+    return src, reqs
+
+
+def test_requirement_pin_change_rebuilds(sandbox, tmp_path):
+    """A pin bump must not leave the old zip in place (the skip compares input hashes)."""
+    _, reqs = sandbox
+    target = build.target_for("python3.10", False)
+    out = tmp_path / "dist"
+    pins = build.pinned_requirements(reqs)
+    first = build.build(out, target, requirements=reqs)
+    assert first["skipped"] is False and first["requirements"] == pins
+    assert build.build(out, target, requirements=reqs)["skipped"] is True
+
+    old = pins[-1]
+    new = old + ".post1"
+    reqs.write_text(reqs.read_text().replace(old, new))
+    bumped = build.build(out, target, requirements=reqs)
+    assert bumped["skipped"] is False
+    assert bumped["requirements"][-1] == new
+    name, version = new.split("==")
+    with zipfile.ZipFile(out / "function.zip") as zf:
+        assert f"{name.lower().replace('-', '_')}-{version}.dist-info/METADATA" in zf.namelist()
+
+
+def _edit(kind: str, src: Path, reqs: Path) -> dict:
+    """Apply one change to the package's inputs; return input_hash's other arguments."""
+    args = {"target": build.target_for("python3.10", False), "layer": False}
+    text = reqs.read_text()
+    if kind == "pin":
+        pin = build.pinned_requirements(reqs)[0]
+        reqs.write_text(text.replace(pin, pin + ".post1"))
+    elif kind == "wheel hash":
+        digest = text.split("--hash=sha256:")[1][:64]
+        reqs.write_text(text.replace(digest, "f" * 64))
+    elif kind == "code":
+        (src / "imgproc" / "ops.py").write_text((src / "imgproc" / "ops.py").read_text() + "#\n")
+    elif kind == "new module":
+        (src / "fc_handler" / "extra.py").write_text("X = 1\n")
+    elif kind == "executable bit":
+        os.chmod(src / "index.py", 0o755)
+    elif kind == "runtime":
+        args["target"] = build.target_for("python3.12", False)
+    elif kind == "layer":
+        args["layer"] = True
+    elif kind == "file times":
+        for path in src.rglob("*.py"):
+            os.utime(path, (1, 1))
+    elif kind == "bytecode cache":
+        (src / "__pycache__").mkdir(exist_ok=True)
+        (src / "__pycache__" / "index.cpython-310.pyc").write_bytes(b"junk")
+    return args
+
+
+@pytest.mark.parametrize(
+    ("kind", "changes"),
+    [
+        ("pin", True),
+        ("wheel hash", True),
+        ("code", True),
+        ("new module", True),
+        ("executable bit", True),
+        ("runtime", True),
+        ("layer", True),
+        ("file times", False),  # not in the zip: must not force a rebuild
+        ("bytecode cache", False),
+    ],
+)
+def test_input_hash_covers_everything_the_package_is_made_of(sandbox, kind, changes):
+    src, reqs = sandbox
+    os.chmod(src / "index.py", 0o644)
+    target = build.target_for("python3.10", False)
+    before = build.input_hash(target, False, reqs)
+    assert build.input_hash(target, False, reqs) == before  # stable
+    args = _edit(kind, src, reqs)
+    after = build.input_hash(args["target"], args["layer"], reqs)
+    assert (after != before) is changes
