@@ -31,15 +31,14 @@ import pytest
 from imgpipe import REPO_ROOT
 
 TERRAFORM = shutil.which("terraform")
-pytestmark = [
-    pytest.mark.skipif(
-        TERRAFORM is None,
-        reason="terraform not installed: install Terraform 1.11.4 "
-        "(https://developer.hashicorp.com/terraform/install) to run the real-Terraform tests",
-    ),
-    # python-terraform 0.10.1 logs a failed command with the deprecated Logger.warn.
-    pytest.mark.filterwarnings("ignore:The 'warn' method is deprecated:DeprecationWarning"),
-]
+NO_TERRAFORM = (
+    "terraform not installed: install Terraform 1.11.4 "
+    "(https://developer.hashicorp.com/terraform/install) to run the real-Terraform tests"
+)
+if TERRAFORM is None:  # one line in the summary, whatever the number of tests
+    pytest.skip(NO_TERRAFORM, allow_module_level=True)
+# python-terraform 0.10.1 logs a failed command with the deprecated Logger.warn.
+pytestmark = pytest.mark.filterwarnings("ignore:The 'warn' method is deprecated:DeprecationWarning")
 
 STANDIN = REPO_ROOT / "tests" / "tfprovider"
 PACKAGE_DIR = "tests/data/tf-package"
