@@ -449,6 +449,41 @@ PLANTED = {
         'expected policy_type to be one of ["System" "Custom"], got Customer',
         "policy_type",
     ),
+    # The schema's own validations, enforced by the stand-in as the provider does.
+    "value outside the allowed range": (
+        "modules/dlq/main.tf",
+        "  maximum_message_size     = 65536\n",
+        "  maximum_message_size     = 70000\n",
+        "validate",
+        "expected maximum_message_size to be in the range (1024 - 65536), got 70000",
+        "maximum_message_size",
+    ),
+    "value not matching the pattern": (
+        "modules/function/main.tf",
+        "  function_name         = var.function_name\n",
+        '  function_name         = "images!"\n',
+        "validate",
+        "invalid value for function_name (The function name.",
+        '"images!"',
+    ),
+    "conflicting arguments": (
+        "modules/iam/main.tf",
+        "  assume_role_policy_document = jsonencode(local.trust)\n",
+        "  assume_role_policy_document = jsonencode(local.trust)\n"
+        "  document                    = jsonencode(local.trust)\n",
+        "validate",
+        '"assume_role_policy_document": conflicts with document',
+        "assume_role_policy_document",
+    ),
+    "both of exactly-one-of": (
+        "modules/function/main.tf",
+        "  logstore_name         = var.logstore\n",
+        '  logstore_name         = "function"\n  name                  = "function"\n',
+        "validate",
+        '"logstore_name": only one of `logstore_name,name` can be specified, '
+        "but `logstore_name,name` were specified.",
+        'logstore_name         = "function"',
+    ),
     # The reference design's mistakes (formerly proven by imgpipe tf-check).
     "two blocks where one is allowed": (
         "modules/function/main.tf",
