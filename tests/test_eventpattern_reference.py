@@ -19,7 +19,7 @@ string; AND across keys, OR within a list; case-sensitive.
 
 Where Alibaba's documented semantics and Amazon's (or moto's reading of
 Amazon's) differ, the case says so in `moto_differs` and moto is not asked;
-the README's "Routing" section lists the differences:
+docs/terraform-tests.md lists the differences too:
 
 - `contains` is Alibaba's; Amazon has no such operator (it has `wildcard`),
   and moto treats an operator it does not know as matching everything.
