@@ -528,6 +528,9 @@ def plan_block(block: dict[str, Any], proposed: Any, config: Any, *, creating: b
         if b["nesting"] == "single":
             out[name] = plan_block(b["block"], value, conf, creating=creating)
             continue
+        # Elements meet their configuration by position: exact for lists and
+        # for a new object's sets (proposed = config). For a set in a replaced
+        # object a miss only makes a configured computed value unknown.
         confs = conf if isinstance(conf, list) else []
         out[name] = [
             plan_block(b["block"], item, confs[i] if i < len(confs) else None, creating=creating)
