@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import imgpipe  # noqa: F401 - puts function_src on sys.path
+from imgpipe import argtypes
 
 if TYPE_CHECKING:  # imgproc (and Pillow) load only when a smoke test runs
     from imgproc.config import Config
@@ -431,11 +432,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--outputs", required=True, metavar="FILE", help="`terraform output -json` (- for stdin)"
     )
-    p.add_argument("--timeout", type=float, default=300, help="seconds to wait for the variants")
     p.add_argument(
-        "--dlq-timeout", type=float, default=900, help="seconds to wait for the dead letter"
+        "--timeout",
+        type=argtypes.number(0, 86_400, above_minimum=True),
+        default=300,
+        help="seconds to wait for the variants",
     )
-    p.add_argument("--poll", type=float, default=2.0, help="seconds between checks")
+    p.add_argument(
+        "--dlq-timeout",
+        type=argtypes.number(0, 86_400),
+        default=900,
+        help="seconds to wait for the dead letter",
+    )
+    p.add_argument(
+        "--poll",
+        type=argtypes.number(0, 3_600, above_minimum=True),
+        default=2.0,
+        help="seconds between checks",
+    )
     p.add_argument(
         "--oss-endpoint", metavar="URL", help="default: https://oss-<region>.aliyuncs.com"
     )
