@@ -217,7 +217,24 @@ def _tiff_deflate_flipped() -> bytes:
     return _first((_flip(data, p) for p in _positions(len(data))), decodes=False)
 
 
+# JPEG, AVIF --------------------------------------------------------------------
+
+
+def _jpeg_cut_drafted() -> bytes:
+    """Big enough that libjpeg decodes it at 1/2 scale for the 1200-px
+    variant: the reduced decode must notice the cut as the full one does."""
+    data = _save("JPEG", _pixels((2600, 1800)), quality=90)
+    return data[: len(data) * 2 // 3]
+
+
+def _avif_cut() -> bytes:
+    data = _save("AVIF", quality=60)
+    return data[: len(data) * 2 // 3]
+
+
 DAMAGED = {
+    "jpeg cut inside the scan, decoded at reduced scale": _jpeg_cut_drafted,
+    "avif cut inside the AV1 payload": _avif_cut,
     "png cut inside IDAT": _png_cut_inside_idat,
     "png flipped zlib stream (CRC fixed up)": _png_flipped_zlib_crc_fixed,
     "png broken zlib header (CRC fixed up)": _png_flipped_zlib_header_crc_fixed,
