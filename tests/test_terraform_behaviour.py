@@ -304,6 +304,14 @@ def test_a_kms_key_adds_exactly_that_key():
     assert ("oss:GetObject", f"acs:oss:*:{ACCOUNT}:{n['source']}/uploads/*") in granted
 
 
+def test_a_kms_key_encrypts_every_bucket():
+    ev = evaluate({"kms_key_id": "key-abc123"})
+    rules = [b["server_side_encryption_rule"] for b in ev.resources("alicloud_oss_bucket")]
+    assert len(rules) == 3
+    for rule in rules:
+        assert (rule["sse_algorithm"], rule["kms_master_key_id"]) == ("KMS", "key-abc123")
+
+
 def test_only_function_compute_can_assume_the_role(stack):
     env, ev = stack
     role = ev.one("alicloud_ram_role")
