@@ -277,6 +277,25 @@ def test_no_grant_is_wider_than_an_object_prefix(variables):
     assert not any(r.endswith("-out-" + ACCOUNT + "/*") for _, r in granted)
 
 
+@pytest.mark.parametrize(
+    "template",
+    [
+        "resized/{variant}/{path}.{ext}",
+        "variants/{variant}/{dir}{stem}.{ext}",
+        "out/{variant}-{stem}.{ext}",  # a head that does not end in '/'
+        "img/{stem}/{variant}.{format}",  # {variant} after the first field
+    ],
+)
+def test_the_role_may_write_exactly_where_the_handler_writes(template):
+    """Terraform derives the write grants; the handler derives what it guards. Same prefixes."""
+    ev = evaluate({"key_template": template, "rejected_prefix": "failed/"})
+    settings = Settings.from_env(ev.function_environment)
+    target = f"acs:oss:*:{ACCOUNT}:{names('dev')['target']}/"
+    writable = {r.removeprefix(target) for a, r in grants(ev) if a == "oss:PutObject"}
+    assert writable == {p + "*" for p in settings.guarded_prefixes}
+    assert all(w != "*" for w in writable)  # never the whole bucket
+
+
 def test_least_privilege_check_rejects_a_wildcard_inside_an_arn():
     """The check above would catch the widened grants of issue 16."""
     for bad in [
