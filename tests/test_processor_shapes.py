@@ -18,7 +18,7 @@ from imgproc.encode import LIMITS, limits
 from imgproc.ops import fit_size
 
 
-@settings(max_examples=budget(150))
+@settings(max_examples=budget(100))
 @given(shapes())
 # The uploads: a long phone screenshot and a tall JPEG, both over
 # WebP's 16383 px; a 1-px line longer than AVIF's and JPEG's limits.
