@@ -63,7 +63,7 @@ mutate-targeted: setup ## apply the named bugs of tests/mutations/*.toml one at 
 	$(BIN)/python tests/mutations/run.py
 
 coverage: setup ## line coverage of function_src/ and build.py (coverage.py) over the whole suite
-	$(BIN)/pytest -q --cov=function_src --cov=build --cov-report=term-missing:skip-covered
+	$(BIN)/pytest -q --cov --cov-report=term-missing:skip-covered
 
 bench: setup ## benchmark the processor against the naive design and libvips
 	$(BIN)/imgpipe bench

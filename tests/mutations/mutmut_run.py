@@ -4,7 +4,7 @@ mutmut names a mutant after its file's path (`function_src/fc_handler/x.py`
 -> `function_src.fc_handler.x`) but our tests import `fc_handler.x` (pytest's
 `pythonpath = ["function_src", "."]`, as FC imports the zip's root), and
 mutmut only knows the `./` and `src/` layouts. So each module runs in a
-staging copy, `build/mutmut/<module>/`, where the function's packages sit
+staging copy, `$TMPDIR/imgpipe-mutmut-<id>/<module>/`, where the function's packages sit
 at the top level beside `build.py`; pytest's pythonpath there is `.` only,
 and the staged conftest takes `function_src/` back off `sys.path` after
 `import imgpipe` has put it there, so every import reaches the mutated copy.
@@ -24,12 +24,14 @@ listed test reaches ("no tests") count as survivors.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,7 +42,10 @@ except ModuleNotFoundError:  # Python 3.10
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-STAGES = REPO / "build" / "mutmut"
+# Outside the checkout: the staged copy holds *.tf and tests that the
+# repository's own checks (checkov, the stray-Terraform test) would pick up.
+_CHECKOUT_ID = hashlib.sha256(bytes(REPO)).hexdigest()[:8]
+STAGES = Path(tempfile.gettempdir()) / f"imgpipe-mutmut-{_CHECKOUT_ID}"
 MUTMUT = Path(sys.executable).parent / "mutmut"
 FUNCTION_TOP = ("fc_handler", "imgproc", "index.py")
 SKIP = {
