@@ -114,6 +114,9 @@ class Shape:
         args += [f"icc={self.icc!r}"] if self.icc else []
         return f"Shape({', '.join(args)})"
 
+    def _repr_pretty_(self, printer, cycle) -> None:  # how Hypothesis prints it
+        printer.text(repr(self))
+
     def build(self) -> bytes:
         im = _pixels(self.mode, (self.width, self.height))
         kwargs: dict[str, object] = {}

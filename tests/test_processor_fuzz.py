@@ -42,6 +42,9 @@ class Mutation:
             return f"Mutation('cut', {self.pos})"
         return f"Mutation({self.kind!r}, {self.pos}, {self.arg})"
 
+    def _repr_pretty_(self, printer, cycle) -> None:  # how Hypothesis prints it
+        printer.text(repr(self))
+
     def apply(self, data: bytearray) -> None:
         # Positions are drawn over 0..200000 and folded into the data, so a
         # description means the same bytes whatever the seed's length.
@@ -67,6 +70,9 @@ class Mutated:
 
     def __repr__(self) -> str:
         return f"Mutated({self.seed!r}, ({''.join(f'{m!r}, ' for m in self.mutations)}))"
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # how Hypothesis prints it
+        printer.text(repr(self))
 
     def build(self) -> bytes:
         if isinstance(self.seed, Shape):
