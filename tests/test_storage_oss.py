@@ -64,7 +64,8 @@ class FakeOss:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], tuple[bytes, dict[str, str]]] = {}
         # (method, key) -> (status, OSS error code; "" for a non-XML body), or
-        # seconds to stall, or "cut" for a body that ends early.
+        # seconds to stall, "cut" for a body that ends early, "badcrc" for a PUT
+        # answered with a CRC-64 that is not the body's.
         self.script: dict[tuple[str, str], tuple[int, str] | float | str] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         fake = self
@@ -106,10 +107,12 @@ class FakeOss:
                     self.wfile.write(b"\xff\xd8" + b"\0" * 8)
                     self.close_connection = True
                     return None
-                if scripted is not None:
+                if isinstance(scripted, tuple):
                     status, code = scripted
                     xml = _error_xml(code, "scripted") if code else b"<html>Bad Gateway</html>"
                     return self._send(status, {"Content-Type": "application/xml"}, xml)
+                if self.command == "PUT" and scripted == "badcrc":
+                    return self._send(200, {"ETag": '"AB"', "x-oss-hash-crc64ecma": "12345"})
                 if self.command == "PUT":
                     kept = {
                         k.lower(): v
@@ -310,6 +313,41 @@ def test_credentials_from_context_then_environment():
         credentials_auth(SimpleNamespace(), {})
 
 
+def _key_id(auth) -> str:
+    return auth.credentials_provider.get_credentials().get_access_key_id()
+
+
+def test_credentials_edge_cases():
+    env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "env-id", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "s"}
+    # an empty credentials object (no key id): the environment is used
+    empty = SimpleNamespace(credentials=SimpleNamespace(access_key_id=""))
+    auth = credentials_auth(empty, env)
+    assert isinstance(auth, oss2.Auth) and _key_id(auth) == "env-id"
+    # credentials without a token attribute: plain keys, not STS
+    no_token = SimpleNamespace(
+        credentials=SimpleNamespace(access_key_id="ctx-id", access_key_secret="s")
+    )
+    auth = credentials_auth(no_token, {})
+    assert not isinstance(auth, oss2.StsAuth) and _key_id(auth) == "ctx-id"
+    sts = credentials_auth(
+        SimpleNamespace(
+            credentials=SimpleNamespace(
+                access_key_id="STS.id", access_key_secret="s", security_token="tok"
+            )
+        ),
+        {},
+    )
+    creds = sts._StsAuth__auth.credentials_provider.get_credentials()
+    assert (creds.get_access_key_id(), creds.get_security_token()) == ("STS.id", "tok")
+    # a key id without its secret is no credential
+    with pytest.raises(
+        StorageError,
+        match=r"^no credentials: neither context.credentials nor ALIBABA_CLOUD_ACCESS_KEY_ID/"
+        r"ALIBABA_CLOUD_ACCESS_KEY_SECRET are set \(is the function's role attached\?\)$",
+    ):
+        credentials_auth(SimpleNamespace(), {"ALIBABA_CLOUD_ACCESS_KEY_ID": "id"})
+
+
 def test_internal_endpoint_of_the_region():
     assert default_endpoint("cn-hangzhou") == "https://oss-cn-hangzhou-internal.aliyuncs.com"
 
@@ -415,7 +453,8 @@ def test_every_oss_error_class_is_sorted(fake_oss, method, status, code, kind):
     assert "oss://oss-src/uploads/x.jpg" in str(info.value)
     if kind is not NotFound:  # the log line says what OSS said
         assert f"HTTP {status}" in str(info.value)
-        assert method == "HEAD" or code in str(info.value)
+        if method != "HEAD" and code:  # OSS's code and message, as the log line shows them
+            assert f"{code} scripted" in str(info.value)
 
 
 @pytest.mark.parametrize("method", ["HEAD", "GET"])
@@ -434,8 +473,29 @@ def test_a_stalled_answer_is_a_transient_timeout(fake_oss, method):
 def test_a_body_cut_short_is_transient(fake_oss):
     fake_oss.objects[(SRC, "uploads/x.jpg")] = (b"\xff\xd8", {"etag": '"AB"'})
     fake_oss.script[("GET", "uploads/x.jpg")] = "cut"
-    with pytest.raises(TransientError):
+    with pytest.raises(TransientError, match=r"oss://oss-src/uploads/x\.jpg: network error"):
         fake_oss.storage().get(SRC, "uploads/x.jpg")
+
+
+def test_an_upload_failing_its_crc64_is_transient(fake_oss):
+    # OSS answers a PUT with the CRC-64 it computed; oss2 compares it with its own
+    fake_oss.script[("PUT", "resized/large/x.jpg")] = "badcrc"
+    with pytest.raises(TransientError, match=r"oss://oss-dst/resized/large/x\.jpg: body failed"):
+        fake_oss.storage().put(DST, "resized/large/x.jpg", b"\xff\xd8", content_type="image/jpeg")
+
+
+def test_errors_that_are_not_storage_errors_propagate():
+    """A bug inside a storage call is not swallowed or disguised as an OSS answer."""
+    from fc_handler.storage_oss import _mapped
+
+    with pytest.raises(ZeroDivisionError), _mapped(SRC, "k"):
+        _ = 1 / 0
+
+
+def test_content_type_is_the_callers_not_guessed_from_the_key(fake_oss):
+    # oss2 guesses a type from the key's extension when none is sent
+    fake_oss.storage().put(DST, "resized/large/x.jpg", b"....", content_type="image/avif")
+    assert fake_oss.objects[(DST, "resized/large/x.jpg")][1]["content-type"] == "image/avif"
 
 
 def _run_handler(storage, data=b"\xff\xd8\xff", key="uploads/x.jpg", **event):
