@@ -592,11 +592,39 @@ def test_storage_for_without_region_or_endpoint_is_a_settings_error(fc_env):
     import index
     from fc_handler.settings import SettingsError
 
-    with pytest.raises(SettingsError, match="OSS_ENDPOINT is required"):
+    with pytest.raises(
+        SettingsError, match=r"^OSS_ENDPOINT is required when the FC region is unknown$"
+    ):
         index.storage_for(index.settings_from_env(), _context())
 
 
-def test_index_handler_over_oss_with_an_explicit_endpoint(fc_env, fake_oss):
+def test_storage_for_python312_takes_credentials_from_the_environment(fc_env):
+    """python3.12's context has no credentials: FC sets ALIBABA_CLOUD_* instead."""
+    import index
+
+    fc_env.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "STS.env")
+    fc_env.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s")
+    fc_env.setenv("ALIBABA_CLOUD_SECURITY_TOKEN", "tok")
+    context = SimpleNamespace(request_id="r", region="cn-beijing")
+    storage = index.storage_for(index.settings_from_env(), context)
+    creds = storage.auth._StsAuth__auth.credentials_provider.get_credentials()
+    assert (creds.get_access_key_id(), creds.get_security_token()) == ("STS.env", "tok")
+
+
+def test_index_handler_without_a_request_id(fc_env, tmp_path):
+    """`imgpipe invoke` and some runtimes give a context without request_id."""
+    import index
+
+    (tmp_path / SRC / "uploads").mkdir(parents=True)
+    fc_env.setenv("IMGPIPE_LOCAL_BUCKETS", str(tmp_path))
+    result = index.handler(cloudevent(SRC, "uploads/gone.jpg", b"x"), SimpleNamespace())
+    assert result["records"][0]["outcome"] == "ignored"
+    assert result["records"][0].get("request_id") is None
+
+
+def test_index_handler_over_oss_with_an_explicit_endpoint(fc_env, fake_oss, capsys):
+    import json
+
     import index
 
     data = image_bytes("flower.jpg")
@@ -606,6 +634,8 @@ def test_index_handler_over_oss_with_an_explicit_endpoint(fc_env, fake_oss):
     result = index.handler(cloudevent(SRC, "uploads/f.jpg", data), _context(region="cn-x"))
     (record,) = result["records"]
     assert record["outcome"] == "processed" and record["request_id"] == "req-1"
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["outcome"], r["request_id"]) for r in logged] == [("processed", "req-1")]
     assert (DST, "resized/small/f.jpg") in fake_oss.objects
     # the STS token went with every request
     handler_requests = fake_oss.requests[before:]
