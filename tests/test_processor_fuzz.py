@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass
 
 from conftest import IMAGES, budget
-from hypothesis import example, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 from imagegen import Shape, shapes
 from PIL import Image
@@ -132,6 +132,7 @@ def test_mutated_inputs_are_ok_or_classified(sample):
     try:
         result = process(data, CFG)
     except Rejection as rej:
+        event(f"rejected: {rej.reason}")  # the outcome mix, in --hypothesis-show-statistics
         assert rej.reason in REASONS
         assert rej.detail
         if rej.reason == "corrupt" and "CRC" not in rej.detail:
@@ -140,6 +141,7 @@ def test_mutated_inputs_are_ok_or_classified(sample):
             # CRCs; the processor checks them.)
             assert not _pillow_decodes(data), sample
     else:
+        event("variants")
         assert result.outputs
         for out in result.outputs:
             assert out.data and out.width >= 1 and out.height >= 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import budget
-from hypothesis import example, given, settings
+from hypothesis import event, example, given, settings
 from imagegen import CONFIG, Shape, check_processed, shapes, source_facts, writable
 
 from imgproc import default_config, process
@@ -30,6 +30,7 @@ from imgproc.ops import fit_size
 @example(Shape("avif", 3, 32768, "RGB", orientation=8, icc="adobe"))
 @example(Shape("gif", 1, 1, "P", transparency=True))
 def test_every_shape_gives_variants_that_open(shape):
+    event(f"format: {shape.fmt}")  # the mix, in --hypothesis-show-statistics
     data = shape.build()
     upright, _ = source_facts(data)
     check_processed(process(data, CONFIG), CONFIG, upright)
