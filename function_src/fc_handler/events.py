@@ -12,7 +12,7 @@ dead-letter queue) instead of being counted as a success.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 # Finished-object creations. InitiateMultipartUpload, UploadPart and
@@ -29,6 +29,15 @@ CREATED_EVENTS = frozenset(
 )
 
 
+# Deletions the function follows (DELETE_VARIANTS_WITH_SOURCE): one event per
+# object, whether it was deleted alone or in a DeleteObjects batch.
+REMOVED_EVENTS = frozenset({"ObjectRemoved:DeleteObject", "ObjectRemoved:DeleteObjects"})
+
+# A CloudEvent extension attribute only `imgpipe backfill --force` sets:
+# redo the work even when it is current. EventBridge never sends it.
+FORCE_ATTRIBUTE = "imgpipeforce"
+
+
 class EventError(ValueError):
     """The event cannot be understood; raising it makes FC retry / dead-letter."""
 
@@ -42,10 +51,15 @@ class ObjectEvent:
     etag: str | None
     region: str | None
     event_time: str | None
+    force: bool = False
 
     @property
     def is_object_created(self) -> bool:
         return self.event_name in CREATED_EVENTS
+
+    @property
+    def is_object_removed(self) -> bool:
+        return self.event_name in REMOVED_EVENTS
 
 
 def parse_event(event: bytes | bytearray | str | dict[str, Any]) -> list[ObjectEvent]:
@@ -83,13 +97,16 @@ def _cloudevent(ce: dict[str, Any]) -> ObjectEvent:
     if not isinstance(name, str):
         ce_type = ce.get("type")
         name = ce_type.removeprefix("oss:") if isinstance(ce_type, str) else None
-    return _record(
+    record = _record(
         name,
         data.get("oss"),
         region=data.get("region") or ce.get("aliyunregionid"),
         event_time=data.get("eventTime") or ce.get("time"),
         where="CloudEvent data",
     )
+    if ce.get(FORCE_ATTRIBUTE) in (True, "true"):
+        record = replace(record, force=True)
+    return record
 
 
 def _native_record(rec: Any, index: int) -> ObjectEvent:

@@ -2,10 +2,23 @@
 
 Outcomes, one log line each:
 - `processed`: every variant written to the target bucket;
+- `current`: the work is already done for this exact object (its ETag) and
+  configuration (its fingerprint): every variant, or the rejection record,
+  carries both (`fc_handler.current`). Nothing is downloaded or written. A
+  duplicate delivery, a retry after a partial success and a backfill racing
+  a new upload all end here. `imgpipe backfill --force` sets the event's
+  `imgpipeforce` attribute to redo the work anyway;
+- `deleted`: the source was deleted (`ObjectRemoved:DeleteObject` or
+  `DeleteObjects`) and is still gone, so its variants and rejection record
+  are deleted too (`DELETE_VARIANTS_WITH_SOURCE`, default true). Only the
+  keys the *current* configuration names: variants of a variant removed
+  from the configuration since stay (docs/day-two.md);
 - `rejected`: the processor refused the bytes for good (`corrupt`,
   `unsupported`, `too-large`, `empty`); a JSON record is written under
   `REJECTED_PREFIX` in the target bucket and the invocation succeeds, since
-  retrying cannot help;
+  retrying cannot help. Variants of an earlier image under the same key are
+  deleted (an image overwritten by a non-image), and a processed image's
+  stale rejection record likewise (DELETE_VARIANTS_WITH_SOURCE);
 - `ignored`: the event is not for us (not a finished creation, another
   bucket, outside the source prefix, the function's own output, a folder
   marker, an empty or oversized object, an object deleted since);
@@ -34,6 +47,7 @@ from typing import Any
 
 from imgproc import Rejection, output_key, process
 
+from .current import current_outputs, rejection_key, stamp, variant_keys
 from .events import ObjectEvent, parse_event
 from .keys import candidates, relative_to
 from .logs import emit
@@ -119,7 +133,10 @@ def _release_frames(exc: BaseException) -> None:
 
 def ignore_reason(record: ObjectEvent, key: str, settings: Settings) -> str | None:
     """Why an event for `key` is not for this function, or None."""
-    if not record.is_object_created:
+    if record.is_object_removed:
+        if not settings.delete_variants_with_source:
+            return f"deletions-not-followed ({record.event_name})"
+    elif not record.is_object_created:
         return f"not-object-created ({record.event_name})"
     if record.bucket != settings.source_bucket:
         return "other-bucket"
@@ -143,6 +160,8 @@ def handle_record(
     wanted = [k for k, why in zip(forms, reasons) if why is None]
     if not wanted:
         return ignored(reasons[0] or "ignored")
+    if record.is_object_removed:
+        return _follow_deletion(record, wanted, settings, storage)
     # The event's size, when it has one, spares a HEAD; the HEAD's is checked below.
     if record.size is not None and (why := _size_reason(record.size, settings)):
         return ignored(why)
@@ -153,6 +172,21 @@ def handle_record(
     key, info = found
     if why := _size_reason(info.size, settings):
         return ignored(why, key, info.size)
+
+    if not record.force:
+        done = current_outputs(
+            storage,
+            target_bucket=settings.target_bucket,
+            source_prefix=settings.source_prefix,
+            rejected_prefix=settings.rejected_prefix,
+            config=settings.processor,
+            key=key,
+            etag=info.etag,
+        )
+        if done is not None:
+            return Outcome(
+                bucket=record.bucket, key=key, outcome="current", outputs=done, bytes=info.size
+            )
 
     try:
         data = storage.get(record.bucket, key)
@@ -173,6 +207,9 @@ def handle_record(
             rej=rej,
             request_id=request_id,
         )
+        if settings.delete_variants_with_source:  # an image overwritten by a non-image
+            for stale in variant_keys(settings.processor, relative):
+                storage.delete(settings.target_bucket, stale)
         return Outcome(
             bucket=record.bucket,
             key=key,
@@ -183,7 +220,7 @@ def handle_record(
             bytes=len(data),
         )
 
-    metadata = {"source-bucket": record.bucket, "source-key": key, "source-etag": info.etag}
+    metadata = stamp(record.bucket, key, info.etag, settings.processor)
     written = []
     for out in result.outputs:
         out_key = output_key(settings.processor.key_template, relative, out.variant, out.format)
@@ -196,6 +233,8 @@ def handle_record(
             metadata=metadata,
         )
         written.append(out_key)
+    if settings.delete_variants_with_source:  # a non-image overwritten by an image
+        storage.delete(settings.target_bucket, rejection_key(settings.rejected_prefix, relative))
     return Outcome(
         bucket=record.bucket,
         key=key,
@@ -242,7 +281,7 @@ def _write_rejection(
     rej: Rejection,
     request_id: str | None,
 ) -> str:
-    record_key = f"{settings.rejected_prefix}{relative}.json"
+    record_key = rejection_key(settings.rejected_prefix, relative)
     body = {
         "bucket": record.bucket,
         "key": key,
@@ -260,6 +299,40 @@ def _write_rejection(
         record_key,
         json.dumps(body, ensure_ascii=False, indent=2).encode(),
         content_type="application/json",
-        metadata={"source-key": key, "source-etag": info.etag},
+        metadata=stamp(record.bucket, key, info.etag, settings.processor),
     )
     return record_key
+
+
+def _follow_deletion(
+    record: ObjectEvent, keys: list[str], settings: Settings, storage: Storage
+) -> Outcome:
+    """Delete the outputs of every form of the key that is gone from the source.
+
+    A form that exists again (uploaded after the deletion, whose own event
+    makes its variants anew) keeps its outputs: deleting them would race the
+    new upload's processing.
+    """
+    gone = []
+    for key in keys:
+        try:
+            storage.head(record.bucket, key)
+        except NotFound:
+            gone.append(key)
+    if not gone:
+        return Outcome(
+            bucket=record.bucket,
+            key=keys[0],
+            outcome="ignored",
+            reason="source-exists (uploaded again since the deletion)",
+        )
+    removed: list[str] = []
+    for key in gone:
+        relative = relative_to(settings.source_prefix, key)
+        for out_key in (
+            *variant_keys(settings.processor, relative),
+            rejection_key(settings.rejected_prefix, relative),
+        ):
+            storage.delete(settings.target_bucket, out_key)
+            removed.append(out_key)
+    return Outcome(bucket=record.bucket, key=gone[0], outcome="deleted", outputs=tuple(removed))

@@ -26,6 +26,10 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "MAX_OBJECT_BYTES": ("52428800", "larger objects are ignored without downloading"),
     "CACHE_CONTROL": ("public, max-age=86400", "Cache-Control of every variant"),
     "OSS_ENDPOINT": ("", "OSS endpoint; default: the region's internal endpoint"),
+    "DELETE_VARIANTS_WITH_SOURCE": (
+        "true",
+        "true or false: a deleted source, or one overwritten by a non-image, loses its variants",
+    ),
     "IMGPIPE_LOCAL_BUCKETS": ("", "local tools only: a directory of buckets instead of OSS"),
 }
 
@@ -45,6 +49,7 @@ class Settings:
     cache_control: str
     oss_endpoint: str
     local_buckets: str
+    delete_variants_with_source: bool = True
 
     @property
     def guarded_prefixes(self) -> tuple[str, ...]:
@@ -73,6 +78,10 @@ class Settings:
         raw_max = get("MAX_OBJECT_BYTES")
         if not raw_max.isdigit() or int(raw_max) <= 0:
             raise SettingsError(f"MAX_OBJECT_BYTES: a positive integer required, got {raw_max!r}")
+        raw_delete = get("DELETE_VARIANTS_WITH_SOURCE")
+        if raw_delete not in ("true", "false"):
+            msg = f"DELETE_VARIANTS_WITH_SOURCE: true or false required, got {raw_delete!r}"
+            raise SettingsError(msg)
 
         settings = cls(
             source_bucket=source_bucket,
@@ -84,6 +93,7 @@ class Settings:
             cache_control=get("CACHE_CONTROL"),
             oss_endpoint=get("OSS_ENDPOINT"),
             local_buckets=get("IMGPIPE_LOCAL_BUCKETS"),
+            delete_variants_with_source=raw_delete == "true",
         )
         if source_bucket == target_bucket:
             for guarded in settings.guarded_prefixes:

@@ -5,14 +5,21 @@ handler against `DIR/<bucket>/<key>` and the tests drive the real oss2
 client against a local HTTP server. Errors are sorted into the two kinds the
 handler must tell apart: `NotFound` (the object is gone: nothing to retry)
 and `TransientError` (network, 5xx, throttling: raise so FC retries).
+
+`head` returns the object's user metadata too: the handler reads a variant's
+`source-etag` and `config-fingerprint` to tell whether it is current
+(`fc_handler.current`). `delete` of a key that is not there succeeds, as
+OSS's DeleteObject does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,6 +42,8 @@ class TransientError(StorageError):
 class ObjectInfo:
     size: int
     etag: str  # upper-case hex, no quotes (as OSS events carry it)
+    # x-oss-meta-* without the prefix, values decoded (what `put` was given)
+    metadata: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
 class Storage(Protocol):
@@ -52,6 +61,8 @@ class Storage(Protocol):
         cache_control: str | None = None,
         metadata: dict[str, str] | None = None,
     ) -> None: ...
+
+    def delete(self, bucket: str, key: str) -> None: ...
 
 
 class LocalStorage:
@@ -75,10 +86,19 @@ class LocalStorage:
         return path
 
     def head(self, bucket: str, key: str) -> ObjectInfo:
-        data = self.get(bucket, key)
-        return ObjectInfo(size=len(data), etag=hashlib.md5(data).hexdigest().upper())
+        data = self._read(bucket, key)  # not `get`: a HEAD is not a download
+        try:
+            metadata = self.metadata(bucket, key)["metadata"]
+        except (OSError, ValueError, KeyError, TypeError):
+            metadata = {}  # written by hand, not through `put`: no metadata, like OSS
+        return ObjectInfo(
+            size=len(data), etag=hashlib.md5(data).hexdigest().upper(), metadata=metadata
+        )
 
     def get(self, bucket: str, key: str) -> bytes:
+        return self._read(bucket, key)
+
+    def _read(self, bucket: str, key: str) -> bytes:
         try:
             return self._path(bucket, key).read_bytes()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
@@ -100,6 +120,15 @@ class LocalStorage:
         sidecar = self._path(bucket, key + ".json", self.root / self.META_DIR)
         write_atomic(sidecar, json.dumps(meta).encode())
         write_atomic(path, data)
+
+    def delete(self, bucket: str, key: str) -> None:
+        """Remove the object and its sidecar; a missing object is not an error."""
+        for path in (
+            self._path(bucket, key),
+            self._path(bucket, key + ".json", self.root / self.META_DIR),
+        ):
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                path.unlink()
 
     def metadata(self, bucket: str, key: str) -> dict[str, Any]:
         """What `put` recorded for an object (local tools and tests)."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import oss2
 import requests
@@ -74,6 +74,9 @@ def default_endpoint(region: str) -> str:
     return f"https://oss-{region}-internal.aliyuncs.com"
 
 
+_META = "x-oss-meta-"
+
+
 class OssStorage:
     def __init__(self, auth: Any, endpoint: str, *, connect_timeout: float = 10) -> None:
         self.auth = auth
@@ -91,7 +94,16 @@ class OssStorage:
     def head(self, bucket: str, key: str) -> ObjectInfo:
         with _mapped(bucket, key):
             meta = self._bucket(bucket).head_object(key)
-            return ObjectInfo(size=int(meta.content_length), etag=meta.etag.strip('"').upper())
+            metadata = {
+                name[len(_META) :].lower(): unquote(value)
+                for name, value in meta.headers.items()
+                if name.lower().startswith(_META)
+            }
+            return ObjectInfo(
+                size=int(meta.content_length),
+                etag=meta.etag.strip('"').upper(),
+                metadata=metadata,
+            )
 
     def get(self, bucket: str, key: str) -> bytes:
         with _mapped(bucket, key):
@@ -112,9 +124,14 @@ class OssStorage:
             headers["Cache-Control"] = cache_control
         for name, value in (metadata or {}).items():
             # HTTP headers are latin-1: percent-encode so unicode keys survive.
-            headers[f"x-oss-meta-{name}"] = quote(value, safe="/:=@,;+ ")
+            headers[f"{_META}{name}"] = quote(value, safe="/:=@,;+ ")
         with _mapped(bucket, key):
             self._bucket(bucket).put_object(key, data, headers=headers)
+
+    def delete(self, bucket: str, key: str) -> None:
+        """DeleteObject: OSS answers 204 whether or not the key existed."""
+        with _mapped(bucket, key):
+            self._bucket(bucket).delete_object(key)
 
 
 class _mapped:

@@ -9,6 +9,7 @@ variable should fail at start-up, not silently fall back to a default.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -123,6 +124,32 @@ class Config:
             "max_megapixels": self.max_megapixels,
             "key_template": self.key_template,
         }
+
+
+# Bump when the processor's output changes for the same configuration (a new
+# resampling filter, a fixed colour conversion): every variant's fingerprint
+# changes with it, so `imgpipe backfill` redoes them all and the handler stops
+# calling the old ones current.
+OUTPUT_REVISION = 1
+
+
+def fingerprint(config: Config) -> str:
+    """A short hash of everything in `config` that shapes the variants' bytes.
+
+    Every variant stores it (`config-fingerprint` metadata) next to the
+    source's ETag; a variant is current when both match. It covers the whole
+    configuration, not one variant's entry, on purpose: the quality, the
+    encoder, the watermark and the background apply to every variant, and a
+    smaller variant is resized from a larger one (the cascade in
+    `pipeline.py`), so one variant's bytes can depend on the others' sizes.
+    Changing any of it makes every variant stale, which is the safe side.
+    """
+    canonical = json.dumps(
+        {"revision": OUTPUT_REVISION, "config": config.to_dict()},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 DEFAULT_QUALITY = {"jpeg": 85, "webp": 80, "avif": 60, "png": 6}
