@@ -179,7 +179,8 @@ def _load(im: Image.Image) -> None:
     except Image.DecompressionBombError as exc:
         raise Rejection(TOO_LARGE, str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - decoders raise OSError, ValueError, struct.error...
-        raise Rejection(CORRUPT, f"{type(exc).__name__}: {exc}") from None
+        what = f"{type(exc).__name__}: {exc}"
+        raise Rejection(CORRUPT, f"the image data is damaged or cut short ({what})") from None
 
 
 def _targets(
