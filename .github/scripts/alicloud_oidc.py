@@ -4,12 +4,20 @@
 No long-lived keys: GitHub issues the job an OIDC token (the job needs
 `permissions: id-token: write`), and STS `AssumeRoleWithOIDC`, which needs
 no AccessKey of its own, trades it for credentials of a RAM role whose
-trust policy names this repository (and, for apply, the protected
-environment). The credentials are masked and exported to the following
-steps under the names the alicloud provider and the OSS backend read.
+trust policy names this repository and the job's GitHub environment. The
+credentials are masked and exported to the following steps under the names
+the alicloud provider and the OSS backend read (the names
+aliyun/configure-aliyun-credentials-action exports, index.js `setOutput`).
 
-Fallback (documented in the README): with no role configured, long-lived
-keys from the repository's secrets are exported instead, with a warning.
+The request is built the way Alibaba's own credential clients build it
+(aliyun/credentials-nodejs, src/providers/oidc_role_arn.ts,
+`getCredentialsInternal`, which configure-aliyun-credentials-action calls):
+Action, Version, Format and Timestamp in the query string; OIDCProviderArn,
+OIDCToken, RoleArn, RoleSessionName and DurationSeconds as a form body.
+
+There is no fallback to long-lived keys (issue 17, point 4): repository
+secrets are readable by a workflow on any branch, so a key there would
+bypass the protected environment the apply role is tied to.
 
 Standard library only: it runs before anything is installed.
 """
@@ -40,23 +48,34 @@ def github_oidc_token(env: dict[str, str]) -> str:
         return json.load(resp)["value"]
 
 
-def assume_role(env: dict[str, str], token: str) -> dict[str, str]:
-    params = {
+def sts_request(env: dict[str, str], token: str, *, now: datetime | None = None):
+    """The AssumeRoleWithOIDC request: common parameters in the query, the rest in the body."""
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    query = {
+        "Version": "2015-04-01",
         "Action": "AssumeRoleWithOIDC",
         "Format": "JSON",
-        "Version": "2015-04-01",
-        "Timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "RoleArn": env["ALIBABA_CLOUD_ROLE_ARN"],
+        "Timestamp": stamp,
+    }
+    form = {
         "OIDCProviderArn": env["ALIBABA_CLOUD_OIDC_PROVIDER_ARN"],
         "OIDCToken": token,
+        "RoleArn": env["ALIBABA_CLOUD_ROLE_ARN"],
         "RoleSessionName": env.get("ROLE_SESSION_NAME", "github-actions")[:64],
         "DurationSeconds": env.get("DURATION_SECONDS", "3600"),
     }
-    req = urllib.request.Request(
-        env.get("ALIBABA_CLOUD_STS_ENDPOINT", DEFAULT_STS),
-        data=urllib.parse.urlencode(params).encode(),
+    endpoint = env.get("ALIBABA_CLOUD_STS_ENDPOINT", DEFAULT_STS)
+    sep = "&" if "?" in endpoint else "?"
+    return urllib.request.Request(
+        f"{endpoint}{sep}{urllib.parse.urlencode(query)}",
+        data=urllib.parse.urlencode(form).encode(),
+        method="POST",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
+
+
+def assume_role(env: dict[str, str], token: str) -> dict[str, str]:
+    req = sts_request(env, token)
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             body = json.load(resp)
@@ -101,20 +120,10 @@ def main(env: dict[str, str] | None = None) -> int:
         export(assume_role(env, github_oidc_token(env)), github_env)
         print("alicloud_oidc: assumed", env["ALIBABA_CLOUD_ROLE_ARN"], "through OIDC")
         return 0
-    if env.get("FALLBACK_ACCESS_KEY_ID") and env.get("FALLBACK_ACCESS_KEY_SECRET"):
-        print("::warning::no OIDC role configured: using long-lived keys from secrets (README: CI)")
-        export(
-            {
-                "id": env["FALLBACK_ACCESS_KEY_ID"],
-                "secret": env["FALLBACK_ACCESS_KEY_SECRET"],
-                "token": "",
-            },
-            github_env,
-        )
-        return 0
     raise SystemExit(
-        "alicloud_oidc: set the environment variables ALIBABA_CLOUD_ROLE_ARN and "
-        "ALIBABA_CLOUD_OIDC_PROVIDER_ARN (README: CI), or the fallback secrets"
+        "alicloud_oidc: set ALIBABA_CLOUD_OIDC_PROVIDER_ARN (repository variable) and "
+        "ALIBABA_CLOUD_ROLE_ARN (variable of the job's GitHub environment) from the "
+        "outputs of examples/ci-oidc (docs/ci.md, step 4)"
     )
 
 

@@ -2,7 +2,11 @@
 """Post the plan on the pull request as one comment, updated on every push.
 
 The comment is found again by a hidden marker naming the environment, so a
-pull request carries one plan per environment, not one per push. Reads the
+pull request carries one plan per environment, not one per push. It also
+carries the SHA-256 of the whole plan text: verify_plan.py, in the apply
+job, checks `terraform show` of the plan file it is about to apply against
+this comment (the text reviewers saw), since the plan file was made by the
+pull request's own copy of the workflow. Reads the
 plan text from a file and writes through the GitHub REST API with the job's
 token (`pull-requests: write`); nothing from the pull request's title or
 body is ever interpolated into a command.
@@ -12,6 +16,7 @@ Standard library only.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 
@@ -24,14 +29,34 @@ def marker(env_name: str) -> str:
     return f"<!-- imgpipe-terraform-plan:{env_name} -->"
 
 
+FENCE_OPEN = "<details><summary>Full plan</summary>\n\n```\n"
+FENCE_CLOSE = "\n```\n</details>"
+TRUNCATED = "\n... (truncated: see the run's artifact)"
+
+
+def digest(plan_text: str) -> str:
+    return hashlib.sha256(plan_text.encode()).hexdigest()
+
+
 def render(env_name: str, plan_text: str, summary: str, run_url: str) -> str:
-    head = f"{marker(env_name)}\n### Terraform plan: `{env_name}`\n\n{summary}\n\n"
+    head = (
+        f"{marker(env_name)}\n### Terraform plan: `{env_name}`\n\n{summary}\n\n"
+        f"Plan text SHA-256: `{digest(plan_text)}`\n\n"
+    )
     tail = f"\n\n[Workflow run]({run_url}) · the plan file is kept as an artifact of that run."
-    fence_open, fence_close = "<details><summary>Full plan</summary>\n\n```\n", "\n```\n</details>"
-    room = MAX_BODY - len(head) - len(tail) - len(fence_open) - len(fence_close)
+    room = MAX_BODY - len(head) - len(tail) - len(FENCE_OPEN) - len(FENCE_CLOSE)
     if len(plan_text) > room:
-        plan_text = plan_text[: room - 60] + "\n... (truncated: see the run's artifact)"
-    return head + fence_open + plan_text + fence_close + tail
+        plan_text = plan_text[: room - 60] + TRUNCATED
+    return head + FENCE_OPEN + plan_text + FENCE_CLOSE + tail
+
+
+def parse(body: str) -> tuple[str, str, bool]:
+    """(shown plan text, SHA-256 of the whole text, truncated?) of a rendered comment."""
+    start = body.index(FENCE_OPEN) + len(FENCE_OPEN)
+    shown = body[start : body.rindex(FENCE_CLOSE)]
+    sha = body.split("Plan text SHA-256: `", 1)[1].split("`", 1)[0]
+    truncated = shown.endswith(TRUNCATED)
+    return (shown[: -len(TRUNCATED)] if truncated else shown), sha, truncated
 
 
 def summarize(plan_text: str) -> str:

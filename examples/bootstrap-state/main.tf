@@ -7,7 +7,8 @@
 #
 # then put the outputs into backend.hcl (see backend.hcl.example) and the
 # repository variables TF_STATE_BUCKET, TF_STATE_REGION, TF_LOCK_ENDPOINT,
-# TF_LOCK_TABLE (README, "Remote state" and "CI").
+# TF_LOCK_TABLE (README, "Remote state"; docs/ci.md, steps 1 and 5), and pass
+# state_bucket, lock_instance and region to examples/ci-oidc.
 #
 # It also owns what is account-wide and must exist before any stack: the
 # services the pipeline uses are activated, and EventBridge's service-linked
@@ -37,9 +38,36 @@ variable "account_id" {
 }
 
 variable "name_prefix" {
-  description = "Prefix of the bucket and Tablestore instance names."
+  description = "Prefix of the bucket name."
   type        = string
   default     = "imgpipe"
+}
+
+# A Tablestore instance name is unique within a region across all accounts
+# (its endpoint is https://<name>.<region>.ots.aliyuncs.com), 3-16 letters,
+# digits and hyphens, starts with a letter, does not end with a hyphen, and
+# may not contain ali, ay, ots, taobao or admin (Tablestore API,
+# CreateInstance, InstanceName). A fixed name such as imgpipe-tflock would
+# collide with the second user in a region, so the default is derived from
+# the account ID: "tfl" and its last 13 digits.
+variable "lock_instance_name" {
+  description = "Tablestore instance of the state lock; default tfl<last 13 digits of account_id>."
+  type        = string
+  default     = null
+  validation {
+    condition = (
+      can(regex("^[A-Za-z][A-Za-z0-9-]{1,14}[A-Za-z0-9]$", coalesce(var.lock_instance_name, "tfl"))) &&
+      !can(regex("(?i)(ali|ay|ots|taobao|admin)", coalesce(var.lock_instance_name, "tfl")))
+    )
+    error_message = "lock_instance_name: 3-16 letters, digits or hyphens, starting with a letter, not ending with a hyphen, without the words ali, ay, ots, taobao, admin (Tablestore naming rules)."
+  }
+}
+
+locals {
+  lock_instance = coalesce(
+    var.lock_instance_name,
+    "tfl${substr(var.account_id, max(0, length(var.account_id) - 13), 13)}",
+  )
 }
 
 provider "alicloud" {
@@ -92,10 +120,20 @@ resource "alicloud_oss_bucket_public_access_block" "state" {
 }
 
 resource "alicloud_ots_instance" "lock" {
-  name          = "${var.name_prefix}-tflock"
+  name          = local.lock_instance
   description   = "Terraform state locks"
   accessed_by   = "Any"
   instance_type = "Capacity"
+
+  lifecycle {
+    precondition {
+      condition = (
+        can(regex("^[A-Za-z][A-Za-z0-9-]{1,14}[A-Za-z0-9]$", local.lock_instance)) &&
+        !can(regex("(?i)(ali|ay|ots|taobao|admin)", local.lock_instance))
+      )
+      error_message = "The lock instance name ${local.lock_instance} breaks Tablestore's naming rules: set lock_instance_name."
+    }
+  }
 }
 
 # The OSS backend's lock table: one primary key column, LockID (string).
@@ -157,6 +195,21 @@ resource "alicloud_event_bridge_service_linked_role" "send_to_mns" {
   lifecycle {
     prevent_destroy = true
   }
+}
+
+output "state_bucket" {
+  description = "examples/ci-oidc's state_bucket; repository variable TF_STATE_BUCKET."
+  value       = alicloud_oss_bucket.state.bucket
+}
+
+output "lock_instance" {
+  description = "examples/ci-oidc's lock_instance."
+  value       = alicloud_ots_instance.lock.name
+}
+
+output "lock_table" {
+  description = "examples/ci-oidc's lock_table; repository variable TF_LOCK_TABLE."
+  value       = alicloud_ots_table.lock.table_name
 }
 
 output "backend_config" {

@@ -1,15 +1,27 @@
 # GitHub Actions -> Alibaba Cloud without long-lived keys: an OIDC identity
 # provider for GitHub's token issuer, and two roles per environment:
 #
-# - plan:  read-only (ReadOnlyAccess) plus the state bucket and lock table;
-#          assumable only by jobs in the unprotected `<env>-plan` environment;
+# - plan:  read-only (ReadOnlyAccess) and read-only on the state (CI plans
+#          with -lock=false); assumable only by jobs in the unprotected
+#          `<env>-plan` environment, which any same-repository pull request
+#          reaches, so it can change nothing;
 # - apply: what the stack needs to create and change, with RAM limited to
-#          this stack's own roles and policies; assumable only by jobs in the
-#          protected `<env>` environment (required reviewers).
+#          this stack's own roles and policies, the state and its lock;
+#          assumable only by jobs in the protected `<env>` environment
+#          (required reviewers, its branch only).
 #
-#   terraform init && terraform apply -var account_id=... -var github_repository=owner/repo
+# Run once, as an account administrator, after examples/bootstrap-state
+# (docs/ci.md, steps 1-4):
 #
-# Then set the repository variables from the outputs (README, "CI").
+#   gh api repos/OWNER/REPO --jq '"owner_id=\(.owner.id) repository_id=\(.id)"'
+#   terraform init && terraform apply \
+#     -var account_id=<account ID> -var github_repository=OWNER/REPO \
+#     -var github_owner_id=<owner_id> -var github_repository_id=<repository_id> \
+#     -var state_bucket=<bootstrap output state_bucket> \
+#     -var lock_instance=<bootstrap output lock_instance> \
+#     -var 'oidc_fingerprints=["<sha1 from docs/ci.md, step 3>"]'
+#
+# Then set the repository and environment variables from the outputs.
 
 terraform {
   required_version = ">= 1.5.0"
@@ -41,6 +53,52 @@ variable "github_repository" {
   }
 }
 
+# GitHub's OIDC subject names the repository in one of two forms. Since the
+# changelog of 2026-04-23 ("Immutable subject claims for GitHub Actions OIDC
+# tokens"), repositories created, renamed or transferred from 2026-07-15 on
+# (and any an owner opts in) carry immutable IDs:
+#   repo:octo-org@123456/octo-repo@456789:environment:prod
+# older ones keep the name-only form, repo:octo-org/octo-repo:environment:prod.
+# The trust policies accept both, so a rename or the switch needs no change
+# here; the IDs never change and are never reused. Read them with
+#   gh api repos/OWNER/REPO --jq '.owner.id, .id'
+variable "github_owner_id" {
+  description = "Numeric ID of the repository's owner (user or organization), for the immutable OIDC subject."
+  type        = string
+  validation {
+    condition     = can(regex("^[1-9][0-9]*$", var.github_owner_id))
+    error_message = "github_owner_id is the owner's numeric ID: gh api repos/OWNER/REPO --jq .owner.id"
+  }
+}
+
+variable "github_repository_id" {
+  description = "Numeric ID of the repository, for the immutable OIDC subject."
+  type        = string
+  validation {
+    condition     = can(regex("^[1-9][0-9]*$", var.github_repository_id))
+    error_message = "github_repository_id is the repository's numeric ID: gh api repos/OWNER/REPO --jq .id"
+  }
+}
+
+# Fingerprints (SHA-1, hex) of the CA certificate of GitHub's issuer
+# endpoint, which Alibaba checks the issuer's HTTPS certificate against
+# (RAM, CreateOIDCProvider: "the fingerprints of HTTPS certificate authority
+# (CA) certificates ... obtained from an external IdP"; at most five).
+# GitHub's chain rotates, so there is no default: derive the current one
+# with openssl (docs/ci.md, step 3) and, when GitHub announces a new chain,
+# add the new fingerprint here before the old one is retired.
+variable "oidc_fingerprints" {
+  description = "SHA-1 fingerprints of the CA certificate(s) of token.actions.githubusercontent.com (docs/ci.md, step 3)."
+  type        = list(string)
+  validation {
+    condition = (
+      length(var.oidc_fingerprints) >= 1 && length(var.oidc_fingerprints) <= 5 &&
+      alltrue([for f in var.oidc_fingerprints : can(regex("^[0-9a-f]{40}$", f))])
+    )
+    error_message = "oidc_fingerprints: one to five SHA-1 fingerprints, 40 lowercase hex digits without colons."
+  }
+}
+
 variable "environments" {
   description = "Environments CI deploys."
   type        = list(string)
@@ -53,9 +111,24 @@ variable "state_bucket" {
 }
 
 variable "lock_instance" {
-  description = "The Tablestore instance from examples/bootstrap-state."
+  description = "The Tablestore instance of the state lock: examples/bootstrap-state's output lock_instance."
   type        = string
-  default     = "imgpipe-tflock"
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-]{1,14}[A-Za-z0-9]$", var.lock_instance))
+    error_message = "lock_instance is a Tablestore instance name (3-16 letters, digits, hyphens): examples/bootstrap-state's output lock_instance."
+  }
+}
+
+variable "lock_region" {
+  description = "Region of the state bucket and lock table (examples/bootstrap-state's region); defaults to var.region."
+  type        = string
+  default     = null
+}
+
+variable "lock_table" {
+  description = "The lock table: examples/bootstrap-state's output lock_table."
+  type        = string
+  default     = "terraform_lock"
 }
 
 variable "name_prefix" {
@@ -72,12 +145,22 @@ resource "alicloud_ims_oidc_provider" "github" {
   oidc_provider_name = "github-actions"
   issuer_url         = "https://token.actions.githubusercontent.com"
   client_ids         = ["sts.aliyuncs.com"]
-  fingerprints       = ["6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf075b76b750d4f2df264fcd"]
+  fingerprints       = var.oidc_fingerprints
   description        = "GitHub Actions of ${var.github_repository}"
 }
 
 locals {
-  oidc_arn = "acs:ram::${var.account_id}:oidc-provider/${alicloud_ims_oidc_provider.github.oidc_provider_name}"
+  oidc_arn    = "acs:ram::${var.account_id}:oidc-provider/${alicloud_ims_oidc_provider.github.oidc_provider_name}"
+  lock_region = coalesce(var.lock_region, var.region)
+  owner_name  = split("/", var.github_repository)[0]
+  repo_name   = split("/", var.github_repository)[1]
+  # Both forms of GitHub's subject for a job in `environment`.
+  subjects = {
+    for env in flatten([for e in var.environments : [e, "${e}-plan"]]) : env => [
+      "repo:${var.github_repository}:environment:${env}",
+      "repo:${local.owner_name}@${var.github_owner_id}/${local.repo_name}@${var.github_repository_id}:environment:${env}",
+    ]
+  }
 
   trust = {
     for kind in ["plan", "apply"] : kind => {
@@ -91,7 +174,9 @@ locals {
             StringEquals = {
               "oidc:iss" = "https://token.actions.githubusercontent.com"
               "oidc:aud" = "sts.aliyuncs.com"
-              "oidc:sub" = "repo:${var.github_repository}:environment:${kind == "plan" ? "${env}-plan" : env}"
+              # Several values of one key: any of them matches (RAM policy
+              # conditions: values of a key are ORed, keys are ANDed).
+              "oidc:sub" = local.subjects[kind == "plan" ? "${env}-plan" : env]
             }
           }
         }]
@@ -99,18 +184,34 @@ locals {
     }
   }
 
-  state_access = jsonencode({
+  state_objects = [
+    "acs:oss:*:${var.account_id}:${var.state_bucket}",
+    "acs:oss:*:${var.account_id}:${var.state_bucket}/imgpipe/*",
+  ]
+
+  # Plan: read the state, nothing else (CI plans with -lock=false).
+  state_read = jsonencode({
+    Version = "1"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["oss:GetObject", "oss:ListObjects", "oss:GetBucketInfo"]
+      Resource = local.state_objects
+    }]
+  })
+
+  # Apply: write the state and hold the lock.
+  state_write = jsonencode({
     Version = "1"
     Statement = [
       {
         Effect   = "Allow"
         Action   = ["oss:GetObject", "oss:PutObject", "oss:ListObjects", "oss:GetBucketInfo"]
-        Resource = ["acs:oss:*:${var.account_id}:${var.state_bucket}", "acs:oss:*:${var.account_id}:${var.state_bucket}/imgpipe/*"]
+        Resource = local.state_objects
       },
       {
         Effect   = "Allow"
         Action   = ["ots:GetRow", "ots:PutRow", "ots:UpdateRow", "ots:DeleteRow", "ots:DescribeTable"]
-        Resource = ["acs:ots:${var.region}:${var.account_id}:instance/${var.lock_instance}/table/terraform_lock"]
+        Resource = ["acs:ots:${local.lock_region}:${var.account_id}:instance/${var.lock_instance}/table/${var.lock_table}"]
       },
     ]
   })
@@ -166,10 +267,19 @@ resource "alicloud_ram_role" "apply" {
   max_session_duration        = 3600
 }
 
+resource "alicloud_ram_policy" "state_read" {
+  policy_name     = "${var.name_prefix}-ci-state-read"
+  policy_document = local.state_read
+  description     = "Read the Terraform state (plan)"
+  # RAM keeps five versions of a policy and does not drop the oldest by
+  # itself: without this the sixth edit fails (provider docs, ram_policy).
+  rotate_strategy = "DeleteOldestNonDefaultVersionWhenLimitExceeded"
+}
+
 resource "alicloud_ram_policy" "state" {
   policy_name     = "${var.name_prefix}-ci-state"
-  policy_document = local.state_access
-  description     = "Read and lock the Terraform state"
+  policy_document = local.state_write
+  description     = "Read, write and lock the Terraform state (apply)"
   # RAM keeps five versions of a policy and does not drop the oldest by
   # itself: without this the sixth edit fails (provider docs, ram_policy).
   rotate_strategy = "DeleteOldestNonDefaultVersionWhenLimitExceeded"
@@ -194,7 +304,7 @@ resource "alicloud_ram_role_policy_attachment" "plan_readonly" {
 resource "alicloud_ram_role_policy_attachment" "plan_state" {
   for_each    = alicloud_ram_role.plan
   role_name   = each.value.role_name
-  policy_name = alicloud_ram_policy.state.policy_name
+  policy_name = alicloud_ram_policy.state_read.policy_name
   policy_type = "Custom"
 }
 

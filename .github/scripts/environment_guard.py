@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Refuse to apply through a GitHub environment that protects nothing.
+
+GitHub creates an environment the first time a job names it, unprotected
+(GitHub docs, "Managing environments for deployment": "Running a workflow
+that references an environment that does not exist will create an
+environment with the referenced name", and "the newly created environment
+will not have any protection rules or secrets configured"), so a repository
+where nobody set up `prod` would apply every merge unreviewed. Before any credentials are fetched,
+this reads the environment (`GET /repos/{repo}/environments/{name}`, the
+token needs `actions: read`) and requires a `required_reviewers` rule with
+at least one reviewer and a deployment branch policy.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import urllib.error
+import urllib.parse
+
+from github_api import call
+
+HOW = (
+    "Set it up once (docs/ci.md, step 6): Settings -> Environments -> {env} -> "
+    "`Required reviewers` (at least one person or team, and `Prevent self-review`), and "
+    "`Deployment branches and tags` -> `Selected branches` -> {branch}. Then re-run this job."
+)
+
+
+def problems(environment: dict) -> list[str]:
+    rules = environment.get("protection_rules") or []
+    found = []
+    reviewers = [r for r in rules if r.get("type") == "required_reviewers"]
+    if not reviewers or not any(r.get("reviewers") for r in reviewers):
+        found.append("no required reviewers")
+    if not environment.get("deployment_branch_policy"):
+        found.append("every branch may deploy to it (no deployment branch policy)")
+    return found
+
+
+def main(env: dict[str, str] | None = None) -> int:
+    env = dict(os.environ if env is None else env)
+    name, branch = env["TF_ENV"], env.get("GITHUB_REF_NAME", "main")
+    api = env.get("GITHUB_API_URL", "https://api.github.com")
+    url = f"{api}/repos/{env['GITHUB_REPOSITORY']}/environments/{urllib.parse.quote(name)}"
+    how = HOW.format(env=name, branch=branch)
+    try:
+        environment = call("GET", url, env["GITHUB_TOKEN"])
+    except urllib.error.HTTPError as exc:
+        raise SystemExit(
+            f"environment_guard: cannot read the GitHub environment `{name}` (HTTP {exc.code}). "
+            + how
+        ) from None
+    found = problems(environment)
+    if found:
+        raise SystemExit(
+            f"environment_guard: refusing to apply: the GitHub environment `{name}` has "
+            + "; ".join(found)
+            + ". "
+            + how
+        )
+    print(f"environment_guard: `{name}` requires a review and restricts its branches")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
