@@ -19,7 +19,7 @@ import zlib
 import pytest
 from PIL import Image, ImageFile
 
-from imgproc import Rejection, default_config, ops, process
+from imgproc import Rejection, default_config, integrity, ops, process
 
 CFG = default_config()
 
@@ -311,3 +311,18 @@ def test_truncated_images_are_never_loaded_as_whole():
         except ImportError:  # pragma: no cover - every package is installed in dev
             continue
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+def test_png_damage_checks_the_image_data_crc_only():
+    """`integrity.png_damage`: IDAT CRCs; truncation and other chunks are the
+    decoder's (Pillow checks every other chunk's CRC itself)."""
+    whole = _png(_png_with_one_idat())
+    assert integrity.png_damage(whole) is None
+    assert integrity.png_damage(whole[: len(whole) // 2]) is None  # cut: the decoder says so
+    bad_idat = bytearray(whole)
+    bad_idat[whole.index(b"IDAT") + 10] ^= 1
+    assert "IDAT chunk at byte 33" in integrity.png_damage(bytes(bad_idat))
+    bad_ihdr = bytearray(whole)
+    bad_ihdr[whole.index(b"IHDR") + 6] ^= 1  # a header CRC: Pillow refuses it
+    assert integrity.png_damage(bytes(bad_ihdr)) is None
+    assert not _pillow_decodes(bytes(bad_ihdr))
