@@ -360,3 +360,38 @@ def test_plan_comment_is_one_comment_updated_in_place(api, tmp_path):
 def test_plan_comment_truncates_huge_plans():
     body = plan_comment.render("dev", "x" * 200_000, "**Plan: 1 to add.**", "u")
     assert len(body) <= plan_comment.MAX_BODY and "truncated" in body
+
+
+# ---------------------------------------------------------------- provider lock file
+
+
+def test_lock_file_check_fails_with_the_one_time_instruction(tmp_path):
+    script = SCRIPTS / "require_lock_file.sh"
+
+    def check(text: str | None) -> subprocess.CompletedProcess:
+        lock = tmp_path / ".terraform.lock.hcl"
+        if text is None:
+            lock.unlink(missing_ok=True)
+        else:
+            lock.write_text(text)
+        return subprocess.run(
+            ["bash", str(script)], cwd=tmp_path, capture_output=True, text=True, check=False
+        )
+
+    missing = check(None)
+    assert missing.returncode == 1
+    assert "::error file=.terraform.lock.hcl::" in missing.stdout
+    assert "terraform providers lock -platform=linux_amd64 -platform=darwin_arm64" in missing.stdout
+    other = check('provider "registry.terraform.io/hashicorp/random" {\n}\n')
+    assert other.returncode == 1 and "no aliyun/alicloud entry" in other.stdout
+    lock = (
+        'provider "registry.terraform.io/aliyun/alicloud" {\n'
+        '  version     = "1.292.0"\n  constraints = ">= 1.292.0, < 2.0.0"\n'
+        '  hashes = [\n    "h1:x=",\n  ]\n}\n'
+    )
+    done = check(lock)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # and CI never rewrites it: every init is readonly
+    runs = "\n".join(s.get("run", "") for job in jobs().values() for s in job.get("steps", []))
+    inits = re.findall(r"terraform init[^\n]*", runs)
+    assert inits and all("-lockfile=readonly" in line for line in inits), inits

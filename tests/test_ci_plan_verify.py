@@ -1,0 +1,153 @@
+"""The apply job refuses a plan file that is not the plan reviewers saw (issue 17, point 3).
+
+The plan file is made by the pull request's copy of the workflow, so a pull
+request that edits the workflow can upload a plan other than the text it
+comments. Here real `terraform show` (the stand-in provider, tests/ci_standin.py)
+renders two real plan files; the comment is what plan_comment.py posts for
+one of them, and verify_plan.py must accept only that one.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import shutil
+import sys
+import threading
+from typing import ClassVar
+
+import pytest
+from ci_standin import TERRAFORM, ok, standin, terraform
+
+from imgpipe import REPO_ROOT
+
+if TERRAFORM is None:
+    pytest.skip("terraform not installed (README: Proving the Terraform)", allow_module_level=True)
+
+sys.path.insert(0, str(REPO_ROOT / ".github" / "scripts"))
+import plan_comment
+import verify_plan
+
+CONFIG = """
+terraform {
+  required_providers {
+    alicloud = { source = "aliyun/alicloud" }
+  }
+}
+variable "name" { type = string }
+resource "alicloud_message_service_queue" "dlq" {
+  queue_name               = var.name
+  message_retention_period = 604800
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def shown(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """`terraform show -no-color` of two plan files, as the plan job and the apply job see them."""
+    tmp = tmp_path_factory.mktemp("verify")
+    plan_dir, apply_dir = tmp / "plan-job", tmp / "apply-job"
+    plan_dir.mkdir()
+    (plan_dir / "main.tf").write_text(CONFIG)
+    out: dict[str, str] = {}
+    with standin(tmp) as env:
+        ok(terraform(env, plan_dir, "init", "-input=false"))
+        for name in ("reviewed", "other"):
+            ok(terraform(env, plan_dir, "plan", f"-var=name=imgpipe-{name}", f"-out={name}.tfplan"))
+            out[name] = ok(terraform(env, plan_dir, "show", "-no-color", f"{name}.tfplan")).stdout
+        # The apply job: another checkout, its own init, the downloaded file.
+        apply_dir.mkdir()
+        (apply_dir / "main.tf").write_text(CONFIG)
+        shutil.copy(plan_dir / "reviewed.tfplan", apply_dir / "tfplan")
+        ok(terraform(env, apply_dir, "init", "-input=false"))
+        out["reviewed, in the apply job"] = ok(
+            terraform(env, apply_dir, "show", "-no-color", "tfplan")
+        ).stdout
+    return out
+
+
+def comment_for(text: str) -> str:
+    return plan_comment.render("prod", text, plan_comment.summarize(text), "https://run")
+
+
+def test_show_is_the_same_text_in_the_plan_job_and_the_apply_job(shown):
+    assert "imgpipe-reviewed" in shown["reviewed"] and "Plan: 1 to add" in shown["reviewed"]
+    assert shown["reviewed, in the apply job"] == shown["reviewed"]
+
+
+def test_the_reviewed_plan_is_accepted(shown):
+    verify_plan.check(
+        shown["reviewed, in the apply job"], comment_for(shown["reviewed"]), pr=7, env_name="prod"
+    )
+
+
+def test_a_plan_file_that_differs_from_its_comment_is_refused(shown):
+    """The pull request's workflow commented one plan and uploaded another."""
+    with pytest.raises(SystemExit, match=r"not the plan reviewed on #7 \(prod\).*Re-run"):
+        verify_plan.check(shown["other"], comment_for(shown["reviewed"]), pr=7, env_name="prod")
+
+
+def test_a_truncated_comment_still_pins_the_whole_plan(shown, monkeypatch):
+    monkeypatch.setattr(plan_comment, "MAX_BODY", 900)
+    comment = comment_for(shown["reviewed"])
+    assert "(truncated" in comment
+    verify_plan.check(shown["reviewed"], comment, pr=7, env_name="prod")
+    # same beginning, more after the cut: the visible text matches, the hash does not
+    with pytest.raises(SystemExit, match="SHA-256"):
+        verify_plan.check(shown["reviewed"] + "  # extra\n", comment, pr=7, env_name="prod")
+
+
+def test_an_edited_comment_text_is_refused_even_with_the_right_hash(shown):
+    comment = comment_for(shown["reviewed"]).replace("imgpipe-reviewed", "imgpipe-harmless")
+    with pytest.raises(SystemExit, match="first differ at line"):
+        verify_plan.check(shown["reviewed"], comment, pr=7, env_name="prod")
+
+
+def test_a_comment_in_another_form_is_refused():
+    with pytest.raises(SystemExit, match="not in the form"):
+        verify_plan.check("Plan: 1 to add", "LGTM", pr=7, env_name="prod")
+
+
+class Comments(http.server.BaseHTTPRequestHandler):
+    """GitHub's issue comments endpoint, one page."""
+
+    bodies: ClassVar[list[str]] = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        assert self.path.startswith("/repos/o/r/issues/7/comments?per_page=100&page=1")
+        data = json.dumps([{"id": i, "body": b} for i, b in enumerate(self.bodies)]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_main_reads_the_comment_for_its_environment(shown, tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Comments)
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+    show_file = tmp_path / "shown.txt"
+    show_file.write_text(shown["reviewed"])
+    env = {
+        "GITHUB_API_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        "GITHUB_REPOSITORY": "o/r",
+        "GITHUB_TOKEN": "t",
+        "PR_NUMBER": "7",
+        "TF_ENV": "prod",
+        "SHOW_FILE": str(show_file),
+    }
+    try:
+        staging = plan_comment.render("staging", shown["other"], "x", "u")
+        Comments.bodies = ["looks good", staging, comment_for(shown["reviewed"])]
+        assert verify_plan.main(env) == 0
+        Comments.bodies = ["looks good", staging]  # no prod plan was ever commented
+        with pytest.raises(SystemExit, match="no `prod` plan comment"):
+            verify_plan.main(env)
+        Comments.bodies = [staging.replace("staging", "prod")]  # prod's comment, other plan
+        with pytest.raises(SystemExit, match="not the plan reviewed"):
+            verify_plan.main(env)
+    finally:
+        server.shutdown()

@@ -1,0 +1,230 @@
+"""Which plan the apply job takes, and when it refuses (issue 17, point 3).
+
+A local stand-in for GitHub's REST API answers as GitHub documents it:
+`GET /repos/{repo}/commits/{sha}/pulls` "Lists the merged pull request that
+introduced the commit to the repository. If the commit is not present in
+the default branch, it will return merged and open pull requests associated
+with the commit", and it is filled asynchronously after a merge, so the
+first answers can be empty. Workflow runs are listed newest first.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import sys
+import threading
+import urllib.parse
+from typing import ClassVar
+
+import pytest
+
+from imgpipe import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / ".github" / "scripts"))
+import environment_guard
+import reviewed_plan
+
+MERGE = "a" * 40
+HEAD = "b" * 40
+
+
+def pull(number: int, *, merged: bool, base: str, merge_sha: str | None, head: str = HEAD):
+    return {
+        "number": number,
+        "state": "closed" if merged else "open",
+        "merged_at": "2026-11-27T10:00:00Z" if merged else None,
+        "merge_commit_sha": merge_sha,
+        "base": {"ref": base},
+        "head": {"sha": head},
+    }
+
+
+class GitHub(http.server.BaseHTTPRequestHandler):
+    pulls: ClassVar[list[list[dict]]] = []  # one answer per call; the last one repeats
+    calls: ClassVar[int] = 0
+    runs: ClassVar[list[dict]] = []
+    artifacts: ClassVar[dict[int, list[dict]]] = {}
+    environments: ClassVar[dict[str, dict]] = {}
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status: int, body) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        url = urllib.parse.urlparse(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        if url.path == f"/repos/o/r/commits/{MERGE}/pulls":
+            answer = self.pulls[min(GitHub.calls, len(self.pulls) - 1)]
+            GitHub.calls += 1
+            return self._send(200, answer)
+        if url.path == "/repos/o/r/actions/workflows/terraform.yml/runs":
+            assert query["event"] == ["pull_request"] and query["status"] == ["success"]
+            wanted = query["head_sha"][0]
+            # GitHub filters by head_sha; a stale run of another commit is kept
+            # here to prove the script checks it too.
+            runs = [r for r in self.runs if r["head_sha"] in (wanted, "stale")]
+            return self._send(200, {"workflow_runs": runs})
+        if url.path.startswith("/repos/o/r/actions/runs/"):
+            run_id = int(url.path.split("/")[-2])
+            return self._send(200, {"artifacts": self.artifacts.get(run_id, [])})
+        if url.path.startswith("/repos/o/r/environments/"):
+            name = urllib.parse.unquote(url.path.rsplit("/", 1)[1])
+            if name in self.environments:
+                return self._send(200, self.environments[name])
+        return self._send(404, {"message": "Not Found"})
+
+
+@pytest.fixture
+def api():
+    GitHub.calls = 0
+    GitHub.runs = [
+        {"id": 43, "head_sha": "stale"},
+        {"id": 42, "head_sha": HEAD},
+        {"id": 41, "head_sha": HEAD},
+    ]
+    GitHub.artifacts = {
+        43: [{"name": f"tfplan-prod-{HEAD}", "expired": False}],
+        42: [{"name": f"package-{HEAD}", "expired": False}],
+        41: [{"name": f"tfplan-prod-{HEAD}", "expired": False}],
+    }
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), GitHub)
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def run(api: str, branch: str = "main", env_name: str = "prod", attempts: int = 3, out=None):
+    env = {
+        "GITHUB_API_URL": api,
+        "GITHUB_REPOSITORY": "o/r",
+        "GITHUB_SHA": MERGE,
+        "GITHUB_REF_NAME": branch,
+        "TF_ENV": env_name,
+        "GITHUB_TOKEN": "t",
+        "LINK_ATTEMPTS": str(attempts),
+        "LINK_DELAY_SECONDS": "0",
+    }
+    if out:
+        env["GITHUB_OUTPUT"] = str(out)
+    return reviewed_plan.main(env)
+
+
+def test_a_merge_on_main_finds_the_reviewed_plan_of_its_last_commit(api, tmp_path):
+    GitHub.pulls = [[pull(7, merged=True, base="main", merge_sha=MERGE)]]
+    run(api, out=tmp_path / "out")
+    # run 43 is of another commit, run 42 has no prod plan: 41 is the reviewed one
+    assert (tmp_path / "out").read_text().splitlines() == [
+        "run_id=41",
+        f"artifact=tfplan-prod-{HEAD}",
+        "pr=7",
+    ]
+
+
+def test_an_open_pull_request_listed_for_the_commit_is_never_taken(api, tmp_path):
+    """On staging the API lists open pull requests that contain the commit, first."""
+    GitHub.pulls = [
+        [
+            pull(9, merged=False, base="main", merge_sha="c" * 40, head="d" * 40),
+            pull(8, merged=True, base="staging", merge_sha=MERGE),
+        ]
+    ]
+    run(api, branch="staging", out=tmp_path / "out")
+    assert "pr=8" in (tmp_path / "out").read_text()
+    GitHub.calls = 0
+    GitHub.pulls = [[pull(9, merged=False, base="staging", merge_sha="c" * 40)]]
+    with pytest.raises(SystemExit, match=r"#9 \(open into staging.*A direct push is never applied"):
+        run(api, branch="staging")
+
+
+def test_a_pull_request_merged_elsewhere_or_as_another_commit_is_refused(api):
+    GitHub.pulls = [[pull(5, merged=True, base="develop", merge_sha=MERGE)]]
+    with pytest.raises(SystemExit, match="not the merge commit of a pull request merged into main"):
+        run(api)
+    GitHub.calls = 0
+    GitHub.pulls = [[pull(5, merged=True, base="main", merge_sha="e" * 40)]]
+    with pytest.raises(SystemExit, match=r"#5 \(merged into main, merge commit eeee"):
+        run(api)
+
+
+def test_the_link_is_waited_for_while_it_lags(api, tmp_path):
+    GitHub.pulls = [[], [], [pull(7, merged=True, base="main", merge_sha=MERGE)]]
+    run(api, attempts=3, out=tmp_path / "out")
+    assert GitHub.calls == 3 and "run_id=41" in (tmp_path / "out").read_text()
+    GitHub.calls = 0
+    with pytest.raises(SystemExit, match="asked 2 times"):
+        run(api, attempts=2)
+
+
+def test_no_plan_artifact_says_how_to_recover(api):
+    GitHub.pulls = [[pull(7, merged=True, base="main", merge_sha=MERGE)]]
+    GitHub.artifacts[41] = [{"name": f"tfplan-prod-{HEAD}", "expired": True}]
+    with pytest.raises(SystemExit) as caught:
+        run(api)
+    message = str(caught.value)
+    assert f"no plan artifact tfplan-prod-{HEAD}" in message and "#7" in message
+    assert "Re-run all jobs" in message and "re-run this failed apply job" in message
+
+
+# ------------------------------------------------------------ environment guard
+
+
+def guard(api: str, name: str = "prod") -> int:
+    return environment_guard.main(
+        {
+            "GITHUB_API_URL": api,
+            "GITHUB_REPOSITORY": "o/r",
+            "GITHUB_TOKEN": "t",
+            "GITHUB_REF_NAME": "main",
+            "TF_ENV": name,
+        }
+    )
+
+
+REVIEWERS = {"type": "required_reviewers", "reviewers": [{"type": "User", "reviewer": {}}]}
+BRANCHES = {"protected_branches": False, "custom_branch_policies": True}
+
+
+def test_apply_refuses_an_environment_github_created_unprotected(api):
+    # what GitHub creates when a job first names an environment
+    GitHub.environments = {
+        "prod": {"name": "prod", "protection_rules": [], "deployment_branch_policy": None}
+    }
+    with pytest.raises(SystemExit) as caught:
+        guard(api)
+    message = str(caught.value)
+    assert "no required reviewers" in message and "no deployment branch policy" in message
+    assert "Settings -> Environments -> prod" in message and "Selected branches" in message
+
+
+def test_apply_refuses_a_wait_timer_alone_or_a_missing_environment(api):
+    GitHub.environments = {
+        "prod": {
+            "protection_rules": [{"type": "wait_timer", "wait_timer": 5}],
+            "deployment_branch_policy": BRANCHES,
+        },
+        "staging": {
+            "protection_rules": [{"type": "required_reviewers", "reviewers": []}],
+            "deployment_branch_policy": BRANCHES,
+        },
+    }
+    with pytest.raises(SystemExit, match="no required reviewers"):
+        guard(api)
+    with pytest.raises(SystemExit, match="no required reviewers"):
+        guard(api, "staging")
+    with pytest.raises(SystemExit, match="cannot read the GitHub environment `dev` \\(HTTP 404"):
+        guard(api, "dev")
+
+
+def test_apply_proceeds_behind_reviewers_and_a_branch_policy(api):
+    GitHub.environments = {
+        "prod": {"protection_rules": [REVIEWERS], "deployment_branch_policy": BRANCHES}
+    }
+    assert guard(api) == 0
