@@ -121,6 +121,11 @@ def parser() -> argparse.ArgumentParser:
     from imgpipe.smoke import add_arguments as smoke_arguments
 
     smoke_arguments(k)
+
+    f = sub.add_parser("backfill", help="invoke the function for every source object not current")
+    from imgpipe.backfill import add_arguments as backfill_arguments
+
+    backfill_arguments(f)
     return parser
 
 
@@ -169,6 +174,10 @@ def _run(args: argparse.Namespace) -> int:
         from imgpipe.smoke import run as smoke_run
 
         return smoke_run(args)
+    if args.command == "backfill":
+        from imgpipe.backfill import run as backfill_run
+
+        return backfill_run(args)
     if args.command == "tf-check":
         from imgpipe.tfcheck import run as tf_run
 

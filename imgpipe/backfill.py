@@ -1,0 +1,814 @@
+"""`imgpipe backfill`: redo what is stale, with Function Compute doing the work.
+
+For a deployed stack (`--outputs`, its `terraform output -json`) or the
+local buckets of `make demo` (`--buckets .demo/buckets`):
+
+1. list the source objects under the source prefix, page by page (OSS
+   ListObjects with `marker`, 1,000 keys a page; locally, a directory walk in
+   the same key order), never holding the whole listing;
+2. build, for each, the CloudEvent EventBridge would deliver for its upload
+   and match it against the *deployed* pattern (the `event_filter_pattern`
+   output, or locally the pattern evaluated from the Terraform): what the
+   trigger would not route, backfill does not invoke either (`filtered`);
+3. skip it when its work is current: the same check, through the same code
+   (`fc_handler.current`), the handler makes before it downloads anything;
+4. invoke the function **asynchronously** with that event (FC 3.0
+   InvokeFunction, `x-fc-invocation-type: Async`; locally, the real handler
+   in-process), at most `--rate` per second, retrying throttling (429), 5xx
+   and network errors with backoff; an invoke that still fails is written
+   to the failures file and the run goes on.
+
+A checkpoint file records the last key up to which every object is settled
+(listed, and skipped or accepted by FC or failed for good), with the counts,
+every second; a stopped run (Ctrl-C, a kill, a crash) resumes after it.
+Objects invoked just before the stop may be invoked again: harmless, the
+handler finds them current. A finished run deletes its checkpoint, so the
+next run starts from the beginning (and finds everything current).
+
+FC accepting an asynchronous invocation is not the work done: FC runs it,
+retries it and dead-letters what keeps failing (`imgpipe redrive`). A
+second backfill is the audit: what it finds stale was not done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imgpipe import argtypes
+from imgpipe.eventpattern import matches
+
+CHECKPOINT_VERSION = 1
+
+
+class BackfillError(Exception):
+    """The run cannot start or go on; the message says what to fix."""
+
+
+class InvokeError(Exception):
+    """An invocation FC did not accept; `retryable` says whether to try again."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+# ------------------------------------------------------------------ the stack
+
+
+@dataclass(frozen=True)
+class Stack:
+    """What backfill and redrive need to know about a deployment."""
+
+    source_bucket: str
+    target_bucket: str
+    source_prefix: str
+    rejected_prefix: str
+    config: Any  # imgproc.Config
+    pattern: dict[str, Any]
+    memory_mb: int
+    region: str
+    account: str
+    function_name: str | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)  # local runs
+
+    @classmethod
+    def from_outputs(cls, outputs: dict[str, Any], *, memory_mb: int) -> Stack:
+        """Read `terraform output -json` (each output is `{"value": ...}`)."""
+        from imgproc import ConfigError, parse_config
+
+        values = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in outputs.items()}
+        need = (
+            "source_bucket",
+            "target_bucket",
+            "function_name",
+            "function_arn",
+            "event_filter_pattern",
+            "pipeline_config",
+        )
+        missing = [n for n in need if values.get(n) in (None, "")]
+        if missing:
+            msg = f"the stack's outputs lack {', '.join(missing)} (`terraform output -json`)"
+            raise BackfillError(msg)
+        arn = str(values["function_arn"]).split(":")  # acs:fc:<region>:<account>:functions/<name>
+        if len(arn) < 5 or arn[:2] != ["acs", "fc"]:
+            raise BackfillError(f"function_arn {values['function_arn']!r} is not acs:fc:...")
+        try:
+            pipeline = json.loads(values["pipeline_config"])
+            pattern = json.loads(values["event_filter_pattern"])
+            config = parse_config(pipeline["processor"])
+        except (ValueError, KeyError, TypeError, ConfigError) as exc:
+            raise BackfillError(f"outputs are not this module's: {exc}") from None
+        return cls(
+            source_bucket=str(values["source_bucket"]),
+            target_bucket=str(values["target_bucket"]),
+            source_prefix=str(pipeline["source_prefix"]),
+            rejected_prefix=str(pipeline.get("rejected_prefix", "rejected/")),
+            config=config,
+            pattern=pattern,
+            memory_mb=memory_mb,
+            region=arn[2],
+            account=arn[3],
+            function_name=str(values["function_name"]),
+        )
+
+    @classmethod
+    def local(cls, config_json: str | None = None, variables: dict | None = None) -> Stack:
+        """The dev environment's evaluated Terraform, as `make demo` runs it.
+
+        `config_json` replaces the processor configuration (IMGPIPE_CONFIG),
+        to try a variant change locally before changing `var.variants`.
+        """
+        from fc_handler.settings import Settings
+        from imgpipe.terraform import LOCAL_ACCOUNT, LOCAL_REGION, evaluate
+
+        ev = evaluate({"env": "dev", **(variables or {})})
+        env = dict(ev.function_environment)
+        if config_json is not None:
+            env["IMGPIPE_CONFIG"] = config_json
+        settings = Settings.from_env(env)
+        return cls(
+            source_bucket=settings.source_bucket,
+            target_bucket=settings.target_bucket,
+            source_prefix=settings.source_prefix,
+            rejected_prefix=settings.rejected_prefix,
+            config=settings.processor,
+            pattern=ev.filter_pattern,
+            memory_mb=int(ev.one("alicloud_fcv3_function")["memory_size"]),
+            region=LOCAL_REGION,
+            account=LOCAL_ACCOUNT,
+            environment=env,
+        )
+
+
+# ------------------------------------------------------------------- listing
+
+
+@dataclass(frozen=True)
+class Listed:
+    key: str
+    size: int
+    etag: str  # upper-case hex, no quotes
+
+
+def list_local(root: Path, bucket: str, prefix: str, after: str = "") -> Iterator[Listed]:
+    """Objects of a local bucket under `prefix` with keys after `after`, in key order.
+
+    OSS lists keys in byte order; walking each directory with its entries
+    sorted by name, a directory's name followed by "/", gives the same order
+    (a key under `a/` sorts where "a/" sorts). Directories wholly before
+    `after`, or beside the prefix, are not entered. The writer's temporary
+    files (`.name.*.part`) are not objects.
+    """
+    import hashlib
+
+    base = root / bucket
+
+    def walk(directory: Path, rel: str) -> Iterator[Listed]:
+        try:
+            entries = list(os.scandir(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        named = sorted((e.name + ("/" if e.is_dir() else ""), e) for e in entries)
+        del entries
+        for name, entry in named:
+            key = rel + name
+            if not (key.startswith(prefix) or prefix.startswith(key)):
+                continue
+            if name.endswith("/"):
+                if after and after > key and not after.startswith(key):
+                    continue  # everything in it sorts before `after`
+                yield from walk(Path(entry.path), key)
+            elif key > after and key.startswith(prefix):
+                if name.startswith(".") and name.endswith(".part"):
+                    continue
+                data = Path(entry.path).read_bytes()
+                yield Listed(key, len(data), hashlib.md5(data).hexdigest().upper())
+
+    yield from walk(base, "")
+
+
+def list_oss(bucket: Any, prefix: str, after: str = "", page: int = 1000) -> Iterator[Listed]:
+    """ListObjects page by page from `marker=after` (oss2 retries a failed page)."""
+    import oss2
+
+    for obj in oss2.ObjectIterator(bucket, prefix=prefix, marker=after, max_keys=page):
+        if not obj.key.endswith("/"):  # folder markers
+            yield Listed(obj.key, int(obj.size), obj.etag.strip('"').upper())
+
+
+# ------------------------------------------------------------------ invoking
+
+
+def object_event(stack: Stack, item: Listed, *, force: bool = False) -> dict[str, Any]:
+    """The CloudEvent EventBridge delivers for the upload of `item`."""
+    from imgpipe.events import cloudevent
+
+    event = cloudevent(
+        stack.source_bucket, item.key, b"", region=stack.region, account=stack.account
+    )
+    obj = event["data"]["oss"]["object"]
+    obj.update(size=item.size, deltaSize=item.size, eTag=item.etag)
+    if force:
+        from fc_handler.events import FORCE_ATTRIBUTE
+
+        event[FORCE_ATTRIBUTE] = "true"
+    return event
+
+
+class FcInvoker:
+    """FC 3.0 InvokeFunction, asynchronous, through Alibaba's SDK.
+
+    One SDK client per thread (the SDK keeps connection state). FC answers
+    an accepted asynchronous invocation with 202. 429 and 5xx are retryable,
+    and so is no answer at all (the SDK's UnretryableException is a network
+    error or a timeout, retryable for us); any other 4xx is not.
+    """
+
+    def __init__(
+        self,
+        function_name: str,
+        *,
+        region: str,
+        credentials: Any,
+        endpoint: str | None = None,
+        qualifier: str = "LATEST",
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.function_name = function_name
+        self.region = region
+        self.credentials = credentials
+        self.endpoint = endpoint
+        self.qualifier = qualifier
+        self.timeout_ms = int(timeout_s * 1000)
+        self._local = threading.local()
+
+    def _client(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            from alibabacloud_fc20230330.client import Client
+            from alibabacloud_tea_openapi import utils_models
+
+            protocol, host = "https", self.endpoint
+            if host and "://" in host:
+                protocol, host = host.split("://", 1)
+            config = utils_models.Config(
+                access_key_id=self.credentials.access_key_id,
+                access_key_secret=self.credentials.access_key_secret,
+                security_token=self.credentials.security_token,
+                region_id=self.region,
+                endpoint=host.rstrip("/") if host else None,
+                protocol=protocol,
+            )
+            client = self._local.client = Client(config)
+        return client
+
+    def __call__(self, payload: bytes) -> str:
+        from alibabacloud_fc20230330 import models
+        from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
+        from darabonba.runtime import RuntimeOptions
+
+        runtime = RuntimeOptions(
+            autoretry=False, read_timeout=self.timeout_ms, connect_timeout=self.timeout_ms
+        )
+        try:
+            response = self._client().invoke_function_with_options(
+                self.function_name,
+                models.InvokeFunctionRequest(body=payload, qualifier=self.qualifier),
+                models.InvokeFunctionHeaders(x_fc_invocation_type="Async"),
+                runtime,
+            )
+        except AlibabaCloudException as exc:
+            status = getattr(exc, "status_code", None) or 0
+            retryable = status == 429 or status >= 500
+            raise InvokeError(f"HTTP {status} {exc.code}", retryable=retryable) from None
+        except Exception as exc:  # noqa: BLE001 - the SDK's network errors have no common base
+            text = str(exc)[:200]
+            raise InvokeError(f"no answer: {type(exc).__name__}: {text}", retryable=True) from None
+        if response.status_code != 202:
+            msg = f"HTTP {response.status_code} (an asynchronous invocation is accepted with 202)"
+            raise InvokeError(msg, retryable=response.status_code >= 500)
+        return str((response.headers or {}).get("x-fc-request-id", ""))
+
+
+class LocalInvoker:
+    """The real handler in-process against local buckets, as `imgpipe invoke` runs it.
+
+    Synchronous where FC is asynchronous, so a local run also does the work;
+    its log lines are appended to `log` (the demo's `function.log`). A
+    handler that raises is retryable, as FC would retry it.
+    """
+
+    def __init__(self, buckets: Path, environment: Mapping[str, str], log: Path) -> None:
+        self.buckets = buckets
+        self.environment = dict(environment)
+        self.log = log
+
+    def __call__(self, payload: bytes) -> str:
+        from imgpipe.invoke import invoke
+
+        captured = io.StringIO()
+        with contextlib.redirect_stdout(captured):
+            result = invoke(payload, self.buckets, env=self.environment)
+        with self.log.open("a") as fh:
+            fh.write(captured.getvalue())
+        if result.raised:
+            msg = f"handler raised {type(result.error).__name__}: {result.error}"
+            raise InvokeError(msg, retryable=True)
+        return result.request_id
+
+
+class RateLimiter:
+    """At most `rate` acquisitions per second, spread evenly; thread-safe."""
+
+    def __init__(self, rate: float | None, clock=time.monotonic, sleep=time.sleep) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.clock, self.sleep = clock, sleep
+        self.next = 0.0
+        self.lock = threading.Lock()
+
+    def acquire(self) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            now = self.clock()
+            at = max(now, self.next)
+            self.next = at + self.interval
+        if at > now:
+            self.sleep(at - now)
+
+
+# ---------------------------------------------------------------- checkpoint
+
+
+@dataclass
+class Counts:
+    listed: int = 0
+    filtered: int = 0
+    current: int = 0
+    invoked: int = 0
+    failed: int = 0
+    would_invoke: int = 0
+
+
+class Checkpoint:
+    """The last settled key and the counts so far, replaced atomically."""
+
+    def __init__(self, path: Path, identity: dict[str, Any]) -> None:
+        self.path = path
+        self.identity = identity  # bucket, prefix: a checkpoint of another run is refused
+
+    def load(self) -> tuple[str, Counts]:
+        if not self.path.exists():
+            return "", Counts()
+        try:
+            data = json.loads(self.path.read_text())
+            if data.get("version") != CHECKPOINT_VERSION:
+                raise ValueError(f"version {data.get('version')!r}")
+            counts = Counts(**data["counts"])
+            after = str(data["after"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            msg = f"checkpoint {self.path} is unreadable ({exc}); delete it to start over"
+            raise BackfillError(msg) from None
+        if data.get("identity") != self.identity:
+            msg = (
+                f"checkpoint {self.path} belongs to another run ({data.get('identity')}); "
+                "give --checkpoint another file or delete it"
+            )
+            raise BackfillError(msg)
+        return after, counts
+
+    def save(self, after: str, counts: Counts) -> None:
+        from fc_handler.localfs import write_atomic
+
+        body = {
+            "version": CHECKPOINT_VERSION,
+            "identity": self.identity,
+            "after": after,
+            "counts": asdict(counts),
+            "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        write_atomic(self.path, json.dumps(body, indent=1).encode())
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------- the run
+
+
+@dataclass
+class Backfill:
+    stack: Stack
+    lister: Callable[[str], Iterator[Listed]]  # after -> objects in key order
+    target: Any  # fc_handler.storage.Storage of the target bucket
+    invoker: Callable[[bytes], str]
+    checkpoint: Checkpoint
+    failures: Path
+    rate: float | None = None
+    force: bool = False
+    dry_run: bool = False
+    workers: int = 8
+    retries: int = 4
+    backoff_s: float = 0.5
+    max_backoff_s: float = 20.0
+    checkpoint_every_s: float = 1.0
+    progress: Callable[[Counts, int], None] | None = None  # (counts, in flight)
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> Counts:
+        """Settle every object after the checkpoint; save progress as it goes."""
+        after, counts = self.checkpoint.load()
+        self.stop.clear()
+        limiter = RateLimiter(self.rate, clock=self.clock, sleep=self.sleep)
+        # Objects in key order, settled from the left only: (key, future or
+        # None, verdict). The checkpoint moves to the last settled key.
+        pending: deque[tuple[str, Future | None, str | None]] = deque()
+        limit = max(4 * self.workers, 16)
+        slots = threading.BoundedSemaphore(limit)
+        last_save = self.clock()
+        settled_after = after
+
+        def settle(until: int) -> None:
+            """Settle what is done; wait on the oldest while more than `until` are pending."""
+            nonlocal settled_after
+            while pending:
+                key, fut, verdict = pending[0]
+                if fut is not None:
+                    if not fut.done() and len(pending) <= until:
+                        return
+                    verdict, error = fut.result()
+                    if verdict is None:  # stopped before it ran: not settled
+                        return
+                    if error is not None:
+                        self._record_failure(key, error)
+                pending.popleft()
+                setattr(counts, verdict, getattr(counts, verdict) + 1)
+                settled_after = key
+
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="backfill") as pool:
+            try:
+                for item in self.lister(after):
+                    counts.listed += 1
+                    event = object_event(self.stack, item, force=self.force)
+                    if not matches(self.stack.pattern, event):
+                        pending.append((item.key, None, "filtered"))
+                    else:
+                        payload = json.dumps(event, ensure_ascii=False).encode()
+                        slots.acquire()
+                        fut = pool.submit(self._one, item, payload, limiter)
+                        fut.add_done_callback(lambda _f: slots.release())
+                        pending.append((item.key, fut, None))
+                    settle(until=2 * limit)
+                    if self.progress:
+                        self.progress(counts, len(pending))
+                    if self.clock() - last_save >= self.checkpoint_every_s:
+                        self.checkpoint.save(settled_after, counts)
+                        last_save = self.clock()
+                    if counts.failed >= 50 and counts.invoked == 0:
+                        msg = f"the first {counts.failed} objects all failed; see {self.failures}"
+                        raise BackfillError(msg)
+                    if self.stop.is_set():
+                        break
+            except BaseException:
+                self.stop.set()  # queued work returns unsettled at once
+                raise
+            finally:
+                settle(until=0)
+                # Listed but not settled (stopped) objects are listed again on resume.
+                counts.listed -= len(pending)
+                self.checkpoint.save(settled_after, counts)
+                if self.progress:
+                    self.progress(counts, 0)
+        return counts
+
+    def finish(self) -> None:
+        """A complete run leaves no checkpoint: the next run starts over."""
+        self.checkpoint.clear()
+
+    def _one(
+        self, item: Listed, payload: bytes, limiter: RateLimiter
+    ) -> tuple[str | None, str | None]:
+        """(verdict, error) for one routed object; never raises. None: stopped first."""
+        if self.stop.is_set():
+            return None, None
+        try:
+            if not self.force and self._current(item):
+                return "current", None
+        except Exception as exc:  # noqa: BLE001 - a HEAD that keeps failing: report, go on
+            return "failed", f"checking the variants: {type(exc).__name__}: {exc}"
+        if self.dry_run:
+            return "would_invoke", None
+        error = ""
+        for attempt in range(self.retries + 1):
+            limiter.acquire()
+            try:
+                self.invoker(payload)
+                return "invoked", None
+            except InvokeError as exc:
+                error = f"{exc} (attempt {attempt + 1})"
+                if not exc.retryable:
+                    break
+            if attempt < self.retries:
+                self.sleep(min(self.backoff_s * 2**attempt, self.max_backoff_s))
+        return "failed", error
+
+    def _current(self, item: Listed) -> bool:
+        from fc_handler.current import current_outputs
+
+        return (
+            current_outputs(
+                self.target,
+                target_bucket=self.stack.target_bucket,
+                source_prefix=self.stack.source_prefix,
+                rejected_prefix=self.stack.rejected_prefix,
+                config=self.stack.config,
+                key=item.key,
+                etag=item.etag,
+            )
+            is not None
+        )
+
+    def _record_failure(self, key: str, error: str) -> None:
+        line = {"key": key, "error": error, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        with self.failures.open("a") as fh:
+            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+# ----------------------------------------------------------------------- CLI
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--outputs", metavar="FILE", help="the stack's `terraform output -json` (- for stdin)"
+    )
+    where.add_argument(
+        "--buckets",
+        type=argtypes.existing_dir,
+        metavar="DIR",
+        help="local buckets (make demo's .demo/buckets): the real handler in-process",
+    )
+    p.add_argument("--dry-run", action="store_true", help="list and check, invoke nothing")
+    p.add_argument("--force", action="store_true", help="redo current objects too")
+    p.add_argument(
+        "--rate",
+        type=argtypes.number(0, 100_000, above_minimum=True),
+        metavar="N",
+        help="at most N invocations per second (default: as fast as --workers go)",
+    )
+    p.add_argument(
+        "--workers",
+        type=argtypes.integer(1, 256, meaning="a whole number of workers"),
+        default=16,
+        help="concurrent checks and invokes (FC mode; local runs use 1)",
+    )
+    p.add_argument(
+        "--retries",
+        type=argtypes.integer(0, 20, meaning="a whole number of retries"),
+        default=4,
+        help="retries of a throttled or failed invoke before it is reported",
+    )
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="FILE",
+        help="progress file (default: .imgpipe-backfill.json, or DIR/../backfill.json)",
+    )
+    p.add_argument(
+        "--config",
+        type=argtypes.existing_file,
+        metavar="FILE",
+        help="local runs: a processor config JSON instead of the Terraform's",
+    )
+    p.add_argument(
+        "--memory-mb",
+        type=argtypes.integer(128, 32768, meaning="a memory size in MB"),
+        help="for --dry-run's cost (default: the function's, or 1024)",
+    )
+    p.add_argument(
+        "--ms-per-object",
+        type=argtypes.number(0, 600_000, above_minimum=True),
+        default=300.0,
+        help="billed duration per invoke for --dry-run's cost (default 300)",
+    )
+    p.add_argument(
+        "--oss-endpoint", metavar="URL", help="default: https://oss-<region>.aliyuncs.com"
+    )
+    p.add_argument("--fc-endpoint", metavar="URL", help="default: the SDK's for the region")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def _credentials():
+    from imgpipe.smoke import Credentials, SetupError
+
+    try:
+        return Credentials.from_env()
+    except SetupError as exc:
+        raise BackfillError(str(exc)) from None
+
+
+def build(args: argparse.Namespace) -> Backfill:
+    """A Backfill for the parsed flags (no listing, no invoking yet)."""
+    from fc_handler.storage import LocalStorage
+
+    if args.buckets is not None:
+        config_json = None
+        if args.config is not None:
+            config_json = Path(args.config).read_text(encoding="utf-8")
+        try:
+            stack = Stack.local(config_json)
+        except ValueError as exc:  # SettingsError: the config does not parse
+            raise BackfillError(f"--config: {exc}") from None
+        buckets = Path(args.buckets)
+        root = buckets.parent
+        checkpoint = args.checkpoint or root / "backfill.json"
+        return Backfill(
+            stack=stack,
+            lister=lambda after: list_local(
+                buckets, stack.source_bucket, stack.source_prefix, after
+            ),
+            target=LocalStorage(buckets),
+            invoker=LocalInvoker(buckets, stack.environment, root / "function.log"),
+            checkpoint=Checkpoint(checkpoint, _identity(stack, args)),
+            failures=checkpoint.with_suffix(".failed.jsonl"),
+            rate=args.rate,
+            force=args.force,
+            dry_run=args.dry_run,
+            workers=1,
+            retries=min(args.retries, 2),
+            backoff_s=0.0,
+        )
+    try:
+        text = sys.stdin.read() if args.outputs == "-" else Path(args.outputs).read_text()
+        outputs = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise BackfillError(f"--outputs {args.outputs}: {exc}") from None
+    stack = Stack.from_outputs(outputs, memory_mb=args.memory_mb or 1024)
+    creds = _credentials()
+    import oss2
+
+    from fc_handler.storage_oss import OssStorage
+
+    auth = (
+        oss2.StsAuth(creds.access_key_id, creds.access_key_secret, creds.security_token)
+        if creds.security_token
+        else oss2.Auth(creds.access_key_id, creds.access_key_secret)
+    )
+    oss_endpoint = args.oss_endpoint or f"https://oss-{stack.region}.aliyuncs.com"
+    source = oss2.Bucket(auth, oss_endpoint, stack.source_bucket)
+    checkpoint = args.checkpoint or Path(".imgpipe-backfill.json")
+    return Backfill(
+        stack=stack,
+        lister=lambda after: list_oss(source, stack.source_prefix, after),
+        target=OssStorage(auth, oss_endpoint),
+        invoker=FcInvoker(
+            str(stack.function_name),
+            region=stack.region,
+            credentials=creds,
+            endpoint=args.fc_endpoint,
+        ),
+        checkpoint=Checkpoint(checkpoint, _identity(stack, args)),
+        failures=checkpoint.with_suffix(".failed.jsonl"),
+        rate=args.rate,
+        force=args.force,
+        dry_run=args.dry_run,
+        workers=args.workers,
+        retries=args.retries,
+    )
+
+
+def _identity(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "source": f"{stack.source_bucket}/{stack.source_prefix}",
+        "mode": "dry-run" if args.dry_run else ("force" if args.force else "stale"),
+    }
+
+
+def cost_line(stack: Stack, n: int, ms: float, memory_mb: int | None = None) -> str:
+    """What invoking `n` objects costs, by `imgpipe cost`'s model, no free tier."""
+    from imgpipe.cost import Rates, estimate
+
+    memory = memory_mb or stack.memory_mb
+    est = estimate(n, memory, ms, rates=Rates(free_invocations=0, free_gib_seconds=0))
+    return (
+        f"estimated cost of {n:,} invocations at {memory} MB x {ms:g} ms: "
+        f"{est.total_cny:.2f} CNY ({est.invocations_cny:.2f} invocations + "
+        f"{est.compute_cny:.2f} compute; `imgpipe cost` rates, free tier assumed used up)"
+    )
+
+
+class _Progress:
+    """A tqdm bar over the listing with the counts; ETA when the total is known."""
+
+    def __init__(self, total: int | None, enabled: bool) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=total, unit="obj", desc="backfill", disable=not enabled, file=sys.stderr
+        )
+        self.seen = 0
+
+    def __call__(self, counts: Counts, in_flight: int) -> None:
+        self.bar.update(counts.listed - self.seen)
+        self.seen = counts.listed
+        self.bar.set_postfix(
+            current=counts.current,
+            invoked=counts.invoked or counts.would_invoke,
+            failed=counts.failed,
+            filtered=counts.filtered,
+            in_flight=in_flight,
+            refresh=False,
+        )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def summary(counts: Counts, job: Backfill, elapsed: float, args: argparse.Namespace) -> str:
+    verb = "would invoke" if job.dry_run else "invoked"
+    n = counts.would_invoke if job.dry_run else counts.invoked
+    lines = [
+        f"listed {counts.listed:,} objects under "
+        f"{job.stack.source_bucket}/{job.stack.source_prefix} in {elapsed:.1f} s "
+        f"({counts.listed / elapsed if elapsed > 0 else 0:,.0f}/s)",
+        f"  current (skipped):  {counts.current:,}",
+        f"  {verb + ':':19} {n:,}",
+        f"  not routed:         {counts.filtered:,} (the event pattern would not send them)",
+        f"  failed:             {counts.failed:,}"
+        + (f" (listed in {job.failures})" if counts.failed else ""),
+    ]
+    if job.dry_run or args.buckets is None:
+        lines.append(cost_line(job.stack, n, args.ms_per_object, args.memory_mb))
+    if not job.dry_run and args.buckets is None and n:
+        lines.append(
+            "FC accepted these; it runs, retries and dead-letters them: "
+            "`imgpipe redrive --peek` shows failures, a second backfill finds what is still stale"
+        )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        job = build(args)
+    except BackfillError as exc:
+        print(f"imgpipe backfill: {exc}", file=sys.stderr)
+        return 2
+    total = None
+    if args.buckets is not None:
+        total = sum(1 for _ in _count_local(Path(args.buckets), job.stack))
+    progress = _Progress(total, sys.stderr.isatty())
+    job.progress = progress
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(_sig, _frame):
+        raise KeyboardInterrupt
+
+    started = time.monotonic()
+    try:
+        signal.signal(signal.SIGTERM, on_term)
+        counts = job.run()
+    except KeyboardInterrupt:
+        progress.close()
+        print(
+            f"imgpipe backfill: stopped; progress saved in {job.checkpoint.path}: "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    except BackfillError as exc:
+        progress.close()
+        print(f"imgpipe backfill: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    progress.close()
+    job.finish()
+    elapsed = time.monotonic() - started
+    if args.json:
+        print(json.dumps({**asdict(counts), "seconds": round(elapsed, 3)}))
+    else:
+        print(summary(counts, job, elapsed, args))
+    return 1 if counts.failed else 0
+
+
+def _count_local(buckets: Path, stack: Stack) -> Iterator[None]:
+    base = buckets / stack.source_bucket / stack.source_prefix
+    for _dirpath, _dirs, files in os.walk(base):
+        for _ in files:
+            yield None
