@@ -13,8 +13,10 @@ from __future__ import annotations
 import http.server
 import json
 import sys
+import tempfile
 import threading
 import urllib.parse
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -176,7 +178,13 @@ def test_no_plan_artifact_says_how_to_recover(api):
 # ------------------------------------------------------------ environment guard
 
 
-def guard(api: str, name: str = "prod") -> int:
+OWNED = "/.github/ @acme/platform\n/examples/ci-oidc/ @acme/platform\n"
+
+
+def guard(api: str, name: str = "prod", codeowners: str | None = OWNED, tmp=None) -> int:
+    path = Path(tmp or tempfile.mkdtemp()) / "CODEOWNERS"
+    if codeowners is not None:
+        path.write_text(codeowners)
     return environment_guard.main(
         {
             "GITHUB_API_URL": api,
@@ -184,6 +192,7 @@ def guard(api: str, name: str = "prod") -> int:
             "GITHUB_TOKEN": "t",
             "GITHUB_REF_NAME": "main",
             "TF_ENV": name,
+            "CODEOWNERS_FILE": str(path),
         }
     )
 
@@ -228,3 +237,19 @@ def test_apply_proceeds_behind_reviewers_and_a_branch_policy(api):
         "prod": {"protection_rules": [REVIEWERS], "deployment_branch_policy": BRANCHES}
     }
     assert guard(api) == 0
+
+
+def test_apply_refuses_until_codeowners_names_real_owners_of_github_dir(api, tmp_path):
+    GitHub.environments = {
+        "prod": {"protection_rules": [REVIEWERS], "deployment_branch_policy": BRANCHES}
+    }
+    shipped = (REPO_ROOT / ".github" / "CODEOWNERS").read_text()
+    with pytest.raises(SystemExit, match="still names the placeholder @OWNER"):
+        guard(api, codeowners=shipped, tmp=tmp_path)
+    owned = shipped.replace("@OWNER", "@acme/platform")
+    assert guard(api, codeowners=owned, tmp=tmp_path) == 0
+    with pytest.raises(SystemExit, match=r"gives /\.github/ no owner"):
+        guard(api, codeowners="/examples/ @acme/platform\n", tmp=tmp_path)
+    (tmp_path / "CODEOWNERS").unlink()
+    with pytest.raises(SystemExit, match="CODEOWNERS is missing"):
+        guard(api, codeowners=None, tmp=tmp_path)

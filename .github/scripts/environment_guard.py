@@ -9,7 +9,10 @@ will not have any protection rules or secrets configured"), so a repository
 where nobody set up `prod` would apply every merge unreviewed. Before any credentials are fetched,
 this reads the environment (`GET /repos/{repo}/environments/{name}`, the
 token needs `actions: read`) and requires a `required_reviewers` rule with
-at least one reviewer and a deployment branch policy.
+at least one reviewer and a deployment branch policy. It also refuses while
+.github/CODEOWNERS still has its placeholder owner or does not cover
+.github/: without a code owner's review, a pull request could change the
+workflow that plans and the plan file that is applied.
 
 Standard library only.
 """
@@ -24,9 +27,10 @@ import urllib.parse
 from github_api import call
 
 HOW = (
-    "Set it up once (docs/ci.md, step 6): Settings -> Environments -> {env} -> "
+    "Set it up once (docs/ci.md, steps 6 and 7): Settings -> Environments -> {env} -> "
     "`Required reviewers` (at least one person or team, and `Prevent self-review`), and "
-    "`Deployment branches and tags` -> `Selected branches` -> {branch}. Then re-run this job."
+    "`Deployment branches and tags` -> `Selected branches` -> {branch}; put the same "
+    "reviewers in .github/CODEOWNERS in place of @OWNER. Then re-run this job."
 )
 
 
@@ -38,6 +42,22 @@ def problems(environment: dict) -> list[str]:
         found.append("no required reviewers")
     if not environment.get("deployment_branch_policy"):
         found.append("every branch may deploy to it (no deployment branch policy)")
+    return found
+
+
+def codeowners_problems(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            rules = [
+                line.split() for line in fh if line.strip() and not line.lstrip().startswith("#")
+            ]
+    except FileNotFoundError:
+        return [f"{path} is missing"]
+    found = []
+    if any("@OWNER" in rule[1:] for rule in rules):
+        found.append(f"{path} still names the placeholder @OWNER")
+    if not any(rule[0] in ("/.github/", "/.github/**", "*") and len(rule) > 1 for rule in rules):
+        found.append(f"{path} gives /.github/ no owner")
     return found
 
 
@@ -54,10 +74,12 @@ def main(env: dict[str, str] | None = None) -> int:
             f"environment_guard: cannot read the GitHub environment `{name}` (HTTP {exc.code}). "
             + how
         ) from None
-    found = problems(environment)
+    found = problems(environment) + codeowners_problems(
+        env.get("CODEOWNERS_FILE", ".github/CODEOWNERS")
+    )
     if found:
         raise SystemExit(
-            f"environment_guard: refusing to apply: the GitHub environment `{name}` has "
+            f"environment_guard: refusing to apply through the GitHub environment `{name}`: "
             + "; ".join(found)
             + ". "
             + how
