@@ -366,3 +366,153 @@ def test_input_hash_covers_everything_the_package_is_made_of(sandbox, kind, chan
     args = _edit(kind, src, reqs)
     after = build.input_hash(args["target"], args["layer"], reqs)
     assert (after != before) is changes
+
+
+# ---------------------------------------------------------------- the command line (pip stubbed)
+
+
+def test_main_reports_what_it_did(sandbox, tmp_path, capsys):
+    out = tmp_path / "dist"
+    line_re = (
+        r"(?P<path>\S+function\.zip): (?P<state>built|up to date, skipped) in \d+\.\d\ds; "
+        r"\d+\.\d\d MiB zipped, \d+\.\d\d MiB unzipped, (?P<files>\d+) files, "
+        r"target (?P<target>\S+), crc64 (?P<crc>\d+)"
+    )
+
+    def run(*args: str) -> re.Match:
+        assert build.main([*args, "--out", str(out)]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        match = re.fullmatch(line_re, lines[0])
+        assert match, lines
+        return match
+
+    first = run()
+    manifest = json.loads((out / "function.json").read_text())
+    assert first["state"] == "built" and first["target"] == "python3.10"
+    assert first["crc"] == manifest["crc64"] and int(first["files"]) == manifest["files"]
+    assert run()["state"] == "up to date, skipped"
+    assert run("--force")["state"] == "built"
+    assert run("--runtime", "python3.12")["target"] == "python3.12"
+    assert run("--host")["target"] == "host"
+
+    assert build.main(["--layer", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(line_re, lines[0])
+    assert re.fullmatch(r"\S+layer\.zip: \d+\.\d\d MiB zipped, \d+\.\d\d MiB unzipped", lines[1])
+
+
+def test_main_turns_build_errors_into_one_line_and_exit_1(sandbox, tmp_path, capsys):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing pinned\n")
+    assert build.main(["--out", str(tmp_path / "d"), "--requirements", str(empty)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"build.py: error: {empty} pins nothing; run `python build.py lock`\n"
+
+
+def test_pip_is_asked_for_the_targets_binary_wheels_with_hashes(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_run(cmd, **kwargs):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(build.subprocess, "run", fake_run)
+    reqs = tmp_path / "r.txt"
+    build.install_dependencies(build.target_for("python3.10", False), tmp_path / "site", reqs)
+    (cmd,) = calls
+    assert cmd[:4] == [sys.executable, "-m", "pip", "install"]
+    for flag in ("--no-deps", "--require-hashes", "--only-binary=:all:", "--no-compile"):
+        assert flag in cmd
+    assert cmd[cmd.index("--target") + 1] == str(tmp_path / "site")
+    assert cmd[cmd.index("-r") + 1] == str(reqs)
+    assert cmd[cmd.index("--python-version") + 1] == "3.10"
+    assert cmd[cmd.index("--implementation") + 1] == "cp"
+    abis = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--abi"]
+    platforms = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--platform"]
+    assert abis == ["cp310", "abi3", "none"]
+    assert platforms[0] == "manylinux_2_28_x86_64" and "manylinux_2_31_x86_64" not in platforms
+    assert platforms[-1] == "manylinux2014_x86_64"
+    # a host build lets pip pick this machine's platform
+    host = build.target_for("python3.10", True).pip_args()
+    assert host == ["--only-binary=:all:", "--python-version", f"3.{sys.version_info.minor}"]
+
+    monkeypatch.setattr(
+        build.subprocess,
+        "run",
+        lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", "ERROR: boom"),
+    )
+    with pytest.raises(build.BuildError, match=r"^pip failed:\nERROR: boom$"):
+        build.install_dependencies(build.target_for("python3.10", False), tmp_path, reqs)
+
+
+def test_pip_failures_are_explained():
+    py310 = build.target_for("python3.10", False)
+    missing = build._explain_pip_failure(
+        "ERROR: No matching distribution found for crcmod==1.7\n", py310
+    )
+    assert missing.startswith(
+        "no binary wheel of crcmod==1.7 for CPython 3.10 on "
+        "manylinux_2_28_x86_64, manylinux_2_27_x86_64, ...: the function needs wheels"
+    )
+    host = build._explain_pip_failure(
+        "No matching distribution found for x==1", build.Target("host", "3.11", ())
+    )
+    assert "for CPython 3.11 on this machine:" in host
+    hashes = build._explain_pip_failure("THESE PACKAGES DO NOT MATCH THE HASHES ...", py310)
+    assert hashes.startswith(
+        "a downloaded wheel does not match requirements/function.txt's hashes:\n"
+    )
+    other = build._explain_pip_failure("x" * 5000 + "the end", py310)
+    assert other == "pip failed:\n" + ("x" * 5000 + "the end")[-3000:]
+
+
+def test_lock_pins_every_targets_wheel_hash(tmp_path, monkeypatch, capsys):
+    """`build.py lock` downloads each pin for python3.10, python3.12 and the host, and
+    writes one hash per distinct wheel (pip stubbed: each target gets its own bytes)."""
+    requirements_in = tmp_path / "function.in"
+    requirements_in.write_text(
+        "# what the function imports\nPillow==12.3.0\npillow-heif==1.8.1  # HEIC\n"
+    )
+    out = tmp_path / "function.txt"
+    monkeypatch.setattr(build, "REQUIREMENTS_IN", requirements_in)
+    monkeypatch.setattr(build, "REQUIREMENTS", out)
+    downloads = []
+
+    def fake_download(cmd, **kwargs):
+        assert cmd[3] == "download" and "--no-deps" in cmd
+        dest = Path(cmd[cmd.index("-d") + 1])
+        dest.mkdir(parents=True)
+        version = cmd[cmd.index("--python-version") + 1]
+        platform = cmd[cmd.index("--platform") + 1] if "--platform" in cmd else "host"
+        pins = [a for a in cmd if "==" in a]
+        for pin in pins:
+            name, ver = pin.split("==")
+            wheel = dest / f"{name.replace('-', '_')}-{ver}-cp{version}-{platform}.whl"
+            wheel.write_bytes(f"{pin} {version} {platform}".encode())
+        downloads.append((version, platform, pins))
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(build.subprocess, "run", fake_download)
+    build.lock()
+    host = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert downloads == [
+        ("3.10", "manylinux_2_28_x86_64", ["Pillow==12.3.0", "pillow-heif==1.8.1"]),
+        ("3.12", "manylinux_2_31_x86_64", ["Pillow==12.3.0", "pillow-heif==1.8.1"]),
+        (host, "host", ["Pillow==12.3.0", "pillow-heif==1.8.1"]),
+    ]
+
+    def digest(text: str) -> str:
+        return build.hashlib.sha256(text.encode()).hexdigest()
+
+    expected = {
+        pin: sorted(digest(f"{pin} {v} {p}") for v, p, _ in downloads)
+        for pin in ("Pillow==12.3.0", "pillow-heif==1.8.1")
+    }
+    text = out.read_text()
+    assert text.startswith("# Generated by `python build.py lock` from requirements/function.in")
+    assert build.pinned_requirements(out) == ["Pillow==12.3.0", "pillow-heif==1.8.1"]
+    for pin, hashes in expected.items():
+        block = text.split(pin + " \\\n")[1].split("\n")[: len(hashes)]
+        assert [line.strip(" \\") for line in block] == [f"--hash=sha256:{h}" for h in hashes]
+    assert text.endswith(f"--hash=sha256:{expected['pillow-heif==1.8.1'][-1]}\n")
+    assert capsys.readouterr().out == f"wrote {out} (2 pins)\n"
