@@ -430,6 +430,7 @@ class Backfill:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     stop: threading.Event = field(default_factory=threading.Event)
+    complete: bool = False  # set by `run`: every object settled, checkpoint removed
 
     def run(self) -> Counts:
         """Settle every object after the checkpoint; save progress as it goes."""
@@ -492,14 +493,14 @@ class Backfill:
                 settle(until=0)
                 # Listed but not settled (stopped) objects are listed again on resume.
                 counts.listed -= len(pending)
-                self.checkpoint.save(settled_after, counts)
+                self.complete = not self.stop.is_set() and not pending
+                if self.complete:  # the next run starts from the beginning
+                    self.checkpoint.clear()
+                else:
+                    self.checkpoint.save(settled_after, counts)
                 if self.progress:
                     self.progress(counts, 0)
         return counts
-
-    def finish(self) -> None:
-        """A complete run leaves no checkpoint: the next run starts over."""
-        self.checkpoint.clear()
 
     def _one(
         self, item: Listed, payload: bytes, limiter: RateLimiter
@@ -766,6 +767,7 @@ def summary(counts: Counts, job: Backfill, elapsed: float, args: argparse.Namesp
 def run(args: argparse.Namespace) -> int:
     try:
         job = build(args)
+        job.checkpoint.load()  # a checkpoint that cannot be resumed stops us before any work
     except BackfillError as exc:
         print(f"imgpipe backfill: {exc}", file=sys.stderr)
         return 2
@@ -784,6 +786,7 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, on_term)
         counts = job.run()
     except KeyboardInterrupt:
+        job.stop.set()
         progress.close()
         print(
             f"imgpipe backfill: stopped; progress saved in {job.checkpoint.path}: "
@@ -798,7 +801,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     progress.close()
-    job.finish()
     elapsed = time.monotonic() - started
     if args.json:
         print(json.dumps({**asdict(counts), "seconds": round(elapsed, 3)}))

@@ -147,7 +147,7 @@ class OssStandIn(_Server):
 
     def listings(self) -> list[Request]:
         with self.lock:
-            return [r for r in self.requests if r.method == "GET" and r.path.count("/") == 1]
+            return [r for r in self.requests if r.method == "GET" and "/" not in r.path.strip("/")]
 
     def _sorted(self, bucket: str) -> Sequence[str]:
         if bucket in self.generated:
