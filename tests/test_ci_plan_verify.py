@@ -151,3 +151,23 @@ def test_main_reads_the_comment_for_its_environment(shown, tmp_path):
             verify_plan.main(env)
     finally:
         server.shutdown()
+
+
+def test_a_plan_whose_state_moved_on_is_refused_by_terraform(tmp_path):
+    """Two queued merges planned against the same state: the second apply is refused.
+
+    This is what docs/ci.md promises for a queued apply whose plan predates
+    the apply before it: Terraform itself refuses the saved plan, and
+    nothing changes.
+    """
+    (tmp_path / "main.tf").write_text(CONFIG)
+    with standin(tmp_path) as env:
+        ok(terraform(env, tmp_path, "init", "-input=false"))
+        for name in ("first", "second"):  # both pull requests planned before either merge
+            ok(terraform(env, tmp_path, "plan", "-lock=false", f"-var=name={name}", f"-out={name}"))
+        ok(terraform(env, tmp_path, "apply", "-auto-approve", "first"))
+        state = (tmp_path / "terraform.tfstate").read_text()
+        stale = terraform(env, tmp_path, "apply", "-auto-approve", "second")
+    assert stale.returncode != 0
+    assert "Saved plan is stale" in stale.stderr, stale.stderr[-2000:]
+    assert (tmp_path / "terraform.tfstate").read_text() == state  # nothing changed
