@@ -253,3 +253,13 @@ def test_apply_refuses_until_codeowners_names_real_owners_of_github_dir(api, tmp
     (tmp_path / "CODEOWNERS").unlink()
     with pytest.raises(SystemExit, match="CODEOWNERS is missing"):
         guard(api, codeowners=None, tmp=tmp_path)
+
+
+def test_an_api_refusal_is_one_clear_line(api):
+    """A refused call (403 without the permission, 404 here) is one line, no traceback."""
+    from github_api import ApiError
+
+    GitHub.pulls = [[pull(7, merged=True, base="main", merge_sha=MERGE)]]
+    with pytest.raises(ApiError, match=r"HTTP 404 .*permissions") as caught:
+        run(api + "/nowhere")
+    assert isinstance(caught.value, SystemExit) and caught.value.status == 404

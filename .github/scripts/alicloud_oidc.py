@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
@@ -44,8 +45,11 @@ def github_oidc_token(env: dict[str, str]) -> str:
         f"{url}{sep}audience={urllib.parse.quote(AUDIENCE)}",
         headers={"Authorization": f"Bearer {bearer}", "Accept": "application/json"},
     )
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.load(resp)["value"]
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.load(resp)["value"]
+    except (urllib.error.URLError, TimeoutError, ValueError, KeyError) as exc:
+        raise SystemExit(f"alicloud_oidc: GitHub gave no OIDC token: {exc}") from None
 
 
 def sts_request(env: dict[str, str], token: str, *, now: datetime | None = None):
@@ -82,8 +86,11 @@ def assume_role(env: dict[str, str], token: str) -> dict[str, str]:
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")[:500]
         raise SystemExit(
-            f"alicloud_oidc: AssumeRoleWithOIDC failed: HTTP {exc.code} {detail}"
+            f"alicloud_oidc: AssumeRoleWithOIDC failed: HTTP {exc.code} {detail} (docs/ci.md: "
+            "the subject, audience and fingerprint are checked against steps 2-4)"
         ) from None
+    except (urllib.error.URLError, TimeoutError, ValueError) as exc:
+        raise SystemExit(f"alicloud_oidc: no usable answer from STS: {exc}") from None
     creds = body.get("Credentials") or {}
     if not creds.get("AccessKeyId"):
         raise SystemExit(f"alicloud_oidc: unexpected STS answer: {str(body)[:300]}")

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import os
 import sys
-import urllib.error
 import urllib.parse
 
-from github_api import call
+from github_api import ApiError, call
 
 HOW = (
     "Set it up once (docs/ci.md, steps 6 and 7): Settings -> Environments -> {env} -> "
@@ -69,10 +68,10 @@ def main(env: dict[str, str] | None = None) -> int:
     how = HOW.format(env=name, branch=branch)
     try:
         environment = call("GET", url, env["GITHUB_TOKEN"])
-    except urllib.error.HTTPError as exc:
+    except ApiError as exc:
         raise SystemExit(
-            f"environment_guard: cannot read the GitHub environment `{name}` (HTTP {exc.code}). "
-            + how
+            f"environment_guard: cannot read the GitHub environment `{name}` "
+            f"(HTTP {exc.status}). " + how
         ) from None
     found = problems(environment) + codeowners_problems(
         env.get("CODEOWNERS_FILE", ".github/CODEOWNERS")
