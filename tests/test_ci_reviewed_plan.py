@@ -144,6 +144,10 @@ def test_an_open_pull_request_listed_for_the_commit_is_never_taken(api, tmp_path
     GitHub.pulls = [[pull(9, merged=False, base="staging", merge_sha="c" * 40)]]
     with pytest.raises(SystemExit, match=r"#9 \(open into staging.*A direct push is never applied"):
         run(api, branch="staging")
+    GitHub.calls = 0  # open is open, whatever its (test) merge commit is
+    GitHub.pulls = [[pull(9, merged=False, base="staging", merge_sha=MERGE)]]
+    with pytest.raises(SystemExit, match=r"#9 \(open into staging"):
+        run(api, branch="staging")
 
 
 def test_a_pull_request_merged_elsewhere_or_as_another_commit_is_refused(api):
