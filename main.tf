@@ -85,6 +85,7 @@ module "iam" {
   source_prefix  = var.source_prefix
   target_bucket  = module.storage.target_bucket
   write_prefixes = concat(local.output_prefixes, [var.rejected_prefix])
+  delete_outputs = var.delete_variants_with_source
   queue_name     = module.dlq.queue_name
   log_project    = local.log_project
   logstore       = "function"
@@ -127,6 +128,8 @@ module "function" {
     REJECTED_PREFIX  = var.rejected_prefix
     MAX_OBJECT_BYTES = tostring(var.max_object_mb * 1024 * 1024)
     CACHE_CONTROL    = var.cache_control
+
+    DELETE_VARIANTS_WITH_SOURCE = tostring(var.delete_variants_with_source)
   }
 
   tags = local.tags
@@ -141,6 +144,7 @@ module "events" {
   source_prefix               = var.source_prefix
   image_suffixes              = var.image_suffixes
   created_event_types         = ["PutObject", "PostObject", "CopyObject", "CompleteMultipartUpload"]
+  removed_event_types         = var.delete_variants_with_source ? ["DeleteObject", "DeleteObjects"] : []
   dead_letter_arn             = module.dlq.eventbridge_dlq_arn
   async_invocation            = var.async_invocation
   create_service_linked_roles = var.create_service_linked_roles

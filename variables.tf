@@ -201,6 +201,13 @@ variable "rejected_prefix" {
   }
 }
 
+variable "delete_variants_with_source" {
+  description = "Deleting a source object (or overwriting it with a non-image) deletes its variants and rejection record: the trigger also routes ObjectRemoved:DeleteObject/DeleteObjects, and the role may delete under the output and rejection prefixes only."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "max_object_mb" {
   description = "Uploads larger than this are ignored without being downloaded."
   type        = number

@@ -266,7 +266,15 @@ def deployed():
 
 ROUTED = [
     (SRC, key, api)
-    for api in ("PutObject", "PostObject", "CopyObject", "CompleteMultipartUpload")
+    for api in (
+        "PutObject",
+        "PostObject",
+        "CopyObject",
+        "CompleteMultipartUpload",
+        # delete_variants_with_source (default true): the variants follow the source
+        "ObjectRemoved:DeleteObject",
+        "ObjectRemoved:DeleteObjects",
+    )
     for key in (
         "uploads/a.jpg",
         "uploads/deep/dir/IMG_0001.JPG",
@@ -281,7 +289,9 @@ ROUTED = [
 FILTERED = [
     (SRC, "uploads/notes.txt", "PutObject"),
     (SRC, "uploads/a.jpg.txt", "PutObject"),
-    (SRC, "uploads/a.jpg", "ObjectRemoved:DeleteObject"),
+    (SRC, "uploads/a.jpg", "ObjectRemoved:AbortMultipartUpload"),
+    (SRC, "uploads/notes.txt", "ObjectRemoved:DeleteObject"),
+    (SRC, "elsewhere/a.jpg", "ObjectRemoved:DeleteObjects"),
     (SRC, "uploads/a.jpg", "InitiateMultipartUpload"),
     (SRC, "uploads/a.jpg", "UploadPart"),
     (SRC, "uploads/a.jpg", "AppendObject"),

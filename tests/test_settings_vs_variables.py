@@ -134,6 +134,8 @@ CASES: list[tuple[str, Any, bool]] = [
     ("max_object_mb", 0, NO),
     ("cache_control", "no-store", OK),
     ("cache_control", "", OK),
+    ("delete_variants_with_source", True, OK),
+    ("delete_variants_with_source", False, OK),
 ]
 
 

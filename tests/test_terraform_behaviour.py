@@ -46,6 +46,8 @@ DEFAULT_SUFFIXES = [
     ".avif",
 ]
 CREATED = ["PutObject", "PostObject", "CopyObject", "CompleteMultipartUpload"]
+# delete_variants_with_source (default true): deletions reach the function too
+REMOVED = ["DeleteObject", "DeleteObjects"]
 
 
 def names(env: str, prefix: str = "imgpipe", account: str = ACCOUNT) -> dict[str, str]:
@@ -141,12 +143,15 @@ def test_service_linked_roles_follow_the_flag():
     assert ev.one("alicloud_fcv3_trigger")["trigger_type"] == "eventbridge"
 
 
-def expected_pattern(bucket: str, prefix: str, suffixes: list[str]) -> dict:
+def expected_pattern(
+    bucket: str, prefix: str, suffixes: list[str], *, deletions: bool = True
+) -> dict:
     """README "Routing": source, finished-object types, bucket, key prefix, image ending."""
     cased = [c for s in suffixes for c in (s.lower(), s.upper(), s.lower().title())]
     return {
         "source": ["acs.oss"],
-        "type": [f"oss:ObjectCreated:{t}" for t in CREATED],
+        "type": [f"oss:ObjectCreated:{t}" for t in CREATED]
+        + [f"oss:ObjectRemoved:{t}" for t in (REMOVED if deletions else [])],
         "subject": [{"suffix": s} for s in dict.fromkeys(cased)],
         "data": {"oss": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": prefix}]}}},
     }
@@ -194,6 +199,7 @@ def expected_grants(
     write_prefixes: list[str],
     region: str = REGION,
     account: str = ACCOUNT,
+    deletes: bool = True,
 ) -> set[tuple[str, str]]:
     # OSS ARNs carry `*` as region, the documented form (modules/iam/main.tf).
     oss = f"acs:oss:*:{account}"
@@ -201,6 +207,10 @@ def expected_grants(
     return {
         ("oss:GetObject", f"{oss}:{n['source']}/{source_prefix}*"),  # read the uploads
         *{("oss:PutObject", f"{oss}:{n['target']}/{p}*") for p in write_prefixes},
+        # HEAD its own outputs: is the work current? (fc_handler/current.py)
+        *{("oss:GetObject", f"{oss}:{n['target']}/{p}*") for p in write_prefixes},
+        # delete_variants_with_source: the outputs of a deleted source, nothing else
+        *{("oss:DeleteObject", f"{oss}:{n['target']}/{p}*") for p in write_prefixes if deletes},
         # FC sends a finally-failed async invocation with the function's role
         ("mns:SendMessage", queue),
         ("mns:SendMessage", f"{queue}/messages"),

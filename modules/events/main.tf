@@ -6,7 +6,9 @@
 # bucket is matched on data.oss.bucket.name, the folder on
 # data.oss.object.key (prefix), and the image extension on `subject`
 # (acs:oss:<region>:<account>:<bucket>/<key>, suffix), which needs no
-# account ID. Matching is case-sensitive, hence the case variants.
+# account ID. Matching is case-sensitive, hence the case variants. Deletions
+# (removed_event_types) share the bucket, prefix and suffix rules: deleting
+# `uploads/a.jpg` reaches the function, which deletes a.jpg's variants.
 
 locals {
   suffixes = distinct(flatten([
@@ -14,8 +16,11 @@ locals {
   ]))
 
   filter_pattern = {
-    source  = ["acs.oss"]
-    type    = [for t in var.created_event_types : "oss:ObjectCreated:${t}"]
+    source = ["acs.oss"]
+    type = concat(
+      [for t in var.created_event_types : "oss:ObjectCreated:${t}"],
+      [for t in var.removed_event_types : "oss:ObjectRemoved:${t}"],
+    )
     subject = [for s in local.suffixes : { suffix = s }]
     data = {
       oss = {

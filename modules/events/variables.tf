@@ -28,6 +28,12 @@ variable "created_event_types" {
   type        = list(string)
 }
 
+variable "removed_event_types" {
+  description = "OSS deletion event types routed too (DeleteObject, DeleteObjects), so the function deletes the variants; empty: deletions are not routed."
+  type        = list(string)
+  default     = []
+}
+
 variable "dead_letter_arn" {
   description = "Queue (EventBridge form, without /messages) for deliveries EventBridge gives up on."
   type        = string

@@ -1,8 +1,10 @@
 # The function's role: trusted by Function Compute only, allowed exactly
-# what the handler does. No wildcard actions, no "*" resource, no deletes:
-# read the source prefix; write the output and rejection prefixes; send to
-# the dead-letter queue (FC does so with the function's role when an
-# asynchronous invocation finally fails); write its own logs.
+# what the handler does. No wildcard actions, no "*" resource: read the
+# source prefix; read (HEAD: is the work current?), write and, with
+# delete_outputs, delete under the output and rejection prefixes only, never
+# a source object; send to the dead-letter queue (FC does so with the
+# function's role when an asynchronous invocation finally fails); write its
+# own logs.
 
 locals {
   # OSS resource ARNs carry `*` as the region: Alibaba's OSS policy documents
@@ -26,6 +28,19 @@ locals {
     },
   ]
 
+  # HeadObject is authorised by oss:GetObject: reading its own outputs'
+  # metadata is how the handler finds its work current (fc_handler/current.py).
+  outputs = [for p in var.write_prefixes : "${local.oss}:${var.target_bucket}/${p}*"]
+
+  deletes = var.delete_outputs ? [
+    {
+      Sid      = "DeleteVariantsOfDeletedSources"
+      Effect   = "Allow"
+      Action   = ["oss:DeleteObject"]
+      Resource = local.outputs
+    },
+  ] : []
+
   policy = {
     Version = "1"
     Statement = concat([
@@ -39,7 +54,13 @@ locals {
         Sid      = "WriteVariantsAndRejections"
         Effect   = "Allow"
         Action   = ["oss:PutObject"]
-        Resource = [for p in var.write_prefixes : "${local.oss}:${var.target_bucket}/${p}*"]
+        Resource = local.outputs
+      },
+      {
+        Sid      = "CheckVariantsAreCurrent"
+        Effect   = "Allow"
+        Action   = ["oss:GetObject"]
+        Resource = local.outputs
       },
       {
         Sid    = "DeadLetter"
@@ -56,7 +77,7 @@ locals {
         Action   = ["log:PostLogStoreLogs"]
         Resource = ["acs:log:${var.region}:${var.account_id}:project/${var.log_project}/logstore/${var.logstore}"]
       },
-    ], local.kms)
+    ], local.deletes, local.kms)
   }
   trust = {
     Version = "1"

@@ -33,6 +33,12 @@ variable "write_prefixes" {
   type        = list(string)
 }
 
+variable "delete_outputs" {
+  description = "Allow oss:DeleteObject under write_prefixes (and nowhere else): the function deletes the variants and rejection record of a deleted source."
+  type        = bool
+  default     = false
+}
+
 variable "queue_name" {
   description = "Dead-letter queue FC sends failed invocations to on the function's behalf."
   type        = string
