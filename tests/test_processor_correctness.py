@@ -480,3 +480,46 @@ def test_to_8bit_keeps_colour_and_alpha_of_every_mode(mode):
     else:
         truth = {"1": colour.convert("1").convert("L"), "F": colour.convert("L")}.get(mode, colour)
         assert mean_abs_diff(out, truth) < 1.5, mode
+
+
+# ------------------------------------------------ encoder settings reach the encoders
+
+
+def _sizes(raw: dict, fmt: str) -> tuple[int, bytes]:
+    cfg = parse_config(
+        {"variants": [{"name": "v", "width": 320, "formats": [fmt]}], "watermark": None, **raw}
+    )
+    (out,) = process(image_bytes("flower.jpg"), cfg).outputs
+    return len(out.data), out.data
+
+
+@pytest.mark.parametrize(
+    ("fmt", "low", "high"), [("jpeg", 20, 95), ("webp", 20, 95), ("avif", 20, 90)]
+)
+def test_configured_quality_is_what_the_encoder_uses(fmt, low, high):
+    small, _ = _sizes({"quality": {fmt: low}}, fmt)
+    large, _ = _sizes({"quality": {fmt: high}}, fmt)
+    assert small * 1.5 < large, (fmt, small, large)
+
+
+def test_png_quality_is_the_compression_level():
+    stored, data = _sizes({"quality": {"png": 0}}, "png")
+    packed, _ = _sizes({"quality": {"png": 9}}, "png")
+    assert packed < stored * 0.9
+    assert decode(data).format == "PNG"
+
+
+def test_encoder_options_reach_the_encoders():
+    _, fast = _sizes({"encoder": {"webp_method": 0}}, "webp")
+    _, slow = _sizes({"encoder": {"webp_method": 6}}, "webp")
+    assert fast != slow
+    _, avif_fast = _sizes({"encoder": {"avif_speed": 10}}, "avif")
+    _, avif_slow = _sizes({"encoder": {"avif_speed": 6}}, "avif")
+    assert avif_fast != avif_slow
+    _, progressive = _sizes({"encoder": {"jpeg_progressive": True}}, "jpeg")
+    _, baseline = _sizes({}, "jpeg")
+    assert decode(progressive).info.get("progressive") and not decode(baseline).info.get(
+        "progressive"
+    )
+    optimised, _ = _sizes({"encoder": {"jpeg_optimize": True}}, "jpeg")
+    assert optimised < len(baseline)
