@@ -126,6 +126,11 @@ def parser() -> argparse.ArgumentParser:
     from imgpipe.backfill import add_arguments as backfill_arguments
 
     backfill_arguments(f)
+
+    r = sub.add_parser("redrive", help="show the dead-letter queue; re-invoke, then delete")
+    from imgpipe.redrive import add_arguments as redrive_arguments
+
+    redrive_arguments(r)
     return parser
 
 
@@ -174,6 +179,10 @@ def _run(args: argparse.Namespace) -> int:
         from imgpipe.smoke import run as smoke_run
 
         return smoke_run(args)
+    if args.command == "redrive":
+        from imgpipe.redrive import run as redrive_run
+
+        return redrive_run(args)
     if args.command == "backfill":
         from imgpipe.backfill import run as backfill_run
 

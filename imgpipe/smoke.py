@@ -65,6 +65,14 @@ class SetupError(Exception):
     """The smoke test could not start: outputs, credentials or endpoints are wrong."""
 
 
+class MnsError(SetupError):
+    """MNS refused a request; `code` is its error code (e.g. ReceiptHandleError)."""
+
+    def __init__(self, message: str, *, code: str, status: int) -> None:
+        super().__init__(message)
+        self.code, self.status = code, status
+
+
 # ------------------------------------------------------------------ stack
 
 
@@ -182,6 +190,9 @@ class Credentials:
 class Message:
     receipt_handle: str
     body: str
+    message_id: str = ""
+    enqueue_ms: int | None = None  # EnqueueTime, ms since the epoch
+    dequeue_count: int | None = None
 
 
 @dataclass
@@ -223,7 +234,7 @@ class MnsQueue:
             return None
         detail = _xml_text(response.content, "Message") or response.text[:200]
         msg = f"MNS {method} {resource}: {response.status_code} {code}: {detail}"
-        raise SetupError(msg)
+        raise MnsError(msg, code=code, status=response.status_code)
 
     def receive(self, wait_seconds: int) -> Message | None:
         response = self._call("GET", {"waitseconds": str(wait_seconds)}, ok=(200,))
@@ -236,6 +247,36 @@ class MnsQueue:
             msg = f"MNS answered a message without a receipt handle: {response.text[:200]}"
             raise SetupError(msg)
         return Message(handle, body)
+
+    def receive_batch(self, count: int, wait_seconds: int, *, peek: bool = False) -> list[Message]:
+        """BatchReceiveMessage (or BatchPeekMessage: no handles, nothing changes); MNS
+        returns at most 16 a call."""
+        query = {"numOfMessages": str(count)}
+        query.update({"peekonly": "true"} if peek else {"waitseconds": str(wait_seconds)})
+        response = self._call("GET", query, ok=(200,))
+        if response is None:
+            return []
+        root = ET.fromstring(response.content)
+        nodes = root.findall(f"{MNS_NS}Message") or root.findall("Message")
+        if not nodes and root.tag.endswith("Message"):
+            nodes = [root]
+        out = []
+        for node in nodes:
+
+            def text(tag: str, node: ET.Element = node) -> str | None:
+                return node.findtext(f"{MNS_NS}{tag}") or node.findtext(tag)
+
+            enqueued, dequeues = text("EnqueueTime"), text("DequeueCount")
+            out.append(
+                Message(
+                    receipt_handle=text("ReceiptHandle") or "",
+                    body=text("MessageBody") or "",
+                    message_id=text("MessageId") or "",
+                    enqueue_ms=int(enqueued) if enqueued and enqueued.isdigit() else None,
+                    dequeue_count=int(dequeues) if dequeues and dequeues.isdigit() else None,
+                )
+            )
+        return out
 
     def delete(self, message: Message) -> None:
         self._call("DELETE", {"ReceiptHandle": message.receipt_handle}, ok=(204,))

@@ -1,0 +1,246 @@
+"""`imgpipe redrive`: both message shapes, delete only after FC accepted.
+
+Against an MNS stand-in speaking the REST API (`imgpipe.smoke.MnsQueue`, the
+project's one MNS client, sends the requests) and the FC stand-in the real
+FC 3.0 SDK invokes; locally against the demo's dead-letter file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from standins import FcStandIn, MnsStandIn
+
+from imgpipe.backfill import FcInvoker
+from imgpipe.cli import main
+from imgpipe.demo import SAMPLES
+from imgpipe.demo import run as demo_run
+from imgpipe.events import cloudevent
+from imgpipe.redrive import FileDeadLetters, MnsDeadLetters, redrive, understand
+from imgpipe.smoke import Credentials, MnsQueue
+
+CREDS = Credentials("test-key", "test-secret")
+SRC = "photos-src"
+
+
+def event(key: str) -> dict:
+    return cloudevent(SRC, f"uploads/{key}", b"data")
+
+
+def destination_record(key: str, *, payload_as_text: bool = True) -> str:
+    """FC's asynchronous-invocation destination record, as `make demo` writes it."""
+    original = event(key)
+    return json.dumps(
+        {
+            "timestamp": "2026-11-27T10:00:00.000+00:00",
+            "requestContext": {
+                "requestId": "r-1",
+                "functionArn": "acs:fc:cn-hangzhou:1:functions/f",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": 4,
+            },
+            "requestPayload": json.dumps(original) if payload_as_text else original,
+            "responseContext": {"statusCode": 200, "functionError": "UnhandledInvocationError"},
+            "responsePayload": json.dumps(
+                {"errorType": "TransientError", "errorMessage": "HTTP 503 ServiceUnavailable"}
+            ),
+        }
+    )
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def test_an_fc_destination_record_is_understood():
+    letter = understand(destination_record("a.jpg"), message_id="M", enqueue_ms=1000, now=3601)
+    assert letter.layer == "function" and letter.problem is None
+    assert letter.objects == (f"{SRC}/uploads/a.jpg",)
+    assert letter.reason == "TransientError: HTTP 503 ServiceUnavailable (RetriesExhausted)"
+    assert letter.attempts == 4 and letter.age_s == 3600
+    assert json.loads(letter.event)["data"]["oss"]["object"]["key"] == "uploads/a.jpg"
+    assert letter.line().startswith("    1h  function")
+    # the payload as an object rather than text, and a base64 body, likewise
+    as_object = understand(destination_record("a.jpg", payload_as_text=False))
+    assert as_object.objects == letter.objects
+    encoded = base64.b64encode(destination_record("a.jpg").encode()).decode()
+    assert understand(encoded).objects == letter.objects
+
+
+def test_a_raw_cloudevent_is_eventbridges_dead_letter():
+    letter = understand(json.dumps(event("b.png")))
+    assert (letter.layer, letter.problem) == ("eventbridge", None)
+    assert letter.objects == (f"{SRC}/uploads/b.png",)
+    assert "EventBridge could not deliver" in letter.reason
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ("<html>", "not JSON"),
+        ('{"hello": 1}', "neither an FC destination record nor a CloudEvent"),
+        ('{"requestPayload": "{}"}', "its event: unrecognised event shape"),
+        ('{"requestPayload": "{not json"}', "its event: event is not JSON"),
+        ('{"specversion": "1.0", "data": {}}', "its event:"),
+    ],
+)
+def test_what_cannot_be_parsed_says_why(body, problem):
+    letter = understand(body, message_id="M1")
+    assert letter.problem.startswith(problem) and letter.event is None
+    assert "KEPT" in letter.line()
+
+
+# ---------------------------------------------------------------- MNS + FC
+
+
+@pytest.fixture
+def mns():
+    with MnsStandIn("dead-letters") as server:
+        yield server
+
+
+def queue_of(mns: MnsStandIn) -> MnsDeadLetters:
+    return MnsDeadLetters(MnsQueue(mns.endpoint, "dead-letters", CREDS), wait_seconds=0)
+
+
+def invoker_of(fc: FcStandIn) -> FcInvoker:
+    return FcInvoker("f", region="cn-hangzhou", credentials=CREDS, endpoint=fc.endpoint)
+
+
+def test_redrive_reinvokes_asynchronously_then_deletes_and_keeps_the_unparseable(mns):
+    mns.send(destination_record("a.jpg"), age_seconds=7200)
+    mns.send(json.dumps(event("b.png")))
+    garbage = mns.send("not json at all")
+    with FcStandIn() as fc:
+        report = redrive(queue_of(mns), invoker_of(fc), say=lambda _l: None)
+        accepted = [json.loads(b) for b in fc.accepted]
+        headers = [r.headers for r in fc.requests]
+    assert len(report.redriven) == 2 and len(report.kept) == 1
+    assert report.kept[0][0].message_id == garbage
+    assert [e["data"]["oss"]["object"]["key"] for e in accepted] == [
+        "uploads/a.jpg",
+        "uploads/b.png",
+    ]
+    assert all(h["x-fc-invocation-type"] == "Async" for h in headers)
+    assert mns.bodies() == ["not json at all"]  # only the unparseable one is left
+    # each delete carried the receipt handle its receive handed out
+    received = {r.query.get("numOfMessages") for r in mns.requests if r.method == "GET"}
+    assert received == {"16"}
+    deletes = [r.query["ReceiptHandle"] for r in mns.requests if r.method == "DELETE"]
+    assert len(deletes) == 2 and all(h.startswith("1-") for h in deletes)
+
+
+def test_peek_changes_nothing(mns):
+    mns.send(destination_record("a.jpg"))
+    mns.send("garbage")
+    letters = queue_of(mns).peek()
+    assert [x.layer for x in letters] == ["function", "?"]
+    assert all(r.query.get("peekonly") == "true" for r in mns.requests)
+    assert {r.method for r in mns.requests} == {"GET"}
+    assert [m.dequeues for m in mns.messages] == [0, 0]
+    assert len(mns.bodies()) == 2
+
+
+def test_the_cli_peeks_with_one_line_per_message(mns, tmp_path, monkeypatch, capsys):
+    mns.send(destination_record("a.jpg"), age_seconds=90)
+    outputs = {
+        "source_bucket": {"value": SRC},
+        "target_bucket": {"value": "photos-out"},
+        "function_name": {"value": "f"},
+        "function_arn": {"value": "acs:fc:cn-hangzhou:1:functions/f"},
+        "event_filter_pattern": {"value": "{}"},
+        "pipeline_config": {"value": json.dumps({"source_prefix": "uploads/", "processor": {}})},
+        "queue_name": {"value": "dead-letters"},
+    }
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(outputs))
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "test-key")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "test-secret")
+    code = main(["redrive", "--outputs", str(path), "--mns-endpoint", mns.endpoint, "--peek"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert out[0].split() == [
+        "2m",
+        "function",
+        f"{SRC}/uploads/a.jpg",
+        "TransientError:",
+        "HTTP",
+        "503",
+        "ServiceUnavailable",
+        "(RetriesExhausted)",
+        "after",
+        "4",
+        "attempts",
+    ]
+    assert out[1].startswith("1 message(s) (MNS peeks at most 16)")
+
+
+def test_throttled_reinvoke_is_retried_and_a_refused_one_keeps_the_message(mns):
+    mns.send(destination_record("a.jpg"))
+    mns.send(destination_record("b.jpg"))
+    script = {0: 429, 1: None, 2: 503, 3: 503, 4: 503}
+    with FcStandIn(script.get) as fc:
+        report = redrive(
+            queue_of(mns), invoker_of(fc), retries=2, sleep=lambda _s: None, say=lambda _l: None
+        )
+        assert len(fc.requests) == 2 + 3
+    assert [x.objects[0].rsplit("/", 1)[1] for x in report.redriven] == ["a.jpg"]
+    ((kept, why),) = report.kept
+    assert kept.objects[0].endswith("b.jpg") and "HTTP 503" in why
+    assert len(mns.bodies()) == 1  # b.jpg's message stays for later
+
+
+def test_an_expired_receipt_handle_keeps_the_message_and_says_so(mns):
+    mid = mns.send(destination_record("a.jpg"))
+    with FcStandIn() as fc:
+        inner = invoker_of(fc)
+
+        def slow_invoke(payload):
+            request_id = inner(payload)
+            mns.expire(mid)  # the visibility timeout passed during the re-invoke
+            return request_id
+
+        report = redrive(queue_of(mns), slow_invoke, say=lambda _l: None)
+    ((letter, why),) = report.kept
+    assert letter.message_id == mid and "receipt handle expired" in why
+    assert len(mns.bodies()) == 1
+    (delete,) = [r for r in mns.requests if r.method == "DELETE"]
+    assert delete.query["ReceiptHandle"].startswith("1-")
+
+
+def test_more_than_one_batch(mns):
+    for i in range(20):
+        mns.send(destination_record(f"{i}.jpg"))
+    with FcStandIn() as fc:
+        report = redrive(queue_of(mns), invoker_of(fc), say=lambda _l: None)
+    assert len(report.redriven) == 20 and mns.bodies() == []
+    gets = [r for r in mns.requests if r.method == "GET"]
+    assert len(gets) == 3  # 16, 4, then an empty queue
+
+
+# ---------------------------------------------------------------- locally
+
+
+def test_local_redrive_after_an_outage_in_the_demo(tmp_path, capsys):
+    def outage(buckets: Path, target: str) -> None:
+        (buckets / target / "resized").write_text("in the way")
+
+    result = demo_run(
+        [(n, p) for n, p, _ in SAMPLES[:1]], tmp_path / ".demo", progress=False, prepare=outage
+    )
+    assert result.rows[0].outcome == "dead-lettered"
+    with result.dead_letter_file.open("a") as fh:
+        fh.write('{"MessageId": "junk", "MessageBody": "<xml/>"}\n')
+    buckets = str(result.work_dir / "buckets")
+    assert main(["redrive", "--buckets", buckets, "--peek"]) == 0
+    assert "2 message(s); nothing changed" in capsys.readouterr().out
+    (result.work_dir / "buckets" / result.target_bucket / "resized").unlink()  # OSS is back
+    assert main(["redrive", "--buckets", buckets]) == 1  # the junk is kept
+    assert "re-invoked and deleted 1; kept 1" in capsys.readouterr().out
+    target = result.work_dir / "buckets" / result.target_bucket
+    assert (target / "resized" / "large" / "phone" / "IMG_0006.jpg").exists()
+    lines = result.dead_letter_file.read_text().splitlines()
+    assert [json.loads(x)["MessageId"] for x in lines] == ["junk"]
+    assert FileDeadLetters(result.dead_letter_file).peek()[0].problem
