@@ -16,6 +16,12 @@ For every file, one upload at a time, as the cloud would do it:
 The function's log lines go to `.demo/function.log`, as FC would send them
 to SLS. Bucket names, retries, memory and the pattern all come from the dev
 environment's evaluated Terraform.
+
+Then `day_two` shows one of each day-two tool on the same buckets
+(docs/day-two.md): a duplicate upload found current, a deleted source
+whose variants follow it, a variant deleted by hand that `imgpipe backfill`
+redoes (and nothing else), and an upload during an outage that is
+dead-lettered and then re-driven with `imgpipe redrive`.
 """
 
 from __future__ import annotations
@@ -89,7 +95,16 @@ SAMPLES = [
 
 
 # What `run` writes in its work directory: all it may delete there.
-WORK_DIR_CONTENTS = frozenset({"buckets", "function.log", "dead-letters.jsonl"})
+WORK_DIR_CONTENTS = frozenset(
+    {
+        "buckets",
+        "function.log",
+        "dead-letters.jsonl",
+        # imgpipe backfill --buckets DIR/buckets: its checkpoint and failures
+        "backfill.json",
+        "backfill.failed.jsonl",
+    }
+)
 
 
 def work_dir_problem(work_dir: Path, source: Path | None = None) -> str | None:
@@ -183,7 +198,6 @@ def run(
 ) -> DemoResult:
     """Upload each (name, path) and follow it through the pipeline."""
     ev = evaluate({"env": "dev"})
-    pattern = ev.filter_pattern
     env = ev.function_environment
     retries = ev.one("alicloud_fcv3_async_invoke_config")["max_async_retry_attempts"]
     memory_mb = ev.one("alicloud_fcv3_function")["memory_size"]
@@ -213,45 +227,66 @@ def run(
             key = prefix + name
             storage.put(source_bucket, key, data, content_type="application/octet-stream")
             event = cloudevent(source_bucket, key, data, region=LOCAL_REGION, account=LOCAL_ACCOUNT)
-            row = Row(key=key, routed=matches(pattern, event))
-            rows.append(row)
-            if not row.routed:
-                continue
-            payload = json.dumps(event).encode()
-            for attempt in range(1, retries + 2):
-                row.attempts = attempt
-                captured = io.StringIO()
-                with contextlib.redirect_stdout(captured):
-                    result = invoke(payload, buckets, env=env, region=LOCAL_REGION)
-                log.write(captured.getvalue())
-                if not result.raised:
-                    record = result.result["records"][0]
-                    row.outcome, row.reason = record["outcome"], record.get("reason")
-                    row.ms = record.get("ms", 0.0)
-                    if record["outcome"] == "processed":
-                        row.outputs = record["outputs"]
-                        row.variants = len(row.outputs)
-                    break
-                log.write(
-                    json.dumps(
-                        {
-                            "request_id": result.request_id,
-                            "attempt": attempt,
-                            "raised": repr(result.error),
-                        }
-                    )
-                    + "\n"
+            rows.append(
+                deliver(
+                    ev,
+                    buckets,
+                    key,
+                    event,
+                    log=log,
+                    dead_letters=dead_letters,
+                    backoff_seconds=backoff_seconds,
                 )
-                if attempt == retries + 1:
-                    message = _dead_letter(payload, result.error, attempt, ev, result.request_id)
-                    with dead_letters.open("a") as fh:
-                        fh.write(json.dumps(message, ensure_ascii=False) + "\n")
-                    row.outcome, row.reason = "dead-lettered", type(result.error).__name__
-                elif backoff_seconds:
-                    time.sleep(backoff_seconds * 2 ** (attempt - 1))
+            )
     return DemoResult(
         rows, work_dir, source_bucket, target_bucket, dead_letters, memory_mb, retries
     )
+
+
+def deliver(
+    ev: Evaluated,
+    buckets: Path,
+    key: str,
+    event: dict,
+    *,
+    log,
+    dead_letters: Path,
+    backoff_seconds: float = 0.0,
+) -> Row:
+    """Route one event as EventBridge would; invoke, retry and dead-letter as FC would."""
+    row = Row(key=key, routed=matches(ev.filter_pattern, event))
+    if not row.routed:
+        return row
+    retries = ev.one("alicloud_fcv3_async_invoke_config")["max_async_retry_attempts"]
+    payload = json.dumps(event).encode()
+    for attempt in range(1, retries + 2):
+        row.attempts = attempt
+        captured = io.StringIO()
+        with contextlib.redirect_stdout(captured):
+            result = invoke(payload, buckets, env=ev.function_environment, region=LOCAL_REGION)
+        log.write(captured.getvalue())
+        if not result.raised:
+            record = result.result["records"][0]
+            row.outcome, row.reason = record["outcome"], record.get("reason")
+            row.ms = record.get("ms", 0.0)
+            row.outputs = record.get("outputs", [])
+            if record["outcome"] == "processed":
+                row.variants = len(row.outputs)
+            break
+        log.write(
+            json.dumps(
+                {"request_id": result.request_id, "attempt": attempt, "raised": repr(result.error)}
+            )
+            + "\n"
+        )
+        if attempt == retries + 1:
+            message = _dead_letter(payload, result.error, attempt, ev, result.request_id)
+            with dead_letters.open("a") as fh:
+                fh.write(json.dumps(message, ensure_ascii=False) + "\n")
+            row.outcome, row.reason = "dead-lettered", type(result.error).__name__
+        elif backoff_seconds:
+            time.sleep(backoff_seconds * 2 ** (attempt - 1))
+    return row
 
 
 def table(result: DemoResult) -> str:
@@ -293,6 +328,106 @@ def summary(result: DemoResult, monthly: int) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class DayTwo:
+    """What each day-two step did, for the table and the tests."""
+
+    duplicate: Row
+    deletion: Row
+    backfill_stale: str  # the variant deleted by hand
+    backfill: object  # imgpipe.backfill.Counts
+    outage: Row
+    redriven: int
+    kept: int
+
+    def lines(self) -> list[str]:
+        b = self.backfill
+        return [
+            "",
+            "Day two (docs/day-two.md):",
+            f"  duplicate  {self.duplicate.key} uploaded again, same bytes: "
+            f"{self.duplicate.outcome} (nothing written)",
+            f"  deletion   {self.deletion.key} deleted: {self.deletion.outcome}, its "
+            f"{len(self.deletion.outputs)} output keys (variants, rejection record) removed",
+            f"  backfill   {self.backfill_stale} deleted by hand; `imgpipe backfill "
+            f"--buckets`: {b.invoked} invoked, {b.current} current, "
+            f"{b.filtered} not routed",
+            f"  redrive    {self.outage.key} uploaded during an outage: "
+            f"{self.outage.outcome} after {self.outage.attempts} attempts; "
+            f"`imgpipe redrive --buckets`: {self.redriven} re-invoked and deleted",
+        ]
+
+
+def day_two(result: DemoResult) -> DayTwo:
+    """One of each day-two tool, on the buckets `run` left (docs/day-two.md)."""
+    from imgpipe.backfill import Backfill, Checkpoint, LocalInvoker, Stack, list_local
+    from imgpipe.redrive import FileDeadLetters, redrive
+
+    ev = evaluate({"env": "dev"})
+    work, buckets = result.work_dir, result.work_dir / "buckets"
+    storage = LocalStorage(buckets)
+    src, target = result.source_bucket, buckets / result.target_bucket
+    processed = [r for r in result.rows if r.outcome == "processed"]
+    if len(processed) < 3:
+        raise ValueError("day two needs three processed uploads (the samples have five)")
+    log_path, dead_letters = work / "function.log", result.dead_letter_file
+
+    def send(key: str, data: bytes, api: str = "PutObject") -> Row:
+        event = cloudevent(src, key, data, api=api, region=LOCAL_REGION, account=LOCAL_ACCOUNT)
+        with log_path.open("a") as log:
+            return deliver(ev, buckets, key, event, log=log, dead_letters=dead_letters)
+
+    # 1. the same upload again: the work is current, nothing is written
+    first = processed[0].key
+    duplicate = send(first, storage.get(src, first))
+
+    # 2. a deleted source: its variants follow it
+    gone = processed[-1].key
+    storage.delete(src, gone)
+    deletion = send(gone, b"", api="ObjectRemoved:DeleteObject")
+
+    # 3. a variant deleted by hand: backfill redoes that object only
+    stale = processed[1].outputs[-1]
+    (target / stale).unlink()
+    stack = Stack.local()
+    job = Backfill(
+        stack=stack,
+        lister=lambda after: list_local(buckets, src, stack.source_prefix, after),
+        target=storage,
+        invoker=LocalInvoker(buckets, stack.environment, log_path),
+        checkpoint=Checkpoint(work / "backfill.json", {"source": f"{src}/demo"}),
+        failures=work / "backfill.failed.jsonl",
+        workers=1,
+        backoff_s=0.0,
+    )
+    counts = job.run()
+
+    # 4. an upload while the target is unreachable (a file where a folder must
+    # be: every write fails): retried, dead-lettered; then re-driven
+    key = stack.source_prefix + "later/IMG_0008.jpg"
+    data = storage.get(src, first)
+    storage.put(src, key, data, content_type="application/octet-stream")
+    blocker = target / stack.config.output_prefixes()[0] / "later"
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("in the way")
+    outage = send(key, data)
+    blocker.unlink()
+    report = redrive(
+        FileDeadLetters(dead_letters),
+        LocalInvoker(buckets, stack.environment, log_path),
+        say=lambda _line: None,
+    )
+    return DayTwo(
+        duplicate=duplicate,
+        deletion=deletion,
+        backfill_stale=stale,
+        backfill=counts,
+        outage=outage,
+        redriven=len(report.redriven),
+        kept=len(report.kept),
+    )
+
+
 def collect(source: Path) -> list[tuple[str, Path]]:
     """Every file under a folder, named by its path relative to the folder."""
     return sorted(
@@ -321,4 +456,6 @@ def main(source: Path | None, work_dir: Path, monthly: int) -> int:
     result = run(files, work_dir, progress=sys.stderr.isatty())
     print(table(result))
     print(summary(result, monthly))
+    if source is None:  # the samples: known to hold what day two needs
+        print("\n".join(day_two(result).lines()))
     return 0

@@ -32,7 +32,7 @@ from imgpipe.backfill import (
     list_oss,
 )
 from imgpipe.cli import main, parser
-from imgpipe.demo import SAMPLES
+from imgpipe.demo import SAMPLES, day_two
 from imgpipe.demo import run as demo_run
 from imgpipe.smoke import Credentials
 from imgpipe.terraform import evaluate
@@ -164,6 +164,25 @@ def test_a_checkpoint_of_another_run_is_refused(demo, capsys):
     )
     assert main(["backfill", "--buckets", str(demo.work_dir / "buckets")]) == 2
     assert "belongs to another run" in capsys.readouterr().err
+
+
+def test_the_demo_shows_one_of_each(demo):
+    target = demo.work_dir / "buckets" / demo.target_bucket
+    two = day_two(demo)
+    assert (two.duplicate.key, two.duplicate.outcome) == ("uploads/phone/IMG_0006.jpg", "current")
+    assert two.deletion.outcome == "deleted"
+    assert not (target / "resized" / "large" / "phone" / "IMG_0007-gps.jpg").exists()
+    assert (two.backfill.invoked, two.backfill.current) == (1, 5)
+    assert (target / two.backfill_stale).exists()
+    assert (two.outage.outcome, two.outage.attempts) == ("dead-lettered", 4)
+    assert (two.redriven, two.kept) == (1, 0) and not demo.dead_letter_file.exists()
+    assert (target / "resized" / "large" / "later" / "IMG_0008.jpg").exists()
+    text = "\n".join(two.lines())
+    assert "1 invoked, 5 current, 1 not routed" in text
+    # the duplicate wrote nothing: its log line says current, no second processing
+    log = [json.loads(x) for x in (demo.work_dir / "function.log").read_text().splitlines()]
+    first = [r.get("outcome") for r in log if r.get("key") == "uploads/phone/IMG_0006.jpg"]
+    assert first == ["processed", "current"]
 
 
 def test_local_listing_is_in_oss_key_order_and_resumes_after_a_key(tmp_path):
