@@ -87,3 +87,45 @@ def test_no_watermark_leaves_the_picture_untouched():
     im = Image.open(io.BytesIO(out.data)).convert("RGB")
     diff = ImageChops.difference(im, Image.new("RGB", im.size, BG)).convert("L")
     assert diff.point(lambda v: 255 if v > 24 else 0).getbbox() is None
+
+
+def _changed(source: bytes, width: int, watermark: dict, bg=BG) -> Image.Image | None:
+    """The output where it differs from the flat background, or None if untouched."""
+    cfg = parse_config(
+        {"variants": [{"name": "v", "width": width, "formats": ["png"]}], "watermark": watermark}
+    )
+    (out,) = process(source, cfg).outputs
+    im = Image.open(io.BytesIO(out.data)).convert("RGB")
+    diff = ImageChops.difference(im, Image.new("RGB", im.size, bg)).convert("L")
+    box = diff.point(lambda v: 255 if v > 24 else 0).getbbox()
+    return im.crop(box) if box else None
+
+
+def test_the_watermark_starts_at_min_width():
+    source = flat_jpeg((1600, 1200))
+    assert _changed(source, 600, {"min_width": 600}) is not None
+    assert _changed(source, 599, {"min_width": 600}) is None
+
+
+@pytest.mark.parametrize(
+    ("size", "why"), [((1600, 40), "too short for the text"), ((120, 1600), "too narrow")]
+)
+def test_text_that_does_not_fit_leaves_the_picture_clean(size, why):
+    wm = {"min_width": 0, "relative_size": 0.5}
+    assert _changed(flat_jpeg(size), size[0], wm) is None, why
+    # the same settings on a picture with room for the text: drawn (106x26 px)
+    assert _changed(flat_jpeg((1600, 60)), 1600, wm) is not None
+
+
+@pytest.mark.parametrize(("colour", "rgb"), [("#ffffff", (255, 255, 255)), ("#000000", (0, 0, 0))])
+def test_text_stays_readable_on_a_picture_of_its_own_colour(colour, rgb):
+    """The outline is the opposite of the text: white text on snow, black on night."""
+    buf = io.BytesIO()
+    Image.new("RGB", (1600, 1200), rgb).save(buf, "PNG")
+    text = _changed(buf.getvalue(), 1200, {"colour": colour, "opacity": 1.0}, bg=rgb)
+    assert text is not None, "the outline makes the text visible"
+    lo, hi = min(min(p) for p in text.getdata()), max(max(p) for p in text.getdata())
+    if rgb == (255, 255, 255):
+        assert lo < 160  # a dark outline at half the text's opacity
+    else:
+        assert hi > 95  # a light one
