@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help setup demo test fuzz lint fmt bench package package-host lock lock-dev lock-checkov tf-check tf-test clean \
+.PHONY: help setup demo test fuzz lint fmt bench bench-backfill package package-host lock lock-dev lock-checkov tf-check tf-test clean \
   mutate mutate-targeted coverage
 
 help: ## list the targets
@@ -67,6 +67,9 @@ coverage: setup ## line coverage of function_src/ and build.py (coverage.py) ove
 
 bench: setup ## benchmark the processor against the naive design and libvips
 	$(BIN)/imgpipe bench
+
+bench-backfill: setup ## backfill listing/scheduling rate and peak memory, 25k-100k objects (docs/day-two.md)
+	$(BIN)/python tests/bench_backfill.py
 
 RUNTIME ?= python3.10
 package: setup ## build dist/function.zip + dist/function.json for FC (RUNTIME=python3.12, LAYER=1)
