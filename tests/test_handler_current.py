@@ -107,6 +107,8 @@ def test_duplicate_event_does_the_work_once(storage):
     first = run(storage, event)
     assert first.outcome == "processed" and len(first.outputs) == 6
     assert len([c for c in storage.calls if c[0] == "put"]) == 6
+    # a first upload deletes nothing: no old variants, no old rejection record
+    assert [c for c in storage.calls if c[0] == "delete"] == []
     snapshot = {k: storage.get(DST, k) for k in first.outputs}
 
     second = run(storage, json.dumps(event).encode())

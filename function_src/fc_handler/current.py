@@ -22,6 +22,8 @@ transient failure propagates, like every other storage call.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from imgproc import output_key
 from imgproc.config import Config, fingerprint
 
@@ -55,15 +57,63 @@ def stamp(source_bucket: str, source_key: str, etag: str, config: Config) -> dic
     }
 
 
-def _stamped(storage: Storage, bucket: str, key: str, etag: str, print_: str) -> bool:
+MISSING, STALE, CURRENT = "missing", "stale", "current"
+
+
+def _state(storage: Storage, bucket: str, key: str, etag: str, print_: str) -> str:
     try:
         info = storage.head(bucket, key)
     except TransientError:
         raise
-    except (NotFound, StorageError):
-        return False
+    except NotFound:
+        return MISSING
+    except StorageError:
+        return STALE  # a 403: it may exist; redo the work rather than skip it
     meta = info.metadata
-    return meta.get(ETAG, "").upper() == etag.upper() and meta.get(FINGERPRINT) == print_
+    if meta.get(ETAG, "").upper() == etag.upper() and meta.get(FINGERPRINT) == print_:
+        return CURRENT
+    return STALE
+
+
+@dataclass(frozen=True)
+class Check:
+    """What the HEADs found: the current keys, if any, and what else exists.
+
+    The handler uses the rest to delete only what is there: the old variants
+    when an image is overwritten by a non-image, the old rejection record
+    when a non-image is overwritten by an image (a DeleteObject costs a
+    request like a PUT; most uploads have neither).
+    """
+
+    outputs: tuple[str, ...] | None
+    variants_exist: bool
+    rejection_exists: bool
+
+
+def check_outputs(
+    storage: Storage,
+    *,
+    target_bucket: str,
+    source_prefix: str,
+    rejected_prefix: str,
+    config: Config,
+    key: str,
+    etag: str,
+) -> Check:
+    """HEAD the first variant, then the others or the rejection record."""
+    relative = relative_to(source_prefix, key)
+    print_ = fingerprint(config)
+    keys = variant_keys(config, relative)
+    first = _state(storage, target_bucket, keys[0], etag, print_)
+    if first == CURRENT:
+        if all(_state(storage, target_bucket, k, etag, print_) == CURRENT for k in keys[1:]):
+            return Check(tuple(keys), variants_exist=True, rejection_exists=False)
+        return Check(None, variants_exist=True, rejection_exists=False)
+    record = rejection_key(rejected_prefix, relative)
+    state = _state(storage, target_bucket, record, etag, print_)
+    if state == CURRENT:
+        return Check((record,), variants_exist=first != MISSING, rejection_exists=True)
+    return Check(None, variants_exist=first != MISSING, rejection_exists=state != MISSING)
 
 
 def current_outputs(
@@ -81,14 +131,12 @@ def current_outputs(
     Stops at the first variant that is missing or stale, so an object that
     was never processed costs one HEAD (plus one for the rejection record).
     """
-    relative = relative_to(source_prefix, key)
-    print_ = fingerprint(config)
-    keys = variant_keys(config, relative)
-    if _stamped(storage, target_bucket, keys[0], etag, print_):
-        if all(_stamped(storage, target_bucket, k, etag, print_) for k in keys[1:]):
-            return tuple(keys)
-        return None
-    record = rejection_key(rejected_prefix, relative)
-    if _stamped(storage, target_bucket, record, etag, print_):
-        return (record,)
-    return None
+    return check_outputs(
+        storage,
+        target_bucket=target_bucket,
+        source_prefix=source_prefix,
+        rejected_prefix=rejected_prefix,
+        config=config,
+        key=key,
+        etag=etag,
+    ).outputs

@@ -47,7 +47,7 @@ from typing import Any
 
 from imgproc import Rejection, output_key, process
 
-from .current import current_outputs, rejection_key, stamp, variant_keys
+from .current import Check, check_outputs, rejection_key, stamp, variant_keys
 from .events import ObjectEvent, parse_event
 from .keys import candidates, relative_to
 from .logs import emit
@@ -173,8 +173,10 @@ def handle_record(
     if why := _size_reason(info.size, settings):
         return ignored(why, key, info.size)
 
+    # Forced (backfill --force): nothing is known, so every stale key is deleted.
+    done = Check(None, variants_exist=True, rejection_exists=True)
     if not record.force:
-        done = current_outputs(
+        done = check_outputs(
             storage,
             target_bucket=settings.target_bucket,
             source_prefix=settings.source_prefix,
@@ -183,9 +185,13 @@ def handle_record(
             key=key,
             etag=info.etag,
         )
-        if done is not None:
+        if done.outputs is not None:
             return Outcome(
-                bucket=record.bucket, key=key, outcome="current", outputs=done, bytes=info.size
+                bucket=record.bucket,
+                key=key,
+                outcome="current",
+                outputs=done.outputs,
+                bytes=info.size,
             )
 
     try:
@@ -207,7 +213,7 @@ def handle_record(
             rej=rej,
             request_id=request_id,
         )
-        if settings.delete_variants_with_source:  # an image overwritten by a non-image
+        if settings.delete_variants_with_source and done.variants_exist:  # image -> non-image
             for stale in variant_keys(settings.processor, relative):
                 storage.delete(settings.target_bucket, stale)
         return Outcome(
@@ -233,7 +239,7 @@ def handle_record(
             metadata=metadata,
         )
         written.append(out_key)
-    if settings.delete_variants_with_source:  # a non-image overwritten by an image
+    if settings.delete_variants_with_source and done.rejection_exists:  # non-image -> image
         storage.delete(settings.target_bucket, rejection_key(settings.rejected_prefix, relative))
     return Outcome(
         bucket=record.bucket,
