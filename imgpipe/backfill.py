@@ -612,6 +612,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--oss-endpoint", metavar="URL", help="default: https://oss-<region>.aliyuncs.com"
     )
     p.add_argument("--fc-endpoint", metavar="URL", help="default: the SDK's for the region")
+    p.add_argument(
+        "--expected",
+        type=argtypes.integer(1, 10**12, meaning="a whole number of objects"),
+        metavar="N",
+        help="objects under the prefix, for the progress bar's ETA (local runs count them)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
@@ -771,8 +777,9 @@ def run(args: argparse.Namespace) -> int:
     except BackfillError as exc:
         print(f"imgpipe backfill: {exc}", file=sys.stderr)
         return 2
-    total = None
-    if args.buckets is not None:
+    # OSS cannot count a prefix without listing it: the ETA needs --expected there.
+    total = args.expected
+    if total is None and args.buckets is not None:
         total = sum(1 for _ in _count_local(Path(args.buckets), job.stack))
     progress = _Progress(total, sys.stderr.isatty())
     job.progress = progress

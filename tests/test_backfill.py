@@ -25,6 +25,7 @@ from imgpipe.backfill import (
     Backfill,
     Checkpoint,
     FcInvoker,
+    Listed,
     RateLimiter,
     Stack,
     build,
@@ -183,6 +184,38 @@ def test_the_demo_shows_one_of_each(demo):
     log = [json.loads(x) for x in (demo.work_dir / "function.log").read_text().splitlines()]
     first = [r.get("outcome") for r in log if r.get("key") == "uploads/phone/IMG_0006.jpg"]
     assert first == ["processed", "current"]
+
+
+def test_memory_stays_flat_as_the_object_count_grows(dev, tmp_path):
+    """Nothing per object is kept: 12x the objects, the same peak (tests/bench_backfill.py
+    measures it at 25,000 to 100,000 over HTTP)."""
+    import tracemalloc
+
+    from fc_handler.storage import NotFound
+
+    class NothingCurrent:
+        def head(self, bucket, key):
+            raise NotFound(key)
+
+    def peak(n: int) -> float:
+        job = Backfill(
+            stack=fc_stack(dev),
+            lister=lambda _after: (Listed(f"uploads/{i:07d}.jpg", 10, "0" * 32) for i in range(n)),
+            target=NothingCurrent(),
+            invoker=lambda _payload: "",
+            checkpoint=Checkpoint(tmp_path / f"{n}.json", {"n": n}),
+            failures=tmp_path / f"{n}.failed.jsonl",
+            workers=4,
+        )
+        tracemalloc.start()
+        counts = job.run()
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert counts.invoked == n
+        return top / 2**20
+
+    small, large = peak(500), peak(6000)
+    assert large < small + 0.25, (small, large)
 
 
 def test_local_listing_is_in_oss_key_order_and_resumes_after_a_key(tmp_path):
