@@ -323,9 +323,9 @@ def _key_id(auth) -> str:
 def test_credentials_edge_cases():
     env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "env-id", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "s"}
     # an empty credentials object (no key id): the environment is used
-    empty = SimpleNamespace(credentials=SimpleNamespace(access_key_id=""))
-    auth = credentials_auth(empty, env)
-    assert isinstance(auth, oss2.Auth) and _key_id(auth) == "env-id"
+    for empty in (SimpleNamespace(access_key_id=""), SimpleNamespace()):
+        auth = credentials_auth(SimpleNamespace(credentials=empty), env)
+        assert isinstance(auth, oss2.Auth) and _key_id(auth) == "env-id"
     # credentials without a token attribute: plain keys, not STS
     no_token = SimpleNamespace(
         credentials=SimpleNamespace(access_key_id="ctx-id", access_key_secret="s")
@@ -436,7 +436,7 @@ ERROR_CLASSES = [
 
 
 @pytest.mark.parametrize(("status", "code", "kind"), ERROR_CLASSES)
-@pytest.mark.parametrize("method", ["HEAD", "GET", "PUT"])
+@pytest.mark.parametrize("method", ["HEAD", "GET", "PUT", "DELETE"])
 def test_every_oss_error_class_is_sorted(fake_oss, method, status, code, kind):
     storage = fake_oss.storage()
     fake_oss.objects[(SRC, "uploads/x.jpg")] = (b"\xff\xd8", {"etag": '"AB"'})
@@ -445,6 +445,7 @@ def test_every_oss_error_class_is_sorted(fake_oss, method, status, code, kind):
         "HEAD": lambda: storage.head(SRC, "uploads/x.jpg"),
         "GET": lambda: storage.get(SRC, "uploads/x.jpg"),
         "PUT": lambda: storage.put(SRC, "uploads/x.jpg", b"x", content_type="image/jpeg"),
+        "DELETE": lambda: storage.delete(SRC, "uploads/x.jpg"),
     }[method]
     if method == "HEAD" and kind is TransientError and status < 429:
         # A HEAD answer has no body, so no code: only the status can be sorted
