@@ -490,16 +490,22 @@ class Backfill:
                 self.stop.set()  # queued work returns unsettled at once
                 raise
             finally:
-                settle(until=0)
-                # Listed but not settled (stopped) objects are listed again on resume.
-                counts.listed -= len(pending)
-                self.complete = not self.stop.is_set() and not pending
-                if self.complete:  # the next run starts from the beginning
-                    self.checkpoint.clear()
-                else:
-                    self.checkpoint.save(settled_after, counts)
-                if self.progress:
-                    self.progress(counts, 0)
+                try:
+                    settle(until=0)
+                except BaseException:  # Ctrl-C or SIGTERM while the last ones finish
+                    self.stop.set()
+                    settle(until=0)  # running invokes finish; queued ones return at once
+                    raise
+                finally:
+                    # Listed but unsettled (stopped) objects are listed again on resume.
+                    counts.listed -= len(pending)
+                    self.complete = not self.stop.is_set() and not pending
+                    if self.complete:  # the next run starts from the beginning
+                        self.checkpoint.clear()
+                    else:
+                        self.checkpoint.save(settled_after, counts)
+                    if self.progress:
+                        self.progress(counts, 0)
         return counts
 
     def _one(

@@ -141,6 +141,36 @@ def test_killed_halfway_resumes_without_repeating_work(demo, tmp_path):
     assert not second.checkpoint.path.exists()
 
 
+def test_sigterm_saves_the_checkpoint_and_the_rerun_finishes(demo, tmp_path, monkeypatch, capsys):
+    """The CLI as a user runs it, killed (SIGTERM) after the third invocation."""
+    import os
+    import signal
+
+    from imgpipe import backfill as module
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"quality": {"webp": 60}}))
+    argv = ["backfill", "--buckets", str(demo.work_dir / "buckets"), "--config", str(config)]
+    real, calls = module.LocalInvoker.__call__, []
+
+    def killed_after_three(self, payload):
+        calls.append(json.loads(payload)["data"]["oss"]["object"]["key"])
+        result = real(self, payload)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return result
+
+    monkeypatch.setattr(module.LocalInvoker, "__call__", killed_after_three)
+    assert main(argv) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err
+    saved = json.loads((demo.work_dir / "backfill.json").read_text())
+    assert saved["counts"]["invoked"] == len(calls) >= 3
+    assert main(argv) == 0
+    assert "invoked:            7" in capsys.readouterr().out  # counts carried over
+    assert sorted(calls) == sorted(set(calls)) and len(calls) == 7  # nothing twice
+    assert not (demo.work_dir / "backfill.json").exists()
+
+
 def test_force_redoes_current_objects(demo):
     counts = local_job(demo, "--force").run()
     assert (counts.current, counts.invoked) == (0, 7)
