@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -571,6 +572,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="local buckets (make demo's .demo/buckets): the real handler in-process",
     )
+    p.add_argument(
+        "--prefix",
+        metavar="P",
+        help="only keys under P, a part of the source prefix (e.g. uploads/2024/)",
+    )
+    p.add_argument("--function", metavar="NAME", help="invoke this function instead of the stack's")
     p.add_argument("--dry-run", action="store_true", help="list and check, invoke nothing")
     p.add_argument("--force", action="store_true", help="redo current objects too")
     p.add_argument(
@@ -654,7 +661,7 @@ def build(args: argparse.Namespace) -> Backfill:
         return Backfill(
             stack=stack,
             lister=lambda after: list_local(
-                buckets, stack.source_bucket, stack.source_prefix, after
+                buckets, stack.source_bucket, _prefix(stack, args), after
             ),
             target=LocalStorage(buckets),
             invoker=LocalInvoker(buckets, stack.environment, root / "function.log"),
@@ -673,6 +680,8 @@ def build(args: argparse.Namespace) -> Backfill:
     except (OSError, ValueError) as exc:
         raise BackfillError(f"--outputs {args.outputs}: {exc}") from None
     stack = Stack.from_outputs(outputs, memory_mb=args.memory_mb or 1024)
+    if args.function:
+        stack = dataclasses.replace(stack, function_name=args.function)
     creds = _credentials()
     import oss2
 
@@ -688,7 +697,7 @@ def build(args: argparse.Namespace) -> Backfill:
     checkpoint = args.checkpoint or Path(".imgpipe-backfill.json")
     return Backfill(
         stack=stack,
-        lister=lambda after: list_oss(source, stack.source_prefix, after),
+        lister=lambda after: list_oss(source, _prefix(stack, args), after),
         target=OssStorage(auth, oss_endpoint),
         invoker=FcInvoker(
             str(stack.function_name),
@@ -706,9 +715,18 @@ def build(args: argparse.Namespace) -> Backfill:
     )
 
 
+def _prefix(stack: Stack, args: argparse.Namespace) -> str:
+    """What to list: the source prefix, or a part of it (`--prefix`)."""
+    prefix = args.prefix if args.prefix is not None else stack.source_prefix
+    if not prefix.startswith(stack.source_prefix):
+        msg = f"--prefix {prefix!r} is outside the source prefix {stack.source_prefix!r}"
+        raise BackfillError(msg)
+    return prefix
+
+
 def _identity(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     return {
-        "source": f"{stack.source_bucket}/{stack.source_prefix}",
+        "source": f"{stack.source_bucket}/{_prefix(stack, args)}",
         "mode": "dry-run" if args.dry_run else ("force" if args.force else "stale"),
     }
 
@@ -758,7 +776,7 @@ def summary(counts: Counts, job: Backfill, elapsed: float, args: argparse.Namesp
     n = counts.would_invoke if job.dry_run else counts.invoked
     lines = [
         f"listed {counts.listed:,} objects under "
-        f"{job.stack.source_bucket}/{job.stack.source_prefix} in {elapsed:.1f} s "
+        f"{job.stack.source_bucket}/{_prefix(job.stack, args)} in {elapsed:.1f} s "
         f"({counts.listed / elapsed if elapsed > 0 else 0:,.0f}/s)",
         f"  current (skipped):  {counts.current:,}",
         f"  {verb + ':':19} {n:,}",

@@ -171,6 +171,18 @@ def test_sigterm_saves_the_checkpoint_and_the_rerun_finishes(demo, tmp_path, mon
     assert not (demo.work_dir / "backfill.json").exists()
 
 
+def test_prefix_backfills_a_part_of_the_source_prefix(demo, capsys):
+    counts = local_job(demo, "--prefix", "uploads/phone/", "--force").run()
+    assert (counts.listed, counts.invoked) == (2, 2)
+    assert sorted(invoked_keys(demo)) == [
+        "uploads/phone/IMG_0006.jpg",
+        "uploads/phone/IMG_0007-gps.jpg",
+    ]
+    buckets = str(demo.work_dir / "buckets")
+    assert main(["backfill", "--buckets", buckets, "--prefix", "elsewhere/"]) == 2
+    assert "outside the source prefix 'uploads/'" in capsys.readouterr().err
+
+
 def test_force_redoes_current_objects(demo):
     counts = local_job(demo, "--force").run()
     assert (counts.current, counts.invoked) == (0, 7)
