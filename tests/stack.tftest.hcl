@@ -191,3 +191,33 @@ run "second_stack" {
     error_message = "a second stack in the account shares no name with the first"
   }
 }
+
+run "deletions_follow_the_source" {
+  command = plan
+
+  assert {
+    condition     = contains(jsondecode(output.event_filter_pattern).type, "oss:ObjectRemoved:DeleteObject") && contains(jsondecode(output.event_filter_pattern).type, "oss:ObjectRemoved:DeleteObjects")
+    error_message = "delete_variants_with_source (default true) routes DeleteObject and DeleteObjects"
+  }
+  assert {
+    condition     = length([for s in jsondecode(module.iam.policy_document).Statement : s if contains(s.Action, "oss:DeleteObject")]) == 1
+    error_message = "one statement grants oss:DeleteObject (on the outputs only)"
+  }
+}
+
+run "deletions_not_followed" {
+  command = plan
+
+  variables {
+    delete_variants_with_source = false
+  }
+
+  assert {
+    condition     = length([for t in jsondecode(output.event_filter_pattern).type : t if startswith(t, "oss:ObjectRemoved:")]) == 0
+    error_message = "with delete_variants_with_source = false no deletion is routed"
+  }
+  assert {
+    condition     = length([for s in jsondecode(module.iam.policy_document).Statement : s if contains(s.Action, "oss:DeleteObject")]) == 0
+    error_message = "with delete_variants_with_source = false the role may delete nothing"
+  }
+}
