@@ -19,7 +19,8 @@ Outcomes, one log line each:
   retrying cannot help. Variants of an earlier image under the same key are
   deleted (an image overwritten by a non-image), and a processed image's
   stale rejection record likewise (DELETE_VARIANTS_WITH_SOURCE);
-- `ignored`: the event is not for us (not a finished creation, another
+- `ignored`: the event is not for us (not a finished creation, a deletion
+  when deletions are not followed or whose object exists again, another
   bucket, outside the source prefix, the function's own output, a folder
   marker, an empty or oversized object, an object deleted since);
 - `failed`: anything else (network, OSS 5xx, throttling, permissions, a
