@@ -202,13 +202,48 @@ def list_local(root: Path, bucket: str, prefix: str, after: str = "") -> Iterato
     yield from walk(base, "")
 
 
-def list_oss(bucket: Any, prefix: str, after: str = "", page: int = 1000) -> Iterator[Listed]:
-    """ListObjects page by page from `marker=after` (oss2 retries a failed page)."""
+def list_oss(
+    bucket: Any,
+    prefix: str,
+    after: str = "",
+    page: int = 1000,
+    *,
+    retries: int = 5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[Listed]:
+    """ListObjects page by page from `marker=after`; one page in memory at a time.
+
+    A page that fails with 5xx, 429 or no answer is asked again with backoff
+    (0.5 s, 1, 2, 4, 8); after that the listing stops with a BackfillError
+    naming the marker, and the checkpoint lets a rerun resume there.
+    """
     import oss2
 
-    for obj in oss2.ObjectIterator(bucket, prefix=prefix, marker=after, max_keys=page):
-        if not obj.key.endswith("/"):  # folder markers
-            yield Listed(obj.key, int(obj.size), obj.etag.strip('"').upper())
+    marker = after
+    while True:
+        for attempt in range(retries + 1):
+            try:
+                result = bucket.list_objects(prefix=prefix, marker=marker, max_keys=page)
+                break
+            except (oss2.exceptions.RequestError, oss2.exceptions.ServerError) as exc:
+                status = getattr(exc, "status", 0) or 0
+                transient = isinstance(exc, oss2.exceptions.RequestError) or (
+                    status >= 500 or status == 429
+                )
+                if not transient or attempt == retries:
+                    code = getattr(exc, "code", "") or type(exc).__name__
+                    msg = (
+                        f"listing oss://{bucket.bucket_name}/{prefix} after {marker!r} "
+                        f"failed: HTTP {status} {code}"
+                    )
+                    raise BackfillError(msg) from None
+                sleep(min(0.5 * 2**attempt, 8.0))
+        for obj in result.object_list:
+            if not obj.key.endswith("/"):  # folder markers
+                yield Listed(obj.key, int(obj.size), obj.etag.strip('"').upper())
+        if not result.is_truncated:
+            return
+        marker = result.next_marker
 
 
 # ------------------------------------------------------------------ invoking
@@ -828,6 +863,12 @@ def run(args: argparse.Namespace) -> int:
     except BackfillError as exc:
         progress.close()
         print(f"imgpipe backfill: {exc}", file=sys.stderr)
+        if job.checkpoint.path.exists():
+            print(
+                f"imgpipe backfill: progress saved in {job.checkpoint.path}: "
+                "run the same command again to resume",
+                file=sys.stderr,
+            )
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -133,6 +133,8 @@ class OssStandIn(_Server):
     def __init__(self) -> None:
         self.objects: dict[str, dict[str, tuple[bytes, dict[str, str]]]] = {}
         self.generated: dict[str, Sequence[str]] = {}
+        # listing_status(n) -> an error status for the n-th listing (0-based), or None
+        self.listing_status: Callable[[int], int | None] = lambda _n: None
         super().__init__()
         self.record_bodies = False
 
@@ -167,6 +169,17 @@ class OssStandIn(_Server):
         bucket, _, key = req.path.lstrip("/").partition("/")
         with self.lock:
             if not key and req.method == "GET":
+                n = (
+                    sum(
+                        1
+                        for r in self.requests
+                        if r.method == "GET" and not r.path.strip("/").partition("/")[2]
+                    )
+                    - 1
+                )
+                status = self.listing_status(n)
+                if status:
+                    return _oss_error(status, "ServiceUnavailable" if status >= 500 else "Error")
                 return self._list(bucket, req.query)
             if req.method == "PUT":
                 meta = {k: v for k, v in req.headers.items() if k.startswith("x-oss-meta-")}

@@ -23,6 +23,7 @@ from fc_handler.storage import LocalStorage
 from fc_handler.storage_oss import OssStorage
 from imgpipe.backfill import (
     Backfill,
+    BackfillError,
     Checkpoint,
     FcInvoker,
     Listed,
@@ -413,6 +414,34 @@ def test_a_forbidden_invoke_is_not_retried(dev, oss, tmp_path):
         counts = fc_job(stack, oss, fc, tmp_path).run()
         assert len(fc.requests) == 1
     assert counts.failed == 1
+
+
+def test_a_failing_listing_page_is_retried_then_stops_with_the_checkpoint_saved(dev, oss, tmp_path):
+    for i in range(120):
+        oss.put("src-bucket", f"uploads/{i:03d}.jpg", b"z%d" % i)
+    bucket = oss2.Bucket(oss2.Auth("k", "s"), oss.endpoint, "src-bucket")
+    # the second page fails twice (503), then answers
+    oss.listing_status = {1: 503, 2: 503}.get
+    slept: list[float] = []
+    keys = [x.key for x in list_oss(bucket, "uploads/", page=50, sleep=slept.append)]
+    assert len(keys) == 120 and slept == [0.5, 1.0]
+    # from the second page on, it keeps failing: the run stops, the first page is kept
+    oss.requests.clear()
+    oss.listing_status = lambda n: 503 if n >= 1 else None
+    stack = fc_stack(dev)
+    with FcStandIn() as fc:
+        job = fc_job(stack, oss, fc, tmp_path)
+        job.lister = lambda after: list_oss(bucket, "uploads/", after, page=50, sleep=slept.append)
+        with pytest.raises(BackfillError, match=r"after 'uploads/049.jpg' failed: HTTP 503"):
+            job.run()
+        assert len(fc.accepted) == 50
+    saved = json.loads(job.checkpoint.path.read_text())
+    assert saved["after"] == "uploads/049.jpg" and saved["counts"]["invoked"] == 50
+    oss.listing_status = lambda _n: None
+    with FcStandIn() as fc:
+        resumed = fc_job(stack, oss, fc, tmp_path).run()
+        assert len(fc.accepted) == 70  # the rest, nothing twice
+    assert resumed.invoked == 120
 
 
 def test_rate_limiter_spaces_acquisitions():
