@@ -473,6 +473,32 @@ def test_a_bucket_listing_of_100000_keys_in_pages(oss):
     assert sum(1 for _ in list_oss(bucket, "uploads/", "uploads/0099000.jpg")) == 999
 
 
+@pytest.mark.parametrize(
+    "variables",
+    [{}, {"watermark": {"text": ""}, "quality": {"jpeg": 70}, "source_prefix": "in/"}],
+)
+def test_the_outputs_give_backfill_the_handlers_fingerprint_and_pattern(variables):
+    """Backfill's current check agrees with the function's, or everything looks stale."""
+    from fc_handler.settings import Settings
+
+    ev = evaluate({"env": "dev", **variables})
+    names = ("source_bucket", "target_bucket", "function_name", "event_filter_pattern")
+    outputs = {n: {"value": ev.output(n)} for n in (*names, "pipeline_config")}
+    outputs["function_arn"] = {"value": "acs:fc:cn-hangzhou:1234567890123456:functions/f"}
+    stack = Stack.from_outputs(outputs, memory_mb=1024)
+    handler = Settings.from_env(ev.function_environment)
+    assert fingerprint(stack.config) == fingerprint(handler.processor)
+    assert (stack.source_prefix, stack.rejected_prefix) == (
+        handler.source_prefix,
+        handler.rejected_prefix,
+    )
+    assert stack.pattern == ev.filter_pattern
+    assert (stack.source_bucket, stack.target_bucket) == (
+        handler.source_bucket,
+        handler.target_bucket,
+    )
+
+
 def test_outputs_are_read_from_terraform_output_json(tmp_path, monkeypatch, capsys):
     outputs = {
         "source_bucket": {"value": "src-bucket"},
