@@ -277,8 +277,15 @@ def fake_pip(target, into: Path, requirements: Path) -> None:
         (into / package / "__init__.py").write_text(f"__version__ = {version!r}\n")
         info = into / f"{package}-{version}.dist-info"
         info.mkdir()
-        (info / "METADATA").write_text(f"Name: {name}\nVersion: {version}\n")
-        (info / "WHEEL").write_text("Tag: py3-none-any\n")
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        (info / "WHEEL").write_text("Wheel-Version: 1.0\nTag: py3-none-any\n")
+        # install-time noise that must never reach the zip
+        for noise in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json"):
+            (info / noise).write_text("noise")
+        (into / package / "__pycache__").mkdir(exist_ok=True)
+        (into / package / "__pycache__" / "__init__.cpython-310.pyc").write_bytes(b"pyc")
+    (into / "bin").mkdir(exist_ok=True)
+    (into / "bin" / "a-console-script").write_text("#!/bin/sh\n")
 
 
 @pytest.fixture
@@ -516,3 +523,39 @@ def test_lock_pins_every_targets_wheel_hash(tmp_path, monkeypatch, capsys):
         assert [line.strip(" \\") for line in block] == [f"--hash=sha256:{h}" for h in hashes]
     assert text.endswith(f"--hash=sha256:{expected['pillow-heif==1.8.1'][-1]}\n")
     assert capsys.readouterr().out == f"wrote {out} (2 pins)\n"
+
+
+def test_zip_holds_code_and_dependencies_and_nothing_else(sandbox, tmp_path):
+    src, reqs = sandbox
+    os.chmod(src / "index.py", 0o755)
+    target = build.target_for("python3.10", False)
+    manifest = build.build(tmp_path / "dist", target, requirements=reqs)
+    expected = [
+        {"name": pin.split("==")[0], "version": pin.split("==")[1], "tags": ["py3-none-any"]}
+        for pin in build.pinned_requirements(reqs)
+    ]
+    assert sorted(manifest["wheels"], key=str) == sorted(expected, key=str)
+    with zipfile.ZipFile(tmp_path / "dist" / "function.zip") as zf:
+        infos = zf.infolist()
+    names = [i.filename for i in infos]
+    code = [n for n, _ in build.source_files()]
+    deps = [n for n in names if n not in code]
+    assert names == sorted(names) and set(code) <= set(names)
+    assert "index.py" in names and "imgproc/pipeline.py" in names
+    for pin in build.pinned_requirements(reqs):
+        name, version = pin.split("==")
+        package = name.lower().replace("-", "_")
+        assert f"{package}/__init__.py" in deps
+        assert f"{package}-{version}.dist-info/METADATA" in deps
+        assert f"{package}-{version}.dist-info/WHEEL" in deps
+    noise = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json", ".pyc")
+    assert not [n for n in names if n.endswith(noise) or n.startswith("bin/")], names
+    assert len(deps) == 3 * len(build.pinned_requirements(reqs))  # package, METADATA, WHEEL
+    for info in infos:
+        assert info.date_time == (1980, 1, 1, 0, 0, 0)
+        assert info.compress_type == zipfile.ZIP_DEFLATED and info.create_system == 3
+        mode = (info.external_attr >> 16) & 0o777
+        assert mode == (0o755 if info.filename == "index.py" else 0o644), info.filename
+        assert info.external_attr >> 16 & 0o170000 == 0o100000  # a regular file
+    assert manifest["files"] == len(names)
+    assert manifest["unzipped_size"] == sum(i.file_size for i in infos)
