@@ -428,6 +428,7 @@ ERROR_CLASSES = [
     (400, "RequestTimeout", TransientError),
     (404, "NoSuchKey", NotFound),
     (404, "NoSuchBucket", NotFound),
+    (404, "SymlinkTargetNotExist", NotFound),  # a code oss2 has no class for
     (409, "FileImmutable", StorageError),
     (429, "Throttling", TransientError),
     (500, "InternalError", TransientError),
