@@ -64,10 +64,11 @@ output "package_checksum" {
 }
 
 output "pipeline_config" {
-  description = "What the function was configured with, as JSON (source_prefix, rejected_prefix, processor): `imgpipe smoke` reads it to know which variants to expect."
+  description = "What the function was configured with, as JSON (source_prefix, rejected_prefix, max_object_bytes, processor): `imgpipe smoke` reads it to know which variants to expect, `imgpipe backfill` which objects are current."
   value = jsonencode({
-    source_prefix   = var.source_prefix
-    rejected_prefix = var.rejected_prefix
-    processor       = local.processor_config
+    source_prefix    = var.source_prefix
+    rejected_prefix  = var.rejected_prefix
+    max_object_bytes = var.max_object_mb * 1024 * 1024
+    processor        = local.processor_config
   })
 }

@@ -85,6 +85,24 @@ class Stack:
     account: str
     function_name: str | None = None
     environment: Mapping[str, str] = field(default_factory=dict)  # local runs
+    max_object_bytes: int | None = None
+
+    def ignore_reason(self, item: Listed) -> str | None:
+        """Why the handler would ignore this object, so invoking it is waste.
+
+        The handler's own rules (`fc_handler.handle`), for what a listing
+        knows: empty, over MAX_OBJECT_BYTES, or, with one bucket for sources
+        and outputs, one of the function's own outputs. Without this each
+        rerun would invoke them again, since they never get variants.
+        """
+        if item.size == 0:
+            return "empty"
+        if self.max_object_bytes is not None and item.size > self.max_object_bytes:
+            return "too-big"
+        guarded = (*self.config.output_prefixes(), self.rejected_prefix)
+        if self.source_bucket == self.target_bucket and item.key.startswith(guarded):
+            return "own-output"
+        return None
 
     @classmethod
     def from_outputs(cls, outputs: dict[str, Any], *, memory_mb: int) -> Stack:
@@ -124,6 +142,7 @@ class Stack:
             region=arn[2],
             account=arn[3],
             function_name=str(values["function_name"]),
+            max_object_bytes=_positive_int(pipeline.get("max_object_bytes")),
         )
 
     @classmethod
@@ -152,7 +171,12 @@ class Stack:
             region=LOCAL_REGION,
             account=LOCAL_ACCOUNT,
             environment=env,
+            max_object_bytes=settings.max_object_bytes,
         )
+
+
+def _positive_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 # ------------------------------------------------------------------- listing
@@ -394,6 +418,7 @@ class RateLimiter:
 class Counts:
     listed: int = 0
     filtered: int = 0
+    ignored: int = 0
     current: int = 0
     invoked: int = 0
     failed: int = 0
@@ -505,6 +530,8 @@ class Backfill:
                     event = object_event(self.stack, item, force=self.force)
                     if not matches(self.stack.pattern, event):
                         pending.append((item.key, None, "filtered"))
+                    elif self.stack.ignore_reason(item):
+                        pending.append((item.key, None, "ignored"))
                     else:
                         payload = json.dumps(event, ensure_ascii=False).encode()
                         slots.acquire()
@@ -816,6 +843,8 @@ def summary(counts: Counts, job: Backfill, elapsed: float, args: argparse.Namesp
         f"  current (skipped):  {counts.current:,}",
         f"  {verb + ':':19} {n:,}",
         f"  not routed:         {counts.filtered:,} (the event pattern would not send them)",
+        f"  ignored:            {counts.ignored:,} (empty, over MAX_OBJECT_BYTES or the "
+        "function's own outputs: it would ignore them)",
         f"  failed:             {counts.failed:,}"
         + (f" (listed in {job.failures})" if counts.failed else ""),
     ]

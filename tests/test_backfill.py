@@ -184,6 +184,22 @@ def test_prefix_backfills_a_part_of_the_source_prefix(demo, capsys):
     assert "outside the source prefix 'uploads/'" in capsys.readouterr().err
 
 
+def test_objects_the_handler_would_ignore_are_not_invoked_again_and_again(demo):
+    """Empty and oversized objects never get variants: without the handler's own
+    rules each rerun would invoke them again."""
+    storage = LocalStorage(demo.work_dir / "buckets")
+    storage.put(demo.source_bucket, "uploads/empty.jpg", b"", content_type="image/jpeg")
+    for _ in range(2):
+        counts = local_job(demo).run()
+        assert (counts.ignored, counts.invoked, counts.current) == (1, 0, 7)
+    big = dataclasses.replace(local_job(demo).stack, max_object_bytes=10_000)
+    assert big.ignore_reason(Listed("uploads/x.jpg", 10_001, "E")) == "too-big"
+    same = dataclasses.replace(big, target_bucket=big.source_bucket)
+    assert same.ignore_reason(Listed("resized/large/x.jpg", 5, "E")) == "own-output"
+    assert same.ignore_reason(Listed("rejected/x.jpg.json", 5, "E")) == "own-output"
+    assert big.ignore_reason(Listed("resized/large/x.jpg", 5, "E")) is None
+
+
 def test_force_redoes_current_objects(demo):
     counts = local_job(demo, "--force").run()
     assert (counts.current, counts.invoked) == (0, 7)
@@ -493,6 +509,7 @@ def test_the_outputs_give_backfill_the_handlers_fingerprint_and_pattern(variable
         handler.rejected_prefix,
     )
     assert stack.pattern == ev.filter_pattern
+    assert stack.max_object_bytes == handler.max_object_bytes
     assert (stack.source_bucket, stack.target_bucket) == (
         handler.source_bucket,
         handler.target_bucket,
