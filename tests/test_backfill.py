@@ -516,6 +516,34 @@ def test_the_outputs_give_backfill_the_handlers_fingerprint_and_pattern(variable
     )
 
 
+def test_the_cli_against_a_deployed_stack(dev, oss, tmp_path, monkeypatch, capsys):
+    """`imgpipe backfill --outputs`, wired end to end: credentials from the
+    environment, the endpoints given, the checkpoint in the working directory."""
+    for i in range(5):
+        oss.put("src-bucket", f"uploads/{i}.jpg", b"p%d" % i)
+    outputs = {
+        "source_bucket": {"value": "src-bucket"},
+        "target_bucket": {"value": "out-bucket"},
+        "function_name": {"value": "imgpipe-dev-images"},
+        "function_arn": {"value": "acs:fc:cn-hangzhou:1234567890123456:functions/x"},
+        "event_filter_pattern": {"value": json.dumps(fc_stack(dev).pattern)},
+        "pipeline_config": {"value": json.dumps({"source_prefix": "uploads/", "processor": {}})},
+    }
+    (tmp_path / "outputs.json").write_text(json.dumps(outputs))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "test-key")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "test-secret")
+    argv = ["backfill", "--outputs", "outputs.json", "--oss-endpoint", oss.endpoint]
+    with FcStandIn() as fc:
+        assert main([*argv, "--fc-endpoint", fc.endpoint, "--dry-run"]) == 0
+        assert "would invoke:       5" in capsys.readouterr().out and not fc.requests
+        assert main([*argv, "--fc-endpoint", fc.endpoint, "--rate", "1000"]) == 0
+        assert "invoked:            5" in capsys.readouterr().out
+        assert len(fc.accepted) == 5
+        assert {r.headers["x-fc-invocation-type"] for r in fc.requests} == {"Async"}
+    assert not (tmp_path / ".imgpipe-backfill.json").exists()  # finished: no checkpoint
+
+
 def test_outputs_are_read_from_terraform_output_json(tmp_path, monkeypatch, capsys):
     outputs = {
         "source_bucket": {"value": "src-bucket"},
