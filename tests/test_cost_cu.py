@@ -1,0 +1,124 @@
+"""`imgpipe cost`'s CU model against worked examples computed by hand.
+
+Rates: Alibaba Cloud FC "Pay-as-you-go" (docs/cost.md): 75 CU per 10,000
+invocations, 1 CU per vCPU-second, 0.15 CU per memory GB-second, 0.05 CU per
+disk GB-second; CNY per CU 0.00011 up to 200 million CU a month, 0.00010 up
+to 1 billion, 0.00009 above.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from imgpipe import cost
+
+
+def test_the_pages_own_example_by_hand():
+    # The page's example: 3 M invocations, 512 MB, 200 ms, 0.25 vCPU.
+    # invocations 3,000,000 / 10,000 x 75           =  22,500 CU
+    # vCPU        3,000,000 x 0.2 s x 0.25 x 1       = 150,000 CU
+    # memory      3,000,000 x 0.2 s x 0.5 GB x 0.15  =  45,000 CU
+    # disk        3,000,000 x 0.2 s x 0.5 GB x 0.05  =  15,000 CU
+    # total 232,500 CU x 0.00011 CNY                 =  25.575 CNY
+    e = cost.cu_estimate(3_000_000, 0.25, 512, 200)
+    assert (e.invocations_cu, e.vcpu_cu, e.memory_cu, e.disk_cu) == pytest.approx(
+        (22_500, 150_000, 45_000, 15_000)
+    )
+    assert e.total_cu == pytest.approx(232_500)
+    assert e.total_cny == pytest.approx(25.575)
+    no_disk = cost.cu_estimate(3_000_000, 0.25, 512, 200, disk_mb=0)
+    assert no_disk.total_cu == pytest.approx(217_500)
+    assert no_disk.total_cny == pytest.approx(23.925)
+
+
+def test_vcpu_dominates_a_camera_photo():
+    # 10,000 photos at 1 vCPU, 1024 MB, 512 MB disk, 150 ms:
+    # 75 + 1,500 x 1 + 1,500 x 0.15 + 1,500 x 0.5 x 0.05 = 75 + 1500 + 225 + 37.5 = 1,837.5 CU
+    e = cost.cu_estimate(10_000, 1, 1024, 150)
+    assert e.total_cu == pytest.approx(1_837.5)
+    assert e.cu_per_request == pytest.approx(0.18375)
+    assert e.total_cny == pytest.approx(1_837.5 * 0.00011)
+    assert e.vcpu_cu > 0.8 * e.total_cu
+
+
+def test_tiers_price_each_slice_at_its_own_rate():
+    assert cost.tiered_cny(200_000_000) == pytest.approx(22_000)
+    # 300 M CU: 200 M x 0.00011 + 100 M x 0.00010 = 22,000 + 10,000
+    assert cost.tiered_cny(300_000_000) == pytest.approx(32_000)
+    # 1.5 G CU: 22,000 + 800 M x 0.0001 + 500 M x 0.00009 = 22,000 + 80,000 + 45,000
+    assert cost.tiered_cny(1_500_000_000) == pytest.approx(147_000)
+
+
+def test_trial_plan_and_traffic():
+    rates = cost.CuRates(trial_cu=200_000)
+    e = cost.cu_estimate(3_000_000, 0.25, 512, 200, egress_gib=4, rates=rates)
+    assert e.billable_cu == pytest.approx(32_500)
+    assert e.compute_cny == pytest.approx(32_500 * 0.00011)
+    assert e.traffic_cny == pytest.approx(2.0)
+    assert cost.cu_estimate(1, 1, 1024, 1, rates=cost.CuRates(trial_cu=1e9)).total_cny == 0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [dict(vcpu=0), dict(memory_mb=0), dict(duration_ms=-1), dict(duration_ms=float("nan"))],
+)
+def test_bad_figures_are_refused(bad):
+    args = dict(requests=1, vcpu=1, memory_mb=1024, duration_ms=100) | bad
+    with pytest.raises(ValueError):
+        cost.cu_estimate(**args)
+
+
+def test_cheapest_size_respects_fc_ratios():
+    # Work that scales perfectly with vCPU costs the same vCPU-seconds at any size;
+    # memory per vCPU is cheapest at the 1 GB : 1 vCPU floor, and the fixed disk
+    # is billed for less time on more vCPUs: the largest size at ratio 1 wins.
+    vcpu, mem, cu = cost.cheapest_size(lambda v: 100 / v, 256)
+    assert (vcpu, mem) == (4.0, 4096)
+    # 75/10k + 0.1 vCPU-s + 0.025 s x (4 GB x 0.15 + 0.5 GB x 0.05)
+    assert cu == pytest.approx(0.0075 + 0.1 + 0.025 * (0.6 + 0.025))
+    # Work that cannot use more than a quarter of a CPU (I/O waits): the smallest share.
+    vcpu, mem, _ = cost.cheapest_size(lambda v: 100 / min(v, 0.25) + 50, 128)
+    assert vcpu <= 0.25 and 1 <= mem / 1024 / vcpu <= 4
+    with pytest.raises(ValueError):
+        cost.cheapest_size(lambda v: 100, 10**9)
+
+
+def _cost(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "imgpipe", "cost", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_cli_default_is_cu_and_shows_each_part():
+    done = _cost("--requests", "3000000", "--memory-mb", "512", "--duration-ms", "200",
+                 "--vcpu", "0.25")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for needle in ("22,500 CU", "150,000 CU", "45,000 CU", "15,000 CU", "232,500 CU", "25.5"):
+        assert needle in done.stdout
+    done = _cost("--requests", "3000000", "--memory-mb", "512", "--duration-ms", "200",
+                 "--vcpu", "0.25", "--json", "--cu-price-cny", "0.0002,0.0001,0.0001")  # fmt: skip
+    out = json.loads(done.stdout)
+    assert out["pricing"] == "cu" and out["total_cny"] == pytest.approx(232_500 * 0.0002)
+
+
+def test_cli_article_still_gives_16_38():
+    done = _cost("--pricing", "article", "--requests", "5000000", "--memory-mb", "512",
+                 "--duration-ms", "200")  # fmt: skip
+    assert done.returncode == 0 and "16.38 CNY/month" in done.stdout
+
+
+def test_cli_mixing_models_is_one_line_and_status_2():
+    done = _cost("--requests", "1", "--memory-mb", "512", "--duration-ms", "1",
+                 "--vcpu", "1", "--rate-invocations", "0")  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(done.stderr.splitlines()) == 1 and "--pricing" in done.stderr
+
+
+def test_cli_warns_about_a_ratio_fc_refuses():
+    done = _cost("--requests", "1", "--memory-mb", "8192", "--duration-ms", "1", "--vcpu", "1")
+    assert done.returncode == 0 and "between 1 and 4" in done.stdout
