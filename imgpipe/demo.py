@@ -41,7 +41,7 @@ from pathlib import Path
 
 from fc_handler.storage import LocalStorage
 from imgpipe import REPO_ROOT
-from imgpipe.cost import estimate, format_estimate
+from imgpipe.cost import cu_estimate, format_cu_estimate
 from imgpipe.eventpattern import matches
 from imgpipe.events import cloudevent
 from imgpipe.invoke import invoke
@@ -152,6 +152,7 @@ class DemoResult:
     dead_letter_file: Path
     memory_mb: int
     retries: int
+    vcpu: float = 1.0  # from Terraform too: the CU model bills vCPU-seconds
 
 
 def _dead_letter(
@@ -201,6 +202,7 @@ def run(
     env = ev.function_environment
     retries = ev.one("alicloud_fcv3_async_invoke_config")["max_async_retry_attempts"]
     memory_mb = ev.one("alicloud_fcv3_function")["memory_size"]
+    vcpu = ev.one("alicloud_fcv3_function")["cpu"]
     source_bucket, target_bucket = env["SOURCE_BUCKET"], env["TARGET_BUCKET"]
     prefix = env["SOURCE_PREFIX"]
 
@@ -239,7 +241,7 @@ def run(
                 )
             )
     return DemoResult(
-        rows, work_dir, source_bucket, target_bucket, dead_letters, memory_mb, retries
+        rows, work_dir, source_bucket, target_bucket, dead_letters, memory_mb, retries, vcpu
     )
 
 
@@ -316,13 +318,14 @@ def summary(result: DemoResult, monthly: int) -> str:
     ]
     if routed:
         mean_ms = statistics.fmean(r.ms for r in routed)
-        est = estimate(monthly, result.memory_mb, mean_ms)
+        est = cu_estimate(monthly, result.vcpu, result.memory_mb, mean_ms)
         lines += [
             "",
             f"Cost if this mix arrived {monthly:,} times a month "
             f"(mean {mean_ms:.0f} ms over {len(routed)} routed uploads, "
-            f"{len(processed)} processed; memory {result.memory_mb} MB from Terraform):",
-            format_estimate(est),
+            f"{len(processed)} processed; {result.vcpu:g} vCPU and {result.memory_mb} MB "
+            "from Terraform; FC 3.0's CU pricing, as `imgpipe cost`):",
+            format_cu_estimate(est),
             "(this machine's speed, not FC's; `imgpipe cost` takes your own figures)",
         ]
     return "\n".join(lines)
