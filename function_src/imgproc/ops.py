@@ -120,7 +120,9 @@ def to_8bit(im: Image.Image) -> Image.Image:
     return im.convert("RGB")  # YCbCr, HSV and anything else Pillow can convert
 
 
-def resize(im: Image.Image, size: tuple[int, int], *, prefiltered: bool = False) -> Image.Image:
+def resize(
+    im: Image.Image, size: tuple[int, int], *, prefiltered: bool = False, box_first: bool = False
+) -> Image.Image:
     """High-quality downscale; a box pre-reduction keeps large ratios cheap.
 
     `prefiltered`: the pixels were already scaled down by the JPEG decoder
@@ -128,12 +130,28 @@ def resize(im: Image.Image, size: tuple[int, int], *, prefiltered: bool = False)
     BICUBIC, 40% cheaper than LANCZOS. Measured on the 24 MP benchmark photo
     against LANCZOS from the full-size original: 50.7 dB PSNR for BICUBIC,
     52.3 dB for LANCZOS, both far beyond what anyone can see.
+
+    `box_first`: the first step from full-size pixels that no decoder could
+    shrink (PNG, WebP, TIFF...) averages whole blocks of pixels first (a box
+    filter by the integer part of the ratio) and leaves LANCZOS less than 2x,
+    as libvips' thumbnail does after shrink-on-load. On the 6 MP RGBA
+    benchmark PNG (3000 -> 1200 px) that is 47 ms instead of 115 ms, at
+    54.6 dB PSNR against LANCZOS all the way.
+
+    RGBA and LA are premultiplied here rather than by `Image.resize`, which
+    premultiplies too but then drops `reducing_gap` (Pillow 12), so large
+    transparent PNGs were resampled at full size.
     """
     if im.size == size:
         return im
     if prefiltered and im.width < 2 * size[0] and im.height < 2 * size[1]:
         return im.resize(size, Image.Resampling.BICUBIC)
-    return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    gap = 1.0 if box_first else 3.0
+    premultiplied = {"RGBA": "RGBa", "LA": "La"}.get(im.mode)
+    if premultiplied is None:
+        return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=gap)
+    out = im.convert(premultiplied).resize(size, Image.Resampling.LANCZOS, reducing_gap=gap)
+    return out.convert(im.mode)
 
 
 def to_srgb(im: Image.Image, icc_profile: bytes | None) -> Image.Image:

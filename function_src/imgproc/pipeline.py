@@ -80,7 +80,7 @@ def process(data: bytes, config: Config) -> Processed:
     for variant, stored_size in sorted(targets, key=lambda t: -t[1][0] * t[1][1]):
         source = _cascade_source(made, stored_size, orientation)
         if source is None:
-            small = ops.resize(base, stored_size, prefiltered=drafted)
+            small = ops.resize(base, stored_size, prefiltered=drafted, box_first=not drafted)
             small = ops.apply_orientation(ops.to_srgb(small, icc), orientation)
             small = ops.drop_opaque_alpha(small)
         else:
