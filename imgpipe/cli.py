@@ -79,6 +79,17 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--methods", type=_methods, default="core,naive,pyvips")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
     b.add_argument("--config", type=argtypes.existing_file, metavar="FILE")
+    b.add_argument(
+        "--e2e",
+        action="store_true",
+        help="end to end: the real handler against a local OSS stand-in; ms, requests, CU",
+    )
+    b.add_argument(
+        "--latency-ms",
+        type=argtypes.number(0, 10_000),
+        default=None,
+        help="--e2e: the stand-in's round-trip time per request (default 100, docs/cost.md)",
+    )
 
     i = sub.add_parser("invoke", help="run the real FC handler on an event, local buckets")
     i.add_argument("event", type=argtypes.existing_file, metavar="EVENT.json")
@@ -208,7 +219,11 @@ def _run(args: argparse.Namespace) -> int:
 
         return run(args.files, args.out, config)
     if args.command == "bench":
-        from imgpipe.bench import run_bench
+        from imgpipe.bench import OSS_LATENCY_MS, run_bench, run_e2e
+
+        if args.e2e:
+            latency = OSS_LATENCY_MS if args.latency_ms is None else args.latency_ms
+            return run_e2e(args.images, args.repeat, latency, args.json)
 
         return run_bench(args.images, args.repeat, args.methods, args.json, args.config)
     raise AssertionError(f"unknown command {args.command}")  # pragma: no cover
