@@ -21,7 +21,9 @@ $(STAMP): requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements/dev.txt
-	$(BIN)/pip install --quiet --no-deps -e .
+	@# setuptools' "Editable installation ... folders with the same name" notice is
+	@# information, not a problem (imgpipe/ is that folder, on purpose): not shown.
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 $(CHECKOV_STAMP): requirements/checkov.txt
@@ -72,10 +74,10 @@ bench-backfill: setup ## backfill listing/scheduling rate and peak memory, 25k-1
 	$(BIN)/python tests/bench_backfill.py
 
 RUNTIME ?= python3.10
-package: setup ## build dist/function.zip + dist/function.json for FC (RUNTIME=python3.12, LAYER=1)
+package: $(STAMP) ## build dist/function.zip + dist/function.json for FC (RUNTIME=python3.12, LAYER=1)
 	$(BIN)/python build.py --runtime $(RUNTIME) $(if $(LAYER),--layer)
 
-package-host: setup ## build a package for this machine's CPython and time its cold import
+package-host: $(STAMP) ## build a package for this machine's CPython and time its cold import
 	$(BIN)/python build.py --host --out build/host
 	$(BIN)/imgpipe package-stats --zip build/host/function.zip
 

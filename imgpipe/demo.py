@@ -33,6 +33,7 @@ import json
 import shutil
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -40,58 +41,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from fc_handler.storage import LocalStorage
-from imgpipe import REPO_ROOT
+from imgpipe import report as _report
+from imgpipe import samples as _samples
 from imgpipe.cost import cu_estimate, format_cu_estimate
 from imgpipe.eventpattern import matches
 from imgpipe.events import cloudevent
 from imgpipe.invoke import invoke
 from imgpipe.terraform import LOCAL_ACCOUNT, LOCAL_REGION, Evaluated, evaluate
 
-DATA = REPO_ROOT / "tests" / "data"
-
-# The shipped samples: (name in the bucket, file, what it shows).
-SAMPLES = [
-    (
-        "phone/IMG_0006.jpg",
-        DATA / "images" / "hopper_orientation_6.jpg",
-        "phone photo with EXIF orientation 6: comes out upright",
-    ),
-    (
-        "design/logo-alpha.png",
-        DATA / "images" / "avif_star.png",
-        "PNG with alpha: background colour in JPEG, transparency kept in WebP",
-    ),
-    (
-        "print/brochure-cmyk.jpg",
-        DATA / "images" / "pil_sample_cmyk.jpg",
-        "CMYK JPEG: converted to sRGB",
-    ),
-    (
-        "camera/DSC_1200.jpg",
-        DATA / "bench" / "photo-12mp.jpg",
-        "12 MP camera photo: decoded at reduced size",
-    ),
-    (
-        "phone/IMG_0007-gps.jpg",
-        DATA / "images" / "exif_gps.jpg",
-        "photo with GPS in its EXIF: stripped from every variant",
-    ),
-    (
-        "broken/truncated.jpg",
-        DATA / "images" / "truncated_jpeg.jpg",
-        "truncated upload: rejected as corrupt, record written",
-    ),
-    (
-        "broken/not-a-photo.jpg",
-        DATA / "samples" / "not-a-photo.jpg",
-        "HTML saved as .jpg: rejected as unsupported",
-    ),
-    (
-        "notes.txt",
-        DATA / "samples" / "notes.txt",
-        "text file: the EventBridge pattern never routes it",
-    ),
-]
+# The samples are drawn at demo time, at real sizes: imgpipe/samples.py.
+SAMPLES = _samples.SAMPLES
 
 
 # What `run` writes in its work directory: all it may delete there.
@@ -99,6 +58,7 @@ WORK_DIR_CONTENTS = frozenset(
     {
         "buckets",
         "function.log",
+        "report.html",
         "dead-letters.jsonl",
         # imgpipe backfill --buckets DIR/buckets: its checkpoint and failures
         "backfill.json",
@@ -141,6 +101,12 @@ class Row:
     ms: float = 0.0
     attempts: int = 0
     outputs: list[str] = field(default_factory=list)
+    detail: str | None = None
+    # why EventBridge routed it or not, in words (the report shows it)
+    routing: str = ""
+    # the MNS message, when the retries ran out; set True once re-driven
+    dead_letter: dict | None = None
+    redriven: bool = False
 
 
 @dataclass
@@ -257,6 +223,7 @@ def deliver(
 ) -> Row:
     """Route one event as EventBridge would; invoke, retry and dead-letter as FC would."""
     row = Row(key=key, routed=matches(ev.filter_pattern, event))
+    row.routing = routing_decision(ev.filter_pattern, event)
     if not row.routed:
         return row
     retries = ev.one("alicloud_fcv3_async_invoke_config")["max_async_retry_attempts"]
@@ -264,13 +231,18 @@ def deliver(
     for attempt in range(1, retries + 2):
         row.attempts = attempt
         captured = io.StringIO()
+        started = time.perf_counter()
         with contextlib.redirect_stdout(captured):
             result = invoke(payload, buckets, env=ev.function_environment, region=LOCAL_REGION)
+        elapsed_ms = (time.perf_counter() - started) * 1000
         log.write(captured.getvalue())
         if not result.raised:
             record = result.result["records"][0]
             row.outcome, row.reason = record["outcome"], record.get("reason")
-            row.ms = record.get("ms", 0.0)
+            row.detail = record.get("detail")
+            # every attempt is billed: failed ones by their wall time, the
+            # last by the handler's own figure (or ours if it gives none)
+            row.ms += record.get("ms") or elapsed_ms
             row.outputs = record.get("outputs", [])
             if record["outcome"] == "processed":
                 row.variants = len(row.outputs)
@@ -281,27 +253,60 @@ def deliver(
             )
             + "\n"
         )
+        row.ms += elapsed_ms
         if attempt == retries + 1:
             message = _dead_letter(payload, result.error, attempt, ev, result.request_id)
             with dead_letters.open("a") as fh:
                 fh.write(json.dumps(message, ensure_ascii=False) + "\n")
             row.outcome, row.reason = "dead-lettered", type(result.error).__name__
+            row.detail, row.dead_letter = str(result.error), message
         elif backoff_seconds:
             time.sleep(backoff_seconds * 2 ** (attempt - 1))
     return row
 
 
-def table(result: DemoResult) -> str:
-    head = f"{'object':44} {'routing':8} {'outcome':14} {'reason':22} {'variants':>8} {'ms':>8}"
-    lines = [head, "-" * len(head)]
-    for r in result.rows:
-        reason = (r.reason or "")[:22]
-        tries = f" x{r.attempts}" if r.attempts > 1 else ""
-        lines.append(
-            f"{r.key[:44]:44} {'routed' if r.routed else 'filtered':8} "
-            f"{(r.outcome + tries)[:14]:14} {reason:22} {r.variants:>8} {r.ms:>8.1f}"
+def routing_decision(pattern: dict, event: dict) -> str:
+    """Why the pattern routes `event` or not, naming the fields that decide."""
+    if matches(pattern, event):
+        return "routed: the event matches every field of the pattern Terraform deploys"
+    failed = [name for name, rule in pattern.items() if not matches({name: rule}, event)]
+    return (
+        "filtered: no match on "
+        + ", ".join(failed)
+        + (" (the key's suffix is not an image suffix)" if failed == ["subject"] else "")
+    )
+
+
+def outcome_text(row: Row) -> str:
+    """The outcome column: never the routing again, always the attempt count."""
+    if not row.routed:
+        return "not invoked"
+    return row.outcome + (f" x{row.attempts}" if row.attempts > 1 else "")
+
+
+def table(rows: list[Row]) -> str:
+    """The console table; columns as wide as their widest cell, nothing cut."""
+    cells = [
+        (
+            r.key,
+            "routed" if r.routed else "filtered",
+            outcome_text(r),
+            r.reason or "",
+            str(r.variants),
+            f"{r.ms:.1f}" if r.routed else "-",
         )
-    return "\n".join(lines)
+        for r in rows
+    ]
+    head = ("object", "routing", "outcome", "reason", "variants", "ms")
+    widths = [max(len(c[i]) for c in [head, *cells]) for i in range(len(head))]
+
+    def line(c):
+        left = [f"{c[i]:{widths[i]}}" for i in range(4)]
+        return " ".join([*left, f"{c[4]:>{widths[4]}}", f"{c[5]:>{widths[5]}}"])
+
+    text = [line(head)]
+    text.append("-" * len(text[0]))
+    return "\n".join(text + [line(c) for c in cells])
 
 
 def summary(result: DemoResult, monthly: int) -> str:
@@ -342,6 +347,12 @@ class DayTwo:
     outage: Row
     redriven: int
     kept: int
+    upload: Row | None = None  # the copy uploaded to be deleted
+
+    def rows(self) -> list[Row]:
+        """The day-two deliveries, for the report (the duplicate and deletion
+        events are shown as their own rows)."""
+        return [r for r in (self.duplicate, self.upload, self.deletion, self.outage) if r]
 
     def lines(self) -> list[str]:
         b = self.backfill
@@ -374,6 +385,7 @@ def day_two(result: DemoResult) -> DayTwo:
     if len(processed) < 3:
         raise ValueError("day two needs three processed uploads (the samples have five)")
     log_path, dead_letters = work / "function.log", result.dead_letter_file
+    stack = Stack.local()
 
     def send(key: str, data: bytes, api: str = "PutObject") -> Row:
         event = cloudevent(src, key, data, api=api, region=LOCAL_REGION, account=LOCAL_ACCOUNT)
@@ -384,15 +396,17 @@ def day_two(result: DemoResult) -> DayTwo:
     first = processed[0].key
     duplicate = send(first, storage.get(src, first))
 
-    # 2. a deleted source: its variants follow it
-    gone = processed[-1].key
+    # 2. a deleted source: its variants follow it. A copy uploaded for the
+    # purpose, so the samples' variants stay for the report to show.
+    gone = stack.source_prefix + "day-two/deleted-later.jpg"
+    storage.put(src, gone, storage.get(src, first), content_type="application/octet-stream")
+    upload = send(gone, storage.get(src, gone))
     storage.delete(src, gone)
     deletion = send(gone, b"", api="ObjectRemoved:DeleteObject")
 
     # 3. a variant deleted by hand: backfill redoes that object only
     stale = processed[1].outputs[-1]
     (target / stale).unlink()
-    stack = Stack.local()
     job = Backfill(
         stack=stack,
         lister=lambda after: list_local(buckets, src, stack.source_prefix, after),
@@ -420,7 +434,11 @@ def day_two(result: DemoResult) -> DayTwo:
         LocalInvoker(buckets, stack.environment, log_path),
         say=lambda _line: None,
     )
+    outage.redriven = outage.dead_letter is not None and any(
+        m.message_id == outage.dead_letter["MessageId"] for m in report.redriven
+    )
     return DayTwo(
+        upload=upload,
         duplicate=duplicate,
         deletion=deletion,
         backfill_stale=stale,
@@ -447,18 +465,25 @@ def main(source: Path | None, work_dir: Path, monthly: int) -> int:
     if why := work_dir_problem(work_dir, source):
         print(f"imgpipe demo: --work-dir {work_dir}: {why}", file=sys.stderr)
         return 2
-    files = collect(source) if source is not None else [(n, p) for n, p, _ in SAMPLES]
-    if not files:
-        print(f"imgpipe demo: no files in {source}", file=sys.stderr)
-        return 2
-    if source is None:
-        print("Samples:")
-        for name, _, why in SAMPLES:
-            print(f"  {name:28} {why}")
-        print()
-    result = run(files, work_dir, progress=sys.stderr.isatty())
-    print(table(result))
+    with tempfile.TemporaryDirectory(prefix="imgpipe-samples-") as drawn:
+        if source is None:
+            files = _samples.write_samples(Path(drawn))
+            print("Samples (drawn now, real sizes: imgpipe/samples.py):")
+            for sample in SAMPLES:
+                print(f"  {sample.name:30} {sample.why}")
+            print()
+        else:
+            files = collect(source)
+        if not files:
+            print(f"imgpipe demo: no files in {source}", file=sys.stderr)
+            return 2
+        result = run(files, work_dir, progress=sys.stderr.isatty())
+    print(table(result.rows))
     print(summary(result, monthly))
+    two = None
     if source is None:  # the samples: known to hold what day two needs
-        print("\n".join(day_two(result).lines()))
+        two = day_two(result)
+        print("\n".join(two.lines()))
+    path = _report.write(result, two, pattern=evaluate({"env": "dev"}).filter_pattern)
+    print(f"\nReport (open it in a browser, no server needed): {path.resolve()}")
     return 0

@@ -12,16 +12,21 @@ import pytest
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
 from imgpipe import cost
-from imgpipe.demo import SAMPLES, run
+from imgpipe.demo import run
 from imgpipe.eventpattern import matches
+from imgpipe.samples import write_samples
 from imgpipe.terraform import evaluate
 
+# small shipped images, for the tests that need an upload, not a real-size one
+IMAGES = Path(__file__).parent / "data" / "images"
+PHONE = IMAGES / "hopper_orientation_6.jpg"
+LOGO = IMAGES / "avif_star.png"
+
 EXPECTED = {
-    "phone/IMG_0006.jpg": ("processed", None),
-    "design/logo-alpha.png": ("processed", None),
+    "camera/IMG_4032.jpg": ("processed", None),
+    "design/logo.png": ("processed", None),
+    "screenshots/settings-tall.png": ("processed", None),
     "print/brochure-cmyk.jpg": ("processed", None),
-    "camera/DSC_1200.jpg": ("processed", None),
-    "phone/IMG_0007-gps.jpg": ("processed", None),
     "broken/truncated.jpg": ("rejected", "corrupt"),
     "broken/not-a-photo.jpg": ("rejected", "unsupported"),
     "notes.txt": ("filtered", None),
@@ -29,9 +34,14 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def samples(tmp_path_factory) -> dict[str, Path]:
+    return dict(write_samples(tmp_path_factory.mktemp("samples")))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, samples):
     work = tmp_path_factory.mktemp("demo") / ".demo"
-    return run([(n, p) for n, p, _ in SAMPLES], work, progress=False)
+    return run(list(samples.items()), work, progress=False)
 
 
 def test_every_sample_has_its_outcome(demo):
@@ -48,7 +58,7 @@ def mean_abs_diff(a: Image.Image, b: Image.Image) -> float:
     return sum(ImageStat.Stat(diff).mean) / 3
 
 
-def test_demo_outputs_are_real_and_correct(demo):
+def test_demo_outputs_are_real_and_correct(demo, samples):
     target = demo.work_dir / "buckets" / demo.target_bucket
     outputs = {r.key.removeprefix("uploads/"): r.outputs for r in demo.rows}
 
@@ -56,24 +66,30 @@ def test_demo_outputs_are_real_and_correct(demo):
         (key,) = [k for k in outputs[name] if f"/{variant}/" in k and k.endswith(ext)]
         return target / key
 
-    # the rotated phone photo comes out upright: same pixels as the EXIF-corrected source
-    phone = dict((n, p) for n, p, _ in SAMPLES)["phone/IMG_0006.jpg"]
-    with Image.open(phone) as src:
-        assert src.getexif().get(0x0112) == 6  # the sample really is stored on its side
-        upright = ImageOps.exif_transpose(src)
-        stored = src.convert("RGB")
-    with Image.open(output("phone/IMG_0006.jpg", "large", ".jpg")) as im:
-        assert im.size == upright.size and not im.getexif()
-        assert mean_abs_diff(im, upright) < 3  # JPEG re-encoding only
-        assert mean_abs_diff(im, stored) > 20  # what skipping the rotation gives
-    with Image.open(output("camera/DSC_1200.jpg", "large", ".jpg")) as im:
-        assert im.size == (1200, 900)
-    with Image.open(output("design/logo-alpha.png", "small", ".webp")) as im:
-        assert im.mode == "RGBA"
+    # the 12 MP photo stored on its side comes out upright, without its GPS
+    with Image.open(samples["camera/IMG_4032.jpg"]) as src:
+        assert src.size == (4000, 3000)  # a real camera size, stored on its side
+        exif = src.getexif()
+        assert exif.get(0x0112) == 6 and exif.get_ifd(0x8825)  # orientation and GPS
+        upright = ImageOps.exif_transpose(src).resize((1200, 1600))
+    with Image.open(output("camera/IMG_4032.jpg", "large", ".jpg")) as im:
+        assert im.size == (1200, 1600) and not im.getexif()
+        assert mean_abs_diff(im, upright) < 6  # resampling and JPEG only (and a watermark)
+        assert mean_abs_diff(im, upright.rotate(180)) > 20  # the picture is not symmetric
+    with Image.open(output("design/logo.png", "small", ".webp")) as im:
+        assert im.mode == "RGBA" and im.getpixel((0, 0))[3] == 0  # transparency kept
+    with Image.open(output("design/logo.png", "small", ".jpg")) as im:
+        assert im.mode == "RGB" and im.getpixel((0, 0)) == (255, 255, 255)  # the background
+    with Image.open(output("screenshots/settings-tall.png", "medium", ".jpg")) as im:
+        assert im.size == (600, 3077)  # fitted by width, the whole page kept
+    with Image.open(samples["print/brochure-cmyk.jpg"]) as src:
+        assert src.mode == "CMYK" and src.size == (1748, 2480)
+    with Image.open(output("print/brochure-cmyk.jpg", "large", ".jpg")) as im:
+        assert im.mode == "RGB" and im.size == (1200, 1703)
     record = json.loads((target / "rejected" / "broken" / "truncated.jpg.json").read_text())
     assert record["reason"] == "corrupt"
     log_lines = (demo.work_dir / "function.log").read_text().splitlines()
-    assert len(log_lines) == 7  # one per routed upload
+    assert len(log_lines) == 6  # one per routed upload
     assert {json.loads(line)["outcome"] for line in log_lines} == {"processed", "rejected"}
 
 
@@ -91,8 +107,7 @@ def test_demo_routes_with_the_pattern_terraform_deploys(demo, tmp_path, monkeypa
         return real_evaluate({**variables, "image_suffixes": [".png"]})
 
     monkeypatch.setattr(demo_module, "evaluate", only_png)
-    samples = dict((n, p) for n, p, _ in SAMPLES)
-    files = [(n, samples[n]) for n in ("phone/IMG_0006.jpg", "design/logo-alpha.png")]
+    files = [("phone/IMG_0006.jpg", PHONE), ("design/logo-alpha.png", LOGO)]
     result = run(files, tmp_path / ".demo", progress=False)
     assert {r.key: (r.routed, r.outcome) for r in result.rows} == {
         "uploads/phone/IMG_0006.jpg": (False, "filtered"),
@@ -106,9 +121,8 @@ def test_transient_failure_is_retried_then_dead_lettered(tmp_path):
         # unreachable OSS would make it fail
         (buckets / target_bucket / "resized").write_text("in the way")
 
-    photo = SAMPLES[0][1]
     result = run(
-        [("phone/IMG_0006.jpg", photo)], tmp_path / ".demo", progress=False, prepare=break_target
+        [("phone/IMG_0006.jpg", PHONE)], tmp_path / ".demo", progress=False, prepare=break_target
     )
     (row,) = result.rows
     assert row.outcome == "dead-lettered"
