@@ -166,9 +166,9 @@ variable "max_megapixels" {
 }
 
 variable "key_template" {
-  description = "Output key layout: {variant}, {path}, {dir}, {stem}, {name}, {ext}, {format}; must start with a literal prefix."
+  description = "Output key layout: {variant}, {path}, {dir}, {stem}, {name}, {ext}, {format}; must start with a literal prefix. The default keeps the source's extension ({name}) so a/x.jpg and a/x.png do not overwrite each other's variants."
   type        = string
-  default     = "resized/{variant}/{path}.{ext}"
+  default     = "resized/{variant}/{dir}{name}.{ext}"
   # The handler's rules (imgproc/config.py `_template`): a plan refuses a
   # template the function would refuse at start-up (dead-lettering every event).
   validation {

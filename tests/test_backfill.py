@@ -85,7 +85,7 @@ def test_after_the_demo_everything_is_current(demo):
 
 def test_redoes_exactly_what_is_stale_then_nothing(demo, tmp_path):
     target = demo.work_dir / "buckets" / demo.target_bucket
-    (target / "resized" / "small" / "phone" / "IMG_0006.webp").unlink()
+    (target / "resized" / "small" / "phone" / "IMG_0006.jpg.webp").unlink()
     (target / "rejected" / "broken" / "truncated.jpg.json").unlink()
     counts = local_job(demo).run()
     assert (counts.current, counts.invoked, counts.failed) == (5, 2, 0)
@@ -93,7 +93,7 @@ def test_redoes_exactly_what_is_stale_then_nothing(demo, tmp_path):
         "uploads/broken/truncated.jpg",
         "uploads/phone/IMG_0006.jpg",
     ]
-    assert (target / "resized" / "small" / "phone" / "IMG_0006.webp").exists()
+    assert (target / "resized" / "small" / "phone" / "IMG_0006.jpg.webp").exists()
     again = local_job(demo).run()
     assert (again.current, again.invoked) == (7, 0)
 
@@ -104,9 +104,9 @@ def test_a_changed_variant_config_makes_everything_stale(demo, tmp_path):
     counts = local_job(demo, "--config", str(config)).run()
     assert (counts.current, counts.invoked) == (0, 7)
     thumb = demo.work_dir / "buckets" / demo.target_bucket / "resized" / "thumb"
-    assert (thumb / "camera" / "DSC_1200.jpg").exists()
+    assert (thumb / "camera" / "DSC_1200.jpg.jpg").exists()
     meta = LocalStorage(demo.work_dir / "buckets").head(
-        demo.target_bucket, "resized/thumb/camera/DSC_1200.jpg"
+        demo.target_bucket, "resized/thumb/camera/DSC_1200.jpg.jpg"
     )
     assert meta.metadata[FINGERPRINT] == fingerprint(load_config(config.read_text()))
     assert local_job(demo, "--config", str(config)).run().invoked == 0
@@ -207,14 +207,14 @@ def test_force_redoes_current_objects(demo):
 
 def test_dry_run_invokes_nothing_and_prices_the_work(demo, capsys):
     target = demo.work_dir / "buckets" / demo.target_bucket
-    (target / "resized" / "large" / "camera" / "DSC_1200.jpg").unlink()
+    (target / "resized" / "large" / "camera" / "DSC_1200.jpg.jpg").unlink()
     code = main(["backfill", "--buckets", str(demo.work_dir / "buckets"), "--dry-run"])
     out = capsys.readouterr().out
     assert code == 0
     assert "would invoke:       1" in out and "current (skipped):  6" in out
     assert "estimated cost of 1 invocations at 1024 MB" in out
     assert invoked_keys(demo) == []
-    assert not (target / "resized" / "large" / "camera" / "DSC_1200.jpg").exists()
+    assert not (target / "resized" / "large" / "camera" / "DSC_1200.jpg.jpg").exists()
 
 
 def test_a_checkpoint_of_another_run_is_refused(demo, capsys):
@@ -231,12 +231,12 @@ def test_the_demo_shows_one_of_each(demo):
     two = day_two(demo)
     assert (two.duplicate.key, two.duplicate.outcome) == ("uploads/phone/IMG_0006.jpg", "current")
     assert two.deletion.outcome == "deleted"
-    assert not (target / "resized" / "large" / "phone" / "IMG_0007-gps.jpg").exists()
+    assert not (target / "resized" / "large" / "phone" / "IMG_0007-gps.jpg.jpg").exists()
     assert (two.backfill.invoked, two.backfill.current) == (1, 5)
     assert (target / two.backfill_stale).exists()
     assert (two.outage.outcome, two.outage.attempts) == ("dead-lettered", 4)
     assert (two.redriven, two.kept) == (1, 0) and not demo.dead_letter_file.exists()
-    assert (target / "resized" / "large" / "later" / "IMG_0008.jpg").exists()
+    assert (target / "resized" / "large" / "later" / "IMG_0008.jpg.jpg").exists()
     text = "\n".join(two.lines())
     assert "1 invoked, 5 current, 1 not routed" in text
     # the duplicate wrote nothing: its log line says current, no second processing
@@ -347,7 +347,7 @@ def test_fc_mode_lists_by_marker_and_invokes_asynchronously(dev, oss, tmp_path):
         etag = hashlib.md5(b"photo %d" % i).hexdigest().upper()
         for v in ("large", "medium", "small"):
             for ext in ("jpg", "webp"):
-                key = f"resized/{v}/{i:03d}.{ext}"
+                key = f"resized/{v}/{i:03d}.jpg.{ext}"
                 oss.put("out-bucket", key, b"v", {"source-etag": etag, FINGERPRINT: meta_print})
     with FcStandIn() as fc:
         counts = fc_job(stack, oss, fc, tmp_path).run()

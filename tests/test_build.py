@@ -185,7 +185,7 @@ def test_host_package_imports_and_processes_in_a_clean_interpreter(tmp_path):
     out_text = clean_python(code, tmp_path, env)
     record = json.loads(out_text.strip().splitlines()[-1])["records"][0]
     assert record["outcome"] == "processed"
-    assert (buckets / "dst-b" / "resized" / "large" / "p.webp").exists()
+    assert (buckets / "dst-b" / "resized" / "large" / "p.jpg.webp").exists()
     # the clean interpreter really could not see the repository or the venv
     with pytest.raises(RuntimeError, match="No module named 'imgproc'"):
         clean_python("import imgproc", tmp_path)

@@ -78,12 +78,12 @@ def test_process_into_head_prints_no_traceback_and_makes_every_variant(tmp_path,
     assert done.stderr == ""
     # process went on with the rest of its inputs after head stopped reading
     assert sorted(p.name for p in (out / "resized" / "small").iterdir()) == [
-        "a.jpg",
-        "a.webp",
-        "b.jpg",
-        "b.webp",
-        "c.jpg",
-        "c.webp",
+        "a.jpg.jpg",
+        "a.jpg.webp",
+        "b.jpg.jpg",
+        "b.jpg.webp",
+        "c.jpg.jpg",
+        "c.jpg.webp",
     ]
 
 
@@ -155,7 +155,7 @@ def test_invoke_with_no_reader_lets_the_handler_finish(tmp_path):
     event.write_text(json.dumps(cloudevent("photos-src", "uploads/x.jpg", data)))
     done = _closed_pipe_run("invoke", str(event), "--buckets", str(tmp_path / "b"), env=ENV)
     assert (done.returncode, done.stderr) == (0, "")
-    assert (tmp_path / "b" / "photos-dst" / "resized" / "small" / "x.webp").exists()
+    assert (tmp_path / "b" / "photos-dst" / "resized" / "small" / "x.jpg.webp").exists()
 
 
 # ---------------------------------------------------------------- paths

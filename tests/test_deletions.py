@@ -26,7 +26,9 @@ from imgpipe.events import cloudevent
 from imgpipe.terraform import LOCAL_ACCOUNT, evaluate
 
 SRC, DST = "photos-src", "photos-dst"
-VARIANTS = [f"resized/{v}/a/x.{e}" for v in ("large", "medium", "small") for e in ("jpg", "webp")]
+VARIANTS = [
+    f"resized/{v}/a/x.jpg.{e}" for v in ("large", "medium", "small") for e in ("jpg", "webp")
+]
 
 
 @pytest.fixture
@@ -63,9 +65,9 @@ def test_deleting_a_source_deletes_its_variants(storage, api):
     assert outcome.outcome == "deleted"
     assert set(outcome.outputs) == {*VARIANTS, "rejected/a/x.jpg.json"}
     assert not any(exists(storage, DST, k) for k in VARIANTS)
-    assert not (storage.root / ".imgpipe-meta" / DST / "resized/large/a/x.jpg.json").exists()
+    assert not (storage.root / ".imgpipe-meta" / DST / "resized/large/a/x.jpg.jpg.json").exists()
     # the neighbour is untouched
-    assert exists(storage, DST, "resized/large/a/other.jpg")
+    assert exists(storage, DST, "resized/large/a/other.jpg.jpg")
 
 
 def test_deleting_a_rejected_source_deletes_its_record(storage):

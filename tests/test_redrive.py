@@ -240,7 +240,7 @@ def test_local_redrive_after_an_outage_in_the_demo(tmp_path, capsys):
     assert main(["redrive", "--buckets", buckets]) == 1  # the junk is kept
     assert "re-invoked and deleted 1; kept 1" in capsys.readouterr().out
     target = result.work_dir / "buckets" / result.target_bucket
-    assert (target / "resized" / "large" / "phone" / "IMG_0006.jpg").exists()
+    assert (target / "resized" / "large" / "phone" / "IMG_0006.jpg.jpg").exists()
     lines = result.dead_letter_file.read_text().splitlines()
     assert [json.loads(x)["MessageId"] for x in lines] == ["junk"]
     assert FileDeadLetters(result.dead_letter_file).peek()[0].problem

@@ -48,7 +48,8 @@ OK, NO = True, False
 # variable's declared type, so a refusal can only come from validation.
 CASES: list[tuple[str, Any, bool]] = [
     # key_template: the handler's _template rules
-    ("key_template", "resized/{variant}/{path}.{ext}", OK),
+    ("key_template", "resized/{variant}/{dir}{name}.{ext}", OK),  # the default
+    ("key_template", "resized/{variant}/{path}.{ext}", OK),  # the default before issue 15
     ("key_template", "variants/{variant}/{dir}{stem}.{ext}", OK),
     ("key_template", "out/{variant}/{name}.{format}", OK),
     ("key_template", "out/{variant}/{stem}-{format}.{ext}", OK),

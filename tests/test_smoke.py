@@ -322,7 +322,7 @@ def test_passes_end_to_end_and_leaves_nothing_behind(cloud, mns, smoke):
     report = json.loads(out)
     variants = {v["key"]: v for v in report["variants"]}
     assert sorted(variants) == sorted(
-        f"resized/{size}/imgpipe-smoke/t1/photo.{ext}"
+        f"resized/{size}/imgpipe-smoke/t1/photo.jpg.{ext}"
         for size in ("large", "medium", "small")
         for ext in ("jpg", "webp")
     )
@@ -343,7 +343,7 @@ def test_fails_clearly_when_a_variant_never_appears(cloud, mns, smoke):
         code, _, err = smoke("--timeout", "3", "--dlq-timeout", "3")
     assert code == 1
     assert "FAILED: 3 of 6 variants never appeared" in err
-    assert "resized/large/imgpipe-smoke/t1/photo.webp" in err
+    assert "resized/large/imgpipe-smoke/t1/photo.jpg.webp" in err
     assert "Asynchronous invocations" in err
     assert _objects(s3, ev.output("source_bucket")) == []
     assert _objects(s3, ev.output("target_bucket")) == []

@@ -290,6 +290,7 @@ def test_no_grant_is_wider_than_an_object_prefix(variables):
 @pytest.mark.parametrize(
     "template",
     [
+        "resized/{variant}/{dir}{name}.{ext}",
         "resized/{variant}/{path}.{ext}",
         "variants/{variant}/{dir}{stem}.{ext}",
         "out/{variant}-{stem}.{ext}",  # a head that does not end in '/'

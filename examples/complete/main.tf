@@ -23,9 +23,11 @@ module "imgpipe" {
     relative_size = 0.04
     min_width     = 800
   }
-  background      = "#f4f4f4"
-  max_megapixels  = 80
-  key_template    = "variants/{variant}/{dir}{stem}.{ext}"
+  background     = "#f4f4f4"
+  max_megapixels = 80
+  # {name} keeps the source's extension: with {stem}, a/x.jpg and a/x.png
+  # would overwrite each other's variants.
+  key_template    = "variants/{variant}/{dir}{name}.{ext}"
   rejected_prefix = "rejected/"
   max_object_mb   = 40
   cache_control   = "public, max-age=604800"

@@ -28,6 +28,16 @@ POSITIONS = (
 TEMPLATE_FIELDS = ("variant", "path", "dir", "stem", "name", "ext", "format")
 _HEX_COLOUR = re.compile(r"^#([0-9a-fA-F]{6})$")
 
+# `{dir}{name}` keeps the source's own extension in the key, so `a/x.jpg` and
+# `a/x.png` get `resized/large/a/x.jpg.webp` and `resized/large/a/x.png.webp`
+# instead of overwriting each other's `resized/large/a/x.webp` (issue 15). The
+# alternative, refusing to overwrite a variant whose `source-key` metadata names
+# another source, would cost a HEAD per output and still leave the second
+# upload without variants. Until 2026-11 the default was
+# `resized/{variant}/{path}.{ext}`; deployments that set `key_template`
+# themselves keep theirs (README "Output keys").
+DEFAULT_KEY_TEMPLATE = "resized/{variant}/{dir}{name}.{ext}"
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -75,7 +85,7 @@ class Config:
     watermark: Watermark = field(default_factory=Watermark)
     encoder: Encoder = field(default_factory=Encoder)
     max_megapixels: float = 100.0
-    key_template: str = "resized/{variant}/{path}.{ext}"
+    key_template: str = DEFAULT_KEY_TEMPLATE
 
     @property
     def max_pixels(self) -> int:
@@ -130,6 +140,10 @@ class Config:
 # resampling filter, a fixed colour conversion): every variant's fingerprint
 # changes with it, so `imgpipe backfill` redoes them all and the handler stops
 # calling the old ones current.
+# Not bumped for the new default key template: `key_template` is part of the
+# fingerprinted configuration, so a deployment on the default already gets a
+# new fingerprint (and new keys), while one that sets its own template keeps
+# both its keys and its fingerprint; a bump would redo its variants for nothing.
 OUTPUT_REVISION = 1
 
 
@@ -210,7 +224,7 @@ def parse_config(raw: Any) -> Config:
         hi = 9 if fmt == "png" else 100
         quality[fmt] = _int(q, f"quality.{fmt}", 0 if fmt == "png" else 1, hi)
 
-    template = obj.get("key_template", "resized/{variant}/{path}.{ext}")
+    template = obj.get("key_template", DEFAULT_KEY_TEMPLATE)
     _template(template)
 
     return Config(

@@ -1,7 +1,9 @@
 """Where each variant is stored.
 
 The layout keeps the source's path below the source prefix, so `a/x.jpg`
-and `b/x.jpg` cannot overwrite each other's outputs; the same source always
+and `b/x.jpg` cannot overwrite each other's outputs; the default template
+(`config.DEFAULT_KEY_TEMPLATE`, `{dir}{name}`) also keeps the source's
+extension, so `a/x.jpg` and `a/x.png` cannot either. The same source always
 maps to the same keys, which makes duplicate events harmless.
 """
 
