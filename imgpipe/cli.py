@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
-from imgpipe import argtypes
+from imgpipe import __version__, argtypes
 from imgpipe.closedpipe import tolerate_closed_stdout
 from imgproc import ConfigError, load_config
 
@@ -60,25 +61,162 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="imgpipe", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+# Each subcommand: (one line for `imgpipe --help`, what it does, examples).
+# tests/test_cli_help.py holds every subcommand and flag to having help.
+COMMANDS = {
+    "process": (
+        "make the variants of local image files",
+        "Run the processor (the code FC runs, function_src/imgproc) on local files and "
+        "write each one's variants under --out, named by the config's key template. "
+        "One JSON line per input on stdout; then one summary line on stderr.",
+        "imgpipe process photo.jpg --out out/\n"
+        "imgpipe process *.jpg --out out/ --config my-config.json --quiet | jq .status",
+    ),
+    "bench": (
+        "time and measure the core against baselines",
+        "Time the processor against a naive Pillow design and libvips on the same images "
+        "(ms, peak memory, output bytes), or with --e2e the whole handler against a local "
+        "OSS stand-in.",
+        "imgpipe bench --repeat 3\nimgpipe bench photo.jpg --methods core,naive --json\n"
+        "imgpipe bench --e2e --latency-ms 100",
+    ),
+    "invoke": (
+        "run the real FC handler on an event, local buckets",
+        "Run the FC handler (function_src/index.py) on one event file, with the folders "
+        "under --buckets standing in for OSS: DIR/<bucket>/<key>. It reads its settings "
+        "from the environment, as in FC.",
+        "# event.json: an OSS CloudEvent for photos-src/uploads/x.jpg, and the file\n"
+        "# itself at buckets/photos-src/uploads/x.jpg\n"
+        "SOURCE_BUCKET=photos-src TARGET_BUCKET=photos-dst \\\n"
+        "  imgpipe invoke event.json --buckets buckets/",
+    ),
+    "package-stats": (
+        "cold import time of a host-built package",
+        "Import the handler from a package built for this machine's Python, in a fresh "
+        "interpreter each time, and report the cold import time and the package's size.",
+        "make package-host  # builds build/host/function.zip, then runs this\n"
+        "imgpipe package-stats --zip build/host/function.zip --repeat 10",
+    ),
+    "demo": (
+        "run the whole pipeline locally on samples or your folder",
+        "Upload each file to a local source bucket, route it with the EventBridge pattern "
+        "evaluated from the Terraform, run the real handler with FC's retries and a "
+        "dead-letter file, print a table and a cost estimate, and write an HTML report "
+        "(WORK_DIR/report.html) showing every upload beside its variants.",
+        "imgpipe demo\nimgpipe demo --source ~/Pictures/trip --work-dir /tmp/trip-demo",
+    ),
+    "tf-check": (
+        "fail on deprecated alicloud resources and arguments",
+        "Check the module's .tf files for alicloud resources and arguments the provider "
+        "has deprecated (run it from the repository root; `make tf-check` adds checkov).",
+        "imgpipe tf-check",
+    ),
+    "cost": (
+        "monthly Function Compute cost of a workload",
+        "What FC charges a month for a workload: FC 3.0's CU pricing by default, or the "
+        "reference article's rates (docs/cost.md has the worked examples).",
+        "imgpipe cost --requests 5000000 --memory-mb 1024 --duration-ms 200\n"
+        "imgpipe cost --requests 5000000 --memory-mb 512 --duration-ms 200 --pricing article",
+    ),
+    "smoke": (
+        "prove a deployed stack end to end, then clean up",
+        "Upload test images to the deployed source bucket, wait for the variants, check "
+        "them, send a poison upload to the dead-letter queue, then delete what it made.",
+        "terraform output -json > outputs.json && imgpipe smoke --outputs outputs.json\n"
+        "terraform output -json | imgpipe smoke --outputs - --json",
+    ),
+    "backfill": (
+        "invoke the function for every source object not current",
+        "List the source bucket, skip what is current (the handler's own check) and "
+        "invoke the function for the rest; resumable from its checkpoint "
+        "(docs/day-two.md).",
+        "terraform output -json > outputs.json\n"
+        "imgpipe backfill --outputs outputs.json --dry-run\n"
+        "imgpipe backfill --buckets .demo/buckets  # after make demo",
+    ),
+    "redrive": (
+        "show the dead-letter queue; re-invoke, then delete",
+        "Show every message in the dead-letter queue, re-invoke the function for each and "
+        "delete it only once FC accepted the invocation (docs/day-two.md).",
+        "imgpipe redrive --outputs outputs.json --peek\n"
+        "imgpipe redrive --buckets .demo/buckets  # the demo's dead-letters.jsonl",
+    ),
+}
 
-    p = sub.add_parser("process", help="make the variants of local image files")
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    p.add_argument("--out", required=True, type=argtypes.output_dir, metavar="DIR")
-    p.add_argument(
-        "--config", type=argtypes.existing_file, metavar="FILE", help="pipeline config JSON"
+# Flags defined in other modules that came without help (filled in here so
+# `--help` documents every flag; help given there wins).
+_MORE_HELP = {
+    ("cost", "--json"): "print JSON instead of the table",
+}
+
+
+def _command(sub, name: str) -> argparse.ArgumentParser:
+    short, description, examples = COMMANDS[name]
+    return sub.add_parser(
+        name,
+        help=short,
+        description=textwrap.fill(description, 79),
+        epilog="examples:\n" + "\n".join("  " + line for line in examples.splitlines()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
-    b = sub.add_parser("bench", help="time and measure the core against baselines")
+
+def _environment_help() -> str:
+    from fc_handler.settings import VARIABLES
+
+    lines = ["environment (as Terraform sets it in FC):"]
+    for name, (default, what) in VARIABLES.items():
+        need = "required" if default is None else f"default {default!r}"
+        lines.append(f"  {name:28} {what} ({need})")
+    return "\n".join(lines)
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="imgpipe",
+        description=__doc__.split("\n\n")[0],
+        epilog="`imgpipe COMMAND --help` shows each command's flags and examples.",
+    )
+    parser.add_argument("--version", action="version", version=f"imgpipe {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = _command(sub, "process")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="image files to process")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=argtypes.output_dir,
+        metavar="DIR",
+        help="where the variants go (created if missing): DIR/<key from the key template>",
+    )
+    p.add_argument(
+        "--config",
+        type=argtypes.existing_file,
+        metavar="FILE",
+        help="pipeline config JSON (variants, quality, watermark...); default: the built-in",
+    )
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no summary line on stderr: the JSON lines only"
+    )
+
+    b = _command(sub, "bench")
     b.add_argument(
         "images", nargs="*", type=argtypes.existing_file, help="default: tests/data/bench/*"
     )
     b.add_argument("--repeat", type=REPEAT, default=5, help="runs per image (1 to 1000)")
-    b.add_argument("--methods", type=_methods, default="core,naive,pyvips")
+    b.add_argument(
+        "--methods",
+        type=_methods,
+        default="core,naive,pyvips",
+        help="comma-separated, from core, naive, pyvips (default: all three)",
+    )
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    b.add_argument("--config", type=argtypes.existing_file, metavar="FILE")
+    b.add_argument(
+        "--config",
+        type=argtypes.existing_file,
+        metavar="FILE",
+        help="pipeline config JSON for the core (default: the built-in)",
+    )
     b.add_argument(
         "--e2e",
         action="store_true",
@@ -91,8 +229,14 @@ def parser() -> argparse.ArgumentParser:
         help="--e2e: the stand-in's round-trip time per request (default 100, docs/cost.md)",
     )
 
-    i = sub.add_parser("invoke", help="run the real FC handler on an event, local buckets")
-    i.add_argument("event", type=argtypes.existing_file, metavar="EVENT.json")
+    i = _command(sub, "invoke")
+    i.epilog = _environment_help() + "\n\n" + i.epilog
+    i.add_argument(
+        "event",
+        type=argtypes.existing_file,
+        metavar="EVENT.json",
+        help="a CloudEvent as EventBridge delivers it (one object or a list)",
+    )
     i.add_argument(
         "--buckets",
         required=True,
@@ -101,18 +245,30 @@ def parser() -> argparse.ArgumentParser:
         help="an existing DIR; DIR/<bucket>/<key> stands in for OSS",
     )
 
-    s = sub.add_parser("package-stats", help="cold import time of a host-built package")
-    s.add_argument("--zip", type=_package_zip, default=Path("build/host/function.zip"))
+    s = _command(sub, "package-stats")
+    s.add_argument(
+        "--zip",
+        type=_package_zip,
+        default=Path("build/host/function.zip"),
+        help="the package (default: build/host/function.zip, from make package-host)",
+    )
     s.add_argument("--repeat", type=REPEAT, default=5, help="imports to time (1 to 1000)")
 
-    d = sub.add_parser("demo", help="run the whole pipeline locally on samples or your folder")
+    d = _command(sub, "demo")
     d.add_argument(
         "--source",
         type=argtypes.existing_dir,
         metavar="DIR",
         help="your images (default: samples)",
     )
-    d.add_argument("--work-dir", type=Path, default=Path(".demo"), metavar="DIR")
+    d.add_argument(
+        "--work-dir",
+        type=Path,
+        default=Path(".demo"),
+        metavar="DIR",
+        help="emptied, then holds the buckets, the log, the dead letters and report.html "
+        "(default: .demo); refused if it holds files the demo did not write",
+    )
     d.add_argument(
         "--monthly",
         type=argtypes.integer(0, 10**15, meaning="a whole number of uploads"),
@@ -121,27 +277,31 @@ def parser() -> argparse.ArgumentParser:
         help="uploads per month for the cost estimate",
     )
 
-    sub.add_parser("tf-check", help="fail on deprecated alicloud resources and arguments")
+    _command(sub, "tf-check")
 
-    c = sub.add_parser("cost", help="monthly Function Compute cost of a workload")
+    c = _command(sub, "cost")
     from imgpipe.cost import add_arguments as cost_arguments
 
     cost_arguments(c)
 
-    k = sub.add_parser("smoke", help="prove a deployed stack end to end, then clean up")
+    k = _command(sub, "smoke")
     from imgpipe.smoke import add_arguments as smoke_arguments
 
     smoke_arguments(k)
 
-    f = sub.add_parser("backfill", help="invoke the function for every source object not current")
+    f = _command(sub, "backfill")
     from imgpipe.backfill import add_arguments as backfill_arguments
 
     backfill_arguments(f)
 
-    r = sub.add_parser("redrive", help="show the dead-letter queue; re-invoke, then delete")
+    r = _command(sub, "redrive")
     from imgpipe.redrive import add_arguments as redrive_arguments
 
     redrive_arguments(r)
+    for (name, flag), text in _MORE_HELP.items():
+        for action in sub.choices[name]._actions:
+            if flag in action.option_strings and not action.help:
+                action.help = text
     return parser
 
 
@@ -217,7 +377,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "process":
         from imgpipe.process_cmd import run
 
-        return run(args.files, args.out, config)
+        return run(args.files, args.out, config, quiet=args.quiet)
     if args.command == "bench":
         from imgpipe.bench import OSS_LATENCY_MS, run_bench, run_e2e
 

@@ -7,6 +7,10 @@ path is missing, a directory, not a regular file, or not readable),
 (anything else: a bug, reported in one line, never a traceback). The
 problems a person can fix (a path, a permission) also get one line on
 stderr naming the path and what is wrong with it.
+
+After the JSON lines, one line on stderr sums it up for a person (`summary`:
+how many of each status, the variants and their bytes, where they went);
+`--quiet` leaves it out. stderr, so `| jq` and `| head` see only JSON.
 """
 
 from __future__ import annotations
@@ -95,9 +99,30 @@ def process_file(source: Path, out_dir: Path, config: Config) -> dict[str, Any]:
     return record
 
 
-def run(files: list[Path], out_dir: Path, config: Config) -> int:
+def summary(records: list[dict], out_dir: Path) -> str:
+    """One line for a person: `imgpipe process: 3 inputs: 2 ok (12 variants, ...`."""
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    variants = sum(len(r["outputs"]) for r in records)
+    written = sum(o["bytes"] for r in records for o in r["outputs"])
+    parts = []
+    for status in ("ok", "rejected", "unreadable", "unwritable", "error"):
+        if n := counts.get(status):
+            same = [r for r in records if r["status"] == status]
+            reasons = sorted({r["reason"] for r in same if r["reason"]})
+            parts.append(f"{n} {status}" + (f" ({', '.join(reasons)})" if reasons else ""))
+    inputs = f"{len(records)} input" + ("" if len(records) == 1 else "s")
+    return (
+        f"imgpipe process: {inputs}: {', '.join(parts)}; "
+        f"{variants} variants, {written:,} bytes written under {out_dir}"
+    )
+
+
+def run(files: list[Path], out_dir: Path, config: Config, *, quiet: bool = False) -> int:
     """Process every input in turn; 0 if each is ok or rejected, else 1."""
     failed = unexpected = 0
+    records: list[dict] = []
     for source in files:
         started = time.perf_counter()
         try:
@@ -113,12 +138,16 @@ def run(files: list[Path], out_dir: Path, config: Config) -> int:
             print(f"imgpipe process: {source}: failed unexpectedly: {detail}", file=sys.stderr)
             record = _failure(source, "error", type(exc).__name__, str(exc), started)
         print(json.dumps(record, ensure_ascii=False), flush=True)
+        records.append({k: record[k] for k in ("status", "reason", "outputs")})
     if unexpected:
         print(
             f"imgpipe process: {unexpected} input(s) failed unexpectedly "
             "(a bug: please report it with the input)",
             file=sys.stderr,
         )
+    if not quiet:
+        sys.stdout.flush()  # the summary comes after the JSON lines, also in `2>&1`
+        print(summary(records, out_dir), file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -75,7 +75,9 @@ def test_process_into_head_prints_no_traceback_and_makes_every_variant(tmp_path,
     first, rc = done.stdout.splitlines()
     assert json.loads(first)["source"] == str(three[0])
     assert rc == "rc=0"  # the work succeeded; head closing early is not a failure
-    assert done.stderr == ""
+    # stderr has its reader: the summary only, no error
+    (summary,) = done.stderr.splitlines()
+    assert summary.startswith("imgpipe process: 3 inputs: 3 ok; 18 variants, ")
     # process went on with the rest of its inputs after head stopped reading
     assert sorted(p.name for p in (out / "resized" / "small").iterdir()) == [
         "a.jpg.jpg",
@@ -113,7 +115,9 @@ def test_process_with_no_reader_at_all_still_does_all_its_work(tmp_path, three):
     )
     # exit status and stderr are the work's: one input could not be read
     assert done.returncode == 1
-    assert done.stderr == f"imgpipe process: {missing}: no such file or directory\n"
+    error, summary = done.stderr.splitlines()
+    assert error == f"imgpipe process: {missing}: no such file or directory"
+    assert summary.startswith("imgpipe process: 4 inputs: 3 ok, 1 unreadable (not-found); ")
     assert len(list((out / "resized" / "large").iterdir())) == 6
 
 
@@ -169,11 +173,15 @@ def test_bad_input_paths_are_named_with_what_is_wrong(tmp_path, three):
     )  # fmt: skip
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and "unexpectedly" not in done.stderr
-    assert done.stderr.splitlines() == [
+    *errors, summary = done.stderr.splitlines()
+    assert errors == [
         f"imgpipe process: {missing}: no such file or directory",
         f"imgpipe process: {tmp_path}: is a directory",
         "imgpipe process: /dev/null: not a regular file",
     ]
+    assert summary.startswith(
+        "imgpipe process: 4 inputs: 1 ok, 3 unreadable (is-a-directory, not-a-file, not-found)"
+    )
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(r["status"], r["reason"]) for r in records] == [
         ("unreadable", "not-found"),
@@ -198,7 +206,7 @@ def test_unreadable_file_is_named(tmp_path):
     shutil.copy(IMAGES / "hopper.jpg", locked)
     locked.chmod(0)
     done = subprocess.run(
-        [*_as_mere_user(), *IMGPIPE, "process", str(locked), "--out", str(tmp_path / "o")],
+        [*_as_mere_user(), *IMGPIPE, "process", str(locked), "--out", str(tmp_path / "o"), "-q"],
         capture_output=True,
         text=True,
         check=False,
@@ -221,7 +229,7 @@ def test_unwritable_output_is_named(tmp_path, three):
     out = tmp_path / "out"
     (out / "resized").mkdir(parents=True)
     (out / "resized" / "large").write_text("a file where a folder must go")
-    done = imgpipe("process", str(three[0]), "--out", str(out))
+    done = imgpipe("process", str(three[0]), "--out", str(out), "--quiet")
     assert done.returncode == 1
     assert_one_line(done, "imgpipe process: ", "resized/large")
     record = json.loads(done.stdout)

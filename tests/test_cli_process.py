@@ -85,5 +85,7 @@ def test_unreadable_input_is_named_and_the_others_go_on(tmp_path):
     missing, ok = (json.loads(line) for line in done.stdout.splitlines())
     assert missing["status"] == "unreadable" and missing["reason"] == "not-found"
     assert missing["detail"] == f"{tmp_path / 'missing.jpg'}: no such file or directory"
-    assert done.stderr == f"imgpipe process: {missing['detail']}\n"
+    error, summary = done.stderr.splitlines()
+    assert error == f"imgpipe process: {missing['detail']}"
+    assert summary.startswith("imgpipe process: 2 inputs: 1 ok, 1 unreadable (not-found); 6 ")
     assert ok["status"] == "ok"  # one bad input does not stop the others
