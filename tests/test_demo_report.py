@@ -169,3 +169,20 @@ def test_the_report_in_a_real_browser(demo_run):
             assert (img["width"], img["height"]) == (img["naturalWidth"], img["naturalHeight"])
     with Image.open(shot) as im:
         assert im.width >= 1200 and im.height > 5000  # the whole page, not the viewport
+
+
+def test_a_users_odd_file_names_are_escaped_and_still_link(tmp_path):
+    from imgpipe import report
+
+    name = "trip/a b#1 & 'x' <y>.png"
+    folder = tmp_path / "mine"
+    (folder / "trip").mkdir(parents=True)
+    Image.new("RGB", (800, 500), (40, 80, 160)).save(folder / name)
+    result = run([(name, folder / name)], tmp_path / ".demo", progress=False)
+    page = report.write(result).read_text(encoding="utf-8")
+    assert "<y>" not in page and "&lt;y&gt;" in page
+    parsed = _Images()
+    parsed.feed(page)
+    assert len(parsed.images) == 1 + 6
+    for img in parsed.images:
+        assert (result.work_dir / unquote(img["src"])).is_file(), img["src"]
