@@ -312,6 +312,8 @@ class OssStandIn:
                             b"</Code><Message>x</Message><RequestId>b</RequestId></Error>"
                         )
                         headers = {"Content-Type": "application/xml", "x-oss-request-id": "b"}
+                with outer.lock:  # before answering: the client may be done at once
+                    outer.log.append((self.command, start, time.perf_counter()))
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -319,8 +321,6 @@ class OssStandIn:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
-                with outer.lock:
-                    outer.log.append((self.command, start, time.perf_counter()))
 
             do_GET = do_PUT = do_DELETE = do_HEAD = _any
 

@@ -28,6 +28,17 @@ Outcomes, one log line each:
   so FC retries the invocation and finally dead-letters it. Records that
   already succeeded are simply redone: the same source gives the same keys.
 
+Requests to OSS, each a round trip the instance is billed for while it
+waits (docs/cost.md): the source HEAD is skipped when the event gives the
+object's size and ETag and its key decodes one way only (OSS events do; a
+HEAD would tell nothing new, and an object deleted since is found by the
+GET); the current check's HEADs; one GET; the variants' PUTs in parallel
+(`PUT_WORKERS` at a time; the encoded outputs are already in memory, so the
+pool adds no copies). A PUT that fails still fails the invocation, after the
+others have finished: a half-written set is never "current", because the
+check wants every variant stamped with this ETag and fingerprint, so the
+retry redoes the work.
+
 A failure must not outlive its invocation: the raised exception's traceback
 holds the frames that raised it, and those frames hold the source bytes and
 the decoded image. Each failure's frames are cleared of their locals as soon
@@ -42,6 +53,7 @@ import json
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -167,7 +179,7 @@ def handle_record(
     if record.size is not None and (why := _size_reason(record.size, settings)):
         return ignored(why)
 
-    found = _resolve(storage, record, wanted)
+    found = _from_event(record, wanted) or _resolve(storage, record, wanted)
     if found is None:
         return ignored("missing (deleted since the event, or never written)", forms[-1], None)
     key, info = found
@@ -228,18 +240,17 @@ def handle_record(
         )
 
     metadata = stamp(record.bucket, key, info.etag, settings.processor)
-    written = []
-    for out in result.outputs:
-        out_key = output_key(settings.processor.key_template, relative, out.variant, out.format)
-        storage.put(
-            settings.target_bucket,
-            out_key,
-            out.data,
-            content_type=out.content_type,
-            cache_control=settings.cache_control,
-            metadata=metadata,
-        )
-        written.append(out_key)
+    written = [
+        output_key(settings.processor.key_template, relative, out.variant, out.format)
+        for out in result.outputs
+    ]
+    _put_all(
+        storage,
+        settings.target_bucket,
+        [(out_key, out.data, out.content_type) for out_key, out in zip(written, result.outputs)],
+        cache_control=settings.cache_control,
+        metadata=metadata,
+    )
     if settings.delete_variants_with_source and done.rejection_exists:  # non-image -> image
         storage.delete(settings.target_bucket, rejection_key(settings.rejected_prefix, relative))
     return Outcome(
@@ -259,6 +270,62 @@ def _size_reason(size: int, settings: Settings) -> str | None:
     if size > settings.max_object_bytes:
         return f"too-big (over MAX_OBJECT_BYTES={settings.max_object_bytes})"
     return None
+
+
+PUT_WORKERS = 6  # the default six variants in one wave; OSS takes thousands of PUTs a second
+
+
+def _put_all(
+    storage: Storage,
+    bucket: str,
+    items: list[tuple[str, bytes, str]],
+    *,
+    cache_control: str | None,
+    metadata: dict[str, str],
+) -> None:
+    """PUT every (key, data, content type) at once; raise the first failure after all end.
+
+    Waiting for every PUT before raising means no write is still in flight
+    when the invocation reports its failure (FC may start the retry at once).
+    """
+
+    def put(item: tuple[str, bytes, str]) -> None:
+        key, data, content_type = item
+        storage.put(
+            bucket,
+            key,
+            data,
+            content_type=content_type,
+            cache_control=cache_control,
+            metadata=metadata,
+        )
+
+    if len(items) <= 1:
+        for item in items:
+            put(item)
+        return
+    with ThreadPoolExecutor(max_workers=min(PUT_WORKERS, len(items))) as pool:
+        futures = [pool.submit(put, item) for item in items]
+    errors = [f.exception() for f in futures]
+    first = next((e for e in errors if e is not None), None)
+    if first is not None:
+        try:
+            raise first
+        finally:
+            first = errors = None  # no cycle through this frame (see the module docstring)
+
+
+def _from_event(record: ObjectEvent, keys: list[str]) -> tuple[str, ObjectInfo] | None:
+    """The object as the event describes it, when that is unambiguous: no HEAD needed.
+
+    Only for one candidate key (a key with `%` or `+` could name two objects,
+    and the HEADs' ETags pick between them) and an event that carries both
+    size and ETag. If the object changed since, its own event follows and the
+    variants written now, stamped with this ETag, are stale to it.
+    """
+    if len(keys) != 1 or record.size is None or not record.etag:
+        return None
+    return keys[0], ObjectInfo(size=record.size, etag=record.etag)
 
 
 def _resolve(
