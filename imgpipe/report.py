@@ -41,7 +41,8 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .row { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 figure { margin: 0; flex: none; }
 figcaption { font-size: 12px; color: #444; max-width: 420px; }
-.source img { max-width: 360px; height: auto; border: 1px solid #ccc; }
+.source img { max-width: 360px; max-height: 640px; width: auto; height: auto;
+  border: 1px solid #ccc; }
 .frame { width: fit-content; max-height: 700px; max-width: 1240px; overflow: auto;
   border: 1px solid #ccc;
   background: repeating-conic-gradient(#eee 0 25%, #fff 0 50%) 0 0 / 16px 16px; }
@@ -138,7 +139,7 @@ def _upload(r, work: Path, src_dir: Path, out_dir: Path) -> str:
     head = (
         f'<section class="upload" id="{_anchor(r.key)}"><h3>{_cell(r.key)}</h3>'
         f"<p><b>routing:</b> {_cell(r.routing)}<br><b>outcome:</b> "
-        f'<span class="{_cell(r.outcome)}">{_cell(r.outcome)}</span>'
+        f'<span class="{_cell(r.outcome)}">{_cell(outcome_text(r))}</span>'
         + (f" ({_cell(r.reason)})" if r.reason else "")
         + (f": {_cell(r.detail)}" if r.detail else "")
         + (f" &middot; {r.ms:.1f} ms" if r.routed else "")
