@@ -35,9 +35,12 @@ locals {
         formats = v.formats
       } : k => val if val != null }
     ]
-    quality        = var.quality
-    background     = var.background
-    watermark      = var.watermark.text == "" ? null : var.watermark
+    quality    = var.quality
+    background = var.background
+    watermark  = var.watermark.text == "" ? null : var.watermark
+    # null when unused: the handler's default, and the config fingerprint of
+    # a deployment that does not use it stays as it was.
+    metadata       = length(var.metadata.keep) > 0 ? var.metadata : null
     max_megapixels = var.max_megapixels
     key_template   = var.key_template
   }

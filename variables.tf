@@ -145,6 +145,19 @@ variable "watermark" {
   }
 }
 
+variable "metadata" {
+  description = "EXIF fields the outputs keep from the upload (keep: any of copyright, artist, description, make, model); by default none. GPS, serial numbers and owner names are never kept."
+  type = object({
+    keep = optional(list(string), [])
+  })
+  default = {}
+  # The handler's rules (imgproc/config.py `_metadata`).
+  validation {
+    condition     = alltrue([for f in var.metadata.keep : contains(["copyright", "artist", "description", "make", "model"], f)]) && length(distinct(var.metadata.keep)) == length(var.metadata.keep)
+    error_message = "metadata.keep takes copyright, artist, description, make, model, each at most once (GPS, serial numbers and owner names are never kept)."
+  }
+}
+
 variable "background" {
   description = "Colour transparent pixels are composited onto for JPEG."
   type        = string

@@ -119,6 +119,15 @@ CASES: list[tuple[str, Any, bool]] = [
     ("watermark", {"min_width": 100001}, NO),
     ("watermark", {"colour": "white"}, NO),
     ("watermark", {"colour": "#fff"}, NO),
+    # metadata.keep (issue 15)
+    ("metadata", {}, OK),
+    ("metadata", {"keep": []}, OK),
+    ("metadata", {"keep": ["copyright", "artist"]}, OK),
+    ("metadata", {"keep": ["copyright", "artist", "description", "make", "model"]}, OK),
+    ("metadata", {"keep": ["gps"]}, NO),
+    ("metadata", {"keep": ["serial"]}, NO),
+    ("metadata", {"keep": ["Copyright"]}, NO),
+    ("metadata", {"keep": ["artist", "artist"]}, NO),
     # background, limits, headers
     ("background", "#000000", OK),
     ("background", "#FFF", NO),
@@ -245,6 +254,7 @@ def test_the_cases_cover_every_handler_setting_terraform_sets():
         "variants",
         "quality",
         "watermark",
+        "metadata",
         "background",
         "max_megapixels",
         "max_object_mb",
@@ -353,6 +363,8 @@ def test_the_handler_starts_with_the_examples_environment(example):
                 assert getattr(cfg.watermark, key) == wm[key], key
     if "key_template" in args:
         assert cfg.key_template == args["key_template"]
+    if "metadata" in args:
+        assert list(cfg.metadata.keep) == args["metadata"].get("keep", [])
     if "max_megapixels" in args:
         assert cfg.max_megapixels == args["max_megapixels"]
     if "source_prefix" in args:

@@ -161,6 +161,15 @@ run "bad_key_template_3" {
   expect_failures = [var.key_template]
 }
 
+run "bad_metadata_keep" {
+  # GPS is never kept
+  command = plan
+  variables {
+    metadata = { keep = ["copyright", "gps"] }
+  }
+  expect_failures = [var.metadata]
+}
+
 run "bad_rejected_prefix" {
   command = plan
   variables {

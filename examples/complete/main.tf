@@ -23,6 +23,8 @@ module "imgpipe" {
     relative_size = 0.04
     min_width     = 800
   }
+  # Outputs keep the photographer's credit; GPS and serials never travel.
+  metadata       = { keep = ["copyright", "artist"] }
   background     = "#f4f4f4"
   max_megapixels = 80
   # {name} keeps the source's extension: with {stem}, a/x.jpg and a/x.png

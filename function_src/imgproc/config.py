@@ -25,6 +25,19 @@ POSITIONS = (
     "top-left",
     "center",
 )
+# EXIF fields `metadata.keep` may name -> their tag in IFD0. Only text about
+# who made the picture and with what model: GPS (its own IFD), serial numbers
+# (BodySerialNumber, LensSerialNumber, maker notes), owner names and dates are
+# not in the list and cannot be kept, because the outputs are public.
+KEEPABLE_EXIF = {
+    "copyright": 0x8298,
+    "artist": 0x013B,
+    "description": 0x010E,
+    "make": 0x010F,
+    "model": 0x0110,
+}
+# Names users will try, refused with the reason rather than "unknown".
+NEVER_KEPT_EXIF = ("gps", "serial", "body_serial", "lens_serial", "owner", "maker_note")
 TEMPLATE_FIELDS = ("variant", "path", "dir", "stem", "name", "ext", "format")
 _HEX_COLOUR = re.compile(r"^#([0-9a-fA-F]{6})$")
 
@@ -63,6 +76,13 @@ class Watermark:
 
 
 @dataclass(frozen=True)
+class Metadata:
+    """What the outputs carry over from the upload: by default nothing."""
+
+    keep: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Encoder:
     """Speed/size trade-offs that do not change the quality setting.
 
@@ -86,6 +106,7 @@ class Config:
     encoder: Encoder = field(default_factory=Encoder)
     max_megapixels: float = 100.0
     key_template: str = DEFAULT_KEY_TEMPLATE
+    metadata: Metadata = field(default_factory=Metadata)
 
     @property
     def max_pixels(self) -> int:
@@ -101,7 +122,7 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         wm = self.watermark
-        return {
+        out: dict[str, Any] = {
             "variants": [
                 {
                     k: val
@@ -134,6 +155,11 @@ class Config:
             "max_megapixels": self.max_megapixels,
             "key_template": self.key_template,
         }
+        # Only when set: a deployment that does not use it keeps its
+        # fingerprint (and its variants stay current) across this upgrade.
+        if self.metadata.keep:
+            out["metadata"] = {"keep": list(self.metadata.keep)}
+        return out
 
 
 # Bump when the processor's output changes for the same configuration (a new
@@ -204,6 +230,7 @@ def parse_config(raw: Any) -> Config:
             "encoder",
             "max_megapixels",
             "key_template",
+            "metadata",
         },
     )
     variants = tuple(
@@ -235,7 +262,27 @@ def parse_config(raw: Any) -> Config:
         encoder=_encoder(obj.get("encoder", {})),
         max_megapixels=_number(obj.get("max_megapixels", 100), "max_megapixels", 0.000001, 10_000),
         key_template=template,
+        metadata=_metadata(obj.get("metadata")),
     )
+
+
+def _metadata(raw: Any) -> Metadata:
+    if raw is None:
+        return Metadata()
+    obj = _obj(raw, "metadata")
+    _no_unknown(obj, "metadata", {"keep"})
+    keep = _list(obj.get("keep", []), "metadata.keep")
+    for name in keep:
+        if isinstance(name, str) and name.lower() in NEVER_KEPT_EXIF:
+            raise ConfigError(
+                f"metadata.keep: {name!r} is never kept (GPS positions, serial numbers and "
+                "owner names must not reach public outputs)"
+            )
+        if name not in KEEPABLE_EXIF:
+            raise ConfigError(f"metadata.keep: {name!r} is not one of {', '.join(KEEPABLE_EXIF)}")
+    if len(set(keep)) != len(keep):
+        raise ConfigError(f"metadata.keep: duplicates in {keep}")
+    return Metadata(keep=tuple(keep))
 
 
 def _variant(raw: Any, where: str) -> Variant:

@@ -72,6 +72,7 @@ def process(data: bytes, config: Config) -> Processed:
     if kind == "png" and (damage := integrity.png_damage(data)):
         raise Rejection(CORRUPT, damage)
     orientation, targets = _decode(im, config.variants)
+    exif = _encode.kept_exif(im, config.metadata.keep)  # b"" unless metadata.keep
     icc = im.info.get("icc_profile")
     drafted = im.size != (width, height)  # libjpeg decoded at 1/2, 1/4 or 1/8
     base = ops.to_8bit(im)
@@ -99,7 +100,9 @@ def process(data: bytes, config: Config) -> Processed:
             memo = (id(small), marked, fmt)
             if memo not in encoded:
                 pixels = ops.flatten(img, config.background) if fmt == "jpeg" else img
-                encoded[memo] = _encode.encode(pixels, fmt, config.quality[fmt], config.encoder)
+                encoded[memo] = _encode.encode(
+                    pixels, fmt, config.quality[fmt], config.encoder, exif=exif
+                )
             outputs.append(
                 Output(
                     variant=variant.name,
