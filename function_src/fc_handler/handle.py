@@ -32,9 +32,10 @@ Requests to OSS, each a round trip the instance is billed for while it
 waits (docs/cost.md): the source HEAD is skipped when the event gives the
 object's size and ETag and its key decodes one way only (OSS events do; a
 HEAD would tell nothing new, and an object deleted since is found by the
-GET); the current check's HEADs; one GET; the variants' PUTs in parallel
-(`PUT_WORKERS` at a time; the encoded outputs are already in memory, so the
-pool adds no copies). A PUT that fails still fails the invocation, after the
+GET); the current check's two HEADs, made at once (`_Prefetched`); one
+GET; the variants' PUTs in parallel (`PUT_WORKERS` at a time; the encoded
+outputs are already in memory, so the pool adds no copies): three round
+trips in a row for a new upload. A PUT that fails still fails the invocation, after the
 others have finished: a half-written set is never "current", because the
 check wants every variant stamped with this ETag and fingerprint, so the
 retry redoes the work.
@@ -50,6 +51,7 @@ back to the exception, so no reference cycle waits for the garbage collector.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -189,15 +191,23 @@ def handle_record(
     # Forced (backfill --force): nothing is known, so every stale key is deleted.
     done = Check(None, variants_exist=True, rejection_exists=True)
     if not record.force:
-        done = check_outputs(
+        rejection_head = _Prefetched(
             storage,
-            target_bucket=settings.target_bucket,
-            source_prefix=settings.source_prefix,
-            rejected_prefix=settings.rejected_prefix,
-            config=settings.processor,
-            key=key,
-            etag=info.etag,
+            settings.target_bucket,
+            rejection_key(settings.rejected_prefix, relative_to(settings.source_prefix, key)),
         )
+        try:
+            done = check_outputs(
+                rejection_head,  # type: ignore[arg-type] - a Storage in all but name
+                target_bucket=settings.target_bucket,
+                source_prefix=settings.source_prefix,
+                rejected_prefix=settings.rejected_prefix,
+                config=settings.processor,
+                key=key,
+                etag=info.etag,
+            )
+        finally:
+            rejection_head.close()
         if done.outputs is not None:
             return Outcome(
                 bucket=record.bucket,
@@ -270,6 +280,49 @@ def _size_reason(size: int, settings: Settings) -> str | None:
     if size > settings.max_object_bytes:
         return f"too-big (over MAX_OBJECT_BYTES={settings.max_object_bytes})"
     return None
+
+
+class _Prefetched:
+    """`storage`, with the HEAD of one key already under way in another thread.
+
+    The current check HEADs the first variant and then, unless that one is
+    current, the rejection record: two round trips in a row on every new
+    upload. Started together they cost one. When the first variant is current
+    (a duplicate delivery) the early HEAD was not needed: one request more,
+    nothing downloaded. Its answer, or its error, is handed over when the
+    check asks for that key; `close` waits for it so no request outlives the
+    invocation's work.
+    """
+
+    def __init__(self, storage: Storage, bucket: str, key: str) -> None:
+        self._storage, self._bucket, self._key = storage, bucket, key
+        self._result: ObjectInfo | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = self._storage.head(self._bucket, self._key)
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for it
+            self._error = exc
+
+    def head(self, bucket: str, key: str) -> ObjectInfo:
+        if (bucket, key) != (self._bucket, self._key):
+            return self._storage.head(bucket, key)
+        self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        assert self._result is not None
+        return self._result
+
+    def __getattr__(self, name: str) -> Any:  # get, put, delete: the real storage's
+        return getattr(self._storage, name)
+
+    def close(self) -> None:
+        self._thread.join()
+        self._error = None
 
 
 PUT_WORKERS = 6  # the default six variants in one wave; OSS takes thousands of PUTs a second
