@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import shutil
+from pathlib import Path
 
 import oss2
 import pytest
@@ -34,7 +35,7 @@ from imgpipe.backfill import (
     list_oss,
 )
 from imgpipe.cli import main, parser
-from imgpipe.demo import SAMPLES, day_two
+from imgpipe.demo import day_two
 from imgpipe.demo import run as demo_run
 from imgpipe.smoke import Credentials
 from imgpipe.terraform import evaluate
@@ -49,10 +50,26 @@ def dev():
     return evaluate({"env": "dev"})
 
 
+# The small shipped files `make demo` used before it drew real-size samples
+# (imgpipe/samples.py): these tests count objects and name keys, and small
+# files keep them fast.
+_DATA = Path(__file__).parent / "data"
+SAMPLES = [
+    ("phone/IMG_0006.jpg", _DATA / "images" / "hopper_orientation_6.jpg"),
+    ("design/logo-alpha.png", _DATA / "images" / "avif_star.png"),
+    ("print/brochure-cmyk.jpg", _DATA / "images" / "pil_sample_cmyk.jpg"),
+    ("camera/DSC_1200.jpg", _DATA / "bench" / "photo-12mp.jpg"),
+    ("phone/IMG_0007-gps.jpg", _DATA / "images" / "exif_gps.jpg"),
+    ("broken/truncated.jpg", _DATA / "images" / "truncated_jpeg.jpg"),
+    ("broken/not-a-photo.jpg", _DATA / "samples" / "not-a-photo.jpg"),
+    ("notes.txt", _DATA / "samples" / "notes.txt"),
+]
+
+
 @pytest.fixture(scope="module")
 def demo_once(tmp_path_factory):
     work = tmp_path_factory.mktemp("demo") / ".demo"
-    return demo_run([(n, p) for n, p, _ in SAMPLES], work, progress=False)
+    return demo_run(SAMPLES, work, progress=False)
 
 
 @pytest.fixture
@@ -230,15 +247,16 @@ def test_the_demo_shows_one_of_each(demo):
     target = demo.work_dir / "buckets" / demo.target_bucket
     two = day_two(demo)
     assert (two.duplicate.key, two.duplicate.outcome) == ("uploads/phone/IMG_0006.jpg", "current")
-    assert two.deletion.outcome == "deleted"
-    assert not (target / "resized" / "large" / "phone" / "IMG_0007-gps.jpg.jpg").exists()
-    assert (two.backfill.invoked, two.backfill.current) == (1, 5)
+    # the deletion: a copy uploaded for it, so the samples' variants stay for the report
+    assert (two.upload.outcome, two.deletion.outcome) == ("processed", "deleted")
+    assert not (target / "resized" / "large" / "day-two" / "deleted-later.jpg.jpg").exists()
+    assert (two.backfill.invoked, two.backfill.current) == (1, 6)  # no sample deleted
     assert (target / two.backfill_stale).exists()
     assert (two.outage.outcome, two.outage.attempts) == ("dead-lettered", 4)
     assert (two.redriven, two.kept) == (1, 0) and not demo.dead_letter_file.exists()
     assert (target / "resized" / "large" / "later" / "IMG_0008.jpg.jpg").exists()
     text = "\n".join(two.lines())
-    assert "1 invoked, 5 current, 1 not routed" in text
+    assert "1 invoked, 6 current, 1 not routed" in text
     # the duplicate wrote nothing: its log line says current, no second processing
     log = [json.loads(x) for x in (demo.work_dir / "function.log").read_text().splitlines()]
     first = [r.get("outcome") for r in log if r.get("key") == "uploads/phone/IMG_0006.jpg"]

@@ -16,11 +16,12 @@ from standins import FcStandIn, MnsStandIn
 
 from imgpipe.backfill import FcInvoker
 from imgpipe.cli import main
-from imgpipe.demo import SAMPLES
 from imgpipe.demo import run as demo_run
 from imgpipe.events import cloudevent
 from imgpipe.redrive import FileDeadLetters, MnsDeadLetters, redrive, understand
 from imgpipe.smoke import Credentials, MnsQueue
+
+PHONE = Path(__file__).parent / "data" / "images" / "hopper_orientation_6.jpg"
 
 CREDS = Credentials("test-key", "test-secret")
 SRC = "photos-src"
@@ -228,7 +229,7 @@ def test_local_redrive_after_an_outage_in_the_demo(tmp_path, capsys):
         (buckets / target / "resized").write_text("in the way")
 
     result = demo_run(
-        [(n, p) for n, p, _ in SAMPLES[:1]], tmp_path / ".demo", progress=False, prepare=outage
+        [("phone/IMG_0006.jpg", PHONE)], tmp_path / ".demo", progress=False, prepare=outage
     )
     assert result.rows[0].outcome == "dead-lettered"
     with result.dead_letter_file.open("a") as fh:
