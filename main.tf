@@ -37,7 +37,7 @@ locals {
     ]
     quality    = var.quality
     background = var.background
-    watermark  = var.watermark.text == "" ? null : var.watermark
+    watermark  = var.watermark.text == "" && var.watermark.image == "" ? null : var.watermark
     # null when unused: the handler's default, and the config fingerprint of
     # a deployment that does not use it stays as it was.
     metadata       = length(var.metadata.keep) > 0 ? var.metadata : null

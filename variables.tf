@@ -120,7 +120,7 @@ variable "quality" {
 }
 
 variable "watermark" {
-  description = "Text watermark: text (empty disables), opacity 0-1, position, size relative to the shorter side, minimum variant width, colour."
+  description = "Watermark: text (empty disables), opacity 0-1, position (nine positions or tiled), size relative to the shorter side, minimum variant width, colour; image: a PNG logo in function_src/watermarks/ used instead of the text, its longer side image_scale times the shorter side."
   type = object({
     text          = optional(string, "imgpipe")
     opacity       = optional(number, 0.5)
@@ -128,11 +128,13 @@ variable "watermark" {
     relative_size = optional(number, 0.05)
     min_width     = optional(number, 600)
     colour        = optional(string, "#ffffff")
+    image         = optional(string, "")
+    image_scale   = optional(number, 0.15)
   })
   default = {}
   validation {
-    condition     = var.watermark.opacity >= 0 && var.watermark.opacity <= 1 && contains(["bottom-right", "bottom-left", "top-right", "top-left", "center"], var.watermark.position)
-    error_message = "watermark.opacity must be 0-1 and position one of bottom-right, bottom-left, top-right, top-left, center."
+    condition     = var.watermark.opacity >= 0 && var.watermark.opacity <= 1 && contains(["bottom-right", "bottom-left", "top-right", "top-left", "center", "top-center", "bottom-center", "center-left", "center-right", "tiled"], var.watermark.position)
+    error_message = "watermark.opacity must be 0-1 and position one of bottom-right, bottom-left, top-right, top-left, center, top-center, bottom-center, center-left, center-right, tiled."
   }
   validation {
     condition = (
@@ -142,6 +144,12 @@ variable "watermark" {
       can(regex("^#[0-9a-fA-F]{6}$", var.watermark.colour))
     )
     error_message = "watermark.text is at most 200 characters, relative_size 0.005-0.5, min_width a whole number 0-100000, colour like #ffffff."
+  }
+  # The file itself is checked by the function at start-up (imgproc/config.py
+  # `_logo`): this module's variables cannot see the package's files.
+  validation {
+    condition     = (var.watermark.image == "" || can(regex("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\\.png$", var.watermark.image))) && var.watermark.image_scale >= 0.01 && var.watermark.image_scale <= 1
+    error_message = "watermark.image is the name of a .png file in function_src/watermarks/ (letters, digits, '.', '-', '_'); image_scale 0.01-1."
   }
 }
 

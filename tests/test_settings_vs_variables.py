@@ -119,6 +119,19 @@ CASES: list[tuple[str, Any, bool]] = [
     ("watermark", {"min_width": 100001}, NO),
     ("watermark", {"colour": "white"}, NO),
     ("watermark", {"colour": "#fff"}, NO),
+    # logo and placements (issue 15); the shipped logo is function_src/watermarks/
+    ("watermark", {"position": "tiled"}, OK),
+    ("watermark", {"position": "top-center"}, OK),
+    ("watermark", {"position": "center-right"}, OK),
+    ("watermark", {"position": "middle-left"}, NO),
+    ("watermark", {"text": "", "image": "imgpipe-logo.png"}, OK),
+    ("watermark", {"image": "imgpipe-logo.png", "image_scale": 0.01, "position": "tiled"}, OK),
+    ("watermark", {"image": "imgpipe-logo.png", "image_scale": 1}, OK),
+    ("watermark", {"image": "imgpipe-logo.png", "image_scale": 0}, NO),
+    ("watermark", {"image": "imgpipe-logo.png", "image_scale": 1.5}, NO),
+    ("watermark", {"image": "../imgpipe-logo.png"}, NO),
+    ("watermark", {"image": "logo.jpg"}, NO),
+    ("watermark", {"image": "oss://bucket/logo.png"}, NO),
     # metadata.keep (issue 15)
     ("metadata", {}, OK),
     ("metadata", {"keep": []}, OK),
@@ -358,7 +371,7 @@ def test_the_handler_starts_with_the_examples_environment(example):
     if "watermark" in args:
         wm = args["watermark"]
         assert cfg.watermark.text == wm["text"]
-        for key in ("opacity", "position", "relative_size", "min_width"):
+        for key in ("opacity", "position", "relative_size", "min_width", "image", "image_scale"):
             if key in wm:
                 assert getattr(cfg.watermark, key) == wm[key], key
     if "key_template" in args:

@@ -161,6 +161,15 @@ run "bad_key_template_3" {
   expect_failures = [var.key_template]
 }
 
+run "bad_watermark_image" {
+  # a path, not a file name in function_src/watermarks/
+  command = plan
+  variables {
+    watermark = { image = "../logo.png" }
+  }
+  expect_failures = [var.watermark]
+}
+
 run "bad_metadata_keep" {
   # GPS is never kept
   command = plan

@@ -16,12 +16,16 @@ module "imgpipe" {
     { name = "thumb", width = 200, height = 200, formats = ["webp"] },
   ]
   quality = { jpeg = 82, webp = 78, avif = 55, png = 6 }
+  # A logo (a PNG with alpha in function_src/watermarks/, shipped in the
+  # package) instead of text: its longer side 12% of each variant's shorter
+  # side; position is one of nine, or "tiled".
   watermark = {
-    text          = "© Example Photos"
-    opacity       = 0.35
-    position      = "bottom-left"
-    relative_size = 0.04
-    min_width     = 800
+    text        = ""
+    image       = "imgpipe-logo.png"
+    image_scale = 0.12
+    opacity     = 0.35
+    position    = "bottom-left"
+    min_width   = 800
   }
   # Outputs keep the photographer's credit; GPS and serials never travel.
   metadata       = { keep = ["copyright", "artist"] }

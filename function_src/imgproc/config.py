@@ -13,18 +13,33 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
 
 FORMATS = ("jpeg", "webp", "avif", "png")
+# Nine anchor points ("vertical-horizontal"; "center" alone is the middle),
+# plus "tiled": the stamp repeated over the whole picture.
 POSITIONS = (
     "bottom-right",
     "bottom-left",
     "top-right",
     "top-left",
     "center",
+    "top-center",
+    "bottom-center",
+    "center-left",
+    "center-right",
 )
+PLACEMENTS = (*POSITIONS, "tiled")
+# Logos `watermark.image` may name: PNG files shipped in the deployment
+# package (build.py zips everything under function_src/). Read once per
+# instance, when the configuration is parsed; reading one from OSS instead
+# is not built (README "Logo watermark").
+WATERMARK_DIR = Path(__file__).resolve().parent.parent / "watermarks"
+_LOGO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.png$")
+MAX_LOGO_SIDE = 4096
 # EXIF fields `metadata.keep` may name -> their tag in IFD0. Only text about
 # who made the picture and with what model: GPS (its own IFD), serial numbers
 # (BodySerialNumber, LensSerialNumber, maker notes), owner names and dates are
@@ -69,10 +84,18 @@ class Watermark:
     relative_size: float = 0.05
     min_width: int = 600
     colour: tuple[int, int, int] = (255, 255, 255)
+    # A logo instead of the text: a PNG (with alpha) in WATERMARK_DIR, its
+    # longer side `image_scale` times the variant's shorter side.
+    image: str = ""
+    image_scale: float = 0.15
+    image_sha256: str = ""
 
     @property
     def enabled(self) -> bool:
-        return bool(self.text) and self.opacity > 0
+        return bool(self.text or self.image) and self.opacity > 0
+
+    def logo_path(self) -> Path:
+        return WATERMARK_DIR / self.image
 
 
 @dataclass(frozen=True)
@@ -145,6 +168,18 @@ class Config:
                 "relative_size": wm.relative_size,
                 "min_width": wm.min_width,
                 "colour": _colour_hex(wm.colour),
+                # The logo's bytes, not only its name: a new logo under the
+                # same name makes every variant stale. Absent when unused, so
+                # text-only deployments keep their fingerprint.
+                **(
+                    {
+                        "image": wm.image,
+                        "image_scale": wm.image_scale,
+                        "image_sha256": wm.image_sha256,
+                    }
+                    if wm.image
+                    else {}
+                ),
             },
             "encoder": {
                 "webp_method": self.encoder.webp_method,
@@ -317,16 +352,35 @@ def _watermark(raw: Any) -> Watermark:
     _no_unknown(
         obj,
         "watermark",
-        {"text", "opacity", "position", "relative_size", "min_width", "colour", "color"},
+        {
+            "text",
+            "opacity",
+            "position",
+            "relative_size",
+            "min_width",
+            "colour",
+            "color",
+            "image",
+            "image_scale",
+        },
     )
     d = Watermark()
     text = obj.get("text", d.text)
     if not isinstance(text, str) or len(text) > 200:
         raise ConfigError("watermark.text: a string of at most 200 characters required")
     position = obj.get("position", d.position)
-    if position not in POSITIONS:
-        raise ConfigError(f"watermark.position: {position!r} is not one of {', '.join(POSITIONS)}")
+    if position not in PLACEMENTS:
+        raise ConfigError(f"watermark.position: {position!r} is not one of {', '.join(PLACEMENTS)}")
+    image = obj.get("image", "")
+    if image is None:
+        image = ""
+    sha = _logo(image) if image else ""
     return Watermark(
+        image=image,
+        image_sha256=sha,
+        image_scale=_number(
+            obj.get("image_scale", d.image_scale), "watermark.image_scale", 0.01, 1
+        ),
         text=text,
         opacity=_number(obj.get("opacity", d.opacity), "watermark.opacity", 0, 1),
         position=position,
@@ -336,6 +390,40 @@ def _watermark(raw: Any) -> Watermark:
         min_width=_int(obj.get("min_width", d.min_width), "watermark.min_width", 0, 100_000),
         colour=_colour(obj.get("colour", obj.get("color", "#ffffff")), "watermark.colour"),
     )
+
+
+def _logo(name: Any) -> str:
+    """Check the logo file once, at start-up; return its SHA-256 (for the fingerprint)."""
+    if not isinstance(name, str) or not _LOGO_NAME.match(name):
+        raise ConfigError(
+            f"watermark.image: the name of a .png file in the package's watermarks/ folder "
+            f"(letters, digits, '.', '-', '_') required, got {name!r}"
+        )
+    path = WATERMARK_DIR / name
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"watermark.image: {name!r} is not in the package ({exc.strerror}); "
+            "put it in function_src/watermarks/ and rebuild"
+        ) from None
+    from PIL import Image  # here, not at the top: config stays importable without Pillow
+
+    try:
+        with Image.open(path) as im:
+            if im.format != "PNG":
+                raise ConfigError(f"watermark.image: {name!r} is a {im.format}, not a PNG")
+            if max(im.size) > MAX_LOGO_SIDE:
+                raise ConfigError(
+                    f"watermark.image: {name!r} is {im.width}x{im.height}; "
+                    f"at most {MAX_LOGO_SIDE} px per side"
+                )
+            im.load()
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any decoder error means an unusable logo
+        raise ConfigError(f"watermark.image: {name!r} is not a readable PNG ({exc})") from None
+    return hashlib.sha256(data).hexdigest()
 
 
 def _encoder(raw: Any) -> Encoder:

@@ -1,10 +1,15 @@
-"""A text watermark blended with real alpha.
+"""A text or logo watermark blended with real alpha.
 
 The reference design drew its "semi-transparent" text by writing RGBA values
 straight into the pixels, which replaces them: opaque white in the JPEG and
 a half-transparent hole in the WebP. Here the text is rendered into its own
 alpha mask and composited over the picture, so every text pixel ends up
 between the text colour and what was underneath.
+
+A logo (`watermark.image`, a PNG with alpha shipped in the package) is
+scaled to a fraction of the variant's shorter side and blended the same way,
+its own alpha times the opacity. Either stamp goes at one of nine positions
+or is tiled over the picture.
 
 The font is the scalable Aileron face that Pillow (>= 10.1) embeds in
 itself: it travels inside the deployment package with Pillow, and the FC
@@ -33,25 +38,45 @@ def applies(wm: Watermark, width: int) -> bool:
 
 
 def apply(im: Image.Image, wm: Watermark) -> Image.Image:
-    """Return a copy of `im` (RGB or RGBA) with the watermark composited."""
+    """Return a copy of `im` (RGB or RGBA) with the watermark composited.
+
+    The stamp (the logo, or else the text) is placed at one of the nine
+    positions, a margin in from the edges, or repeated over the picture
+    ("tiled"). A picture too small to hold one stamp is left clean.
+    """
+    stamp = _logo_stamp(wm, im.size) if wm.image else _text_stamp(wm, im.size)
+    if stamp is None:
+        return im
+    layer, margin = stamp
     width, height = im.size
-    size = max(8, round(min(width, height) * wm.relative_size))
+    if layer.width + 2 * margin > width or layer.height + 2 * margin > height:
+        return im  # too small to carry the stamp legibly; leave it clean
+    if wm.position == "tiled":
+        spots = _tiles((width, height), layer.size, margin)
+    else:
+        spots = [_place(wm.position, (width, height), layer.size, margin)]
+    out = im.copy()
+    for x, y in spots:
+        box = (x, y, x + layer.width, y + layer.height)
+        region = im.crop(box).convert("RGBA")
+        region.alpha_composite(layer)
+        out.paste(region if im.mode == "RGBA" else region.convert(im.mode), box)
+    return out
+
+
+def _text_stamp(wm: Watermark, canvas: tuple[int, int]) -> tuple[Image.Image, int] | None:
+    size = max(8, round(min(canvas) * wm.relative_size))
     font = _font(size)
     stroke = max(1, size // 16)
     left, top, right, bottom = font.getbbox(wm.text, stroke_width=stroke)
     text_w, text_h = right - left, bottom - top
-    margin = max(4, size // 2)
-    if text_w + 2 * margin > width or text_h + 2 * margin > height:
-        return im  # too small to carry the text legibly; leave it clean
-
-    x, y = _place(wm.position, (width, height), (text_w, text_h), margin)
+    if text_w <= 0 or text_h <= 0:
+        return None
     alpha = round(255 * wm.opacity)
     # A dark outline keeps white text readable on light areas of the photo.
     outline = (0, 0, 0) if sum(wm.colour) > 382 else (255, 255, 255)
-
     layer = Image.new("RGBA", (text_w, text_h), (*wm.colour, 0))
-    draw = ImageDraw.Draw(layer)
-    draw.text(
+    ImageDraw.Draw(layer).text(
         (-left, -top),
         wm.text,
         font=font,
@@ -59,13 +84,39 @@ def apply(im: Image.Image, wm: Watermark) -> Image.Image:
         stroke_width=stroke,
         stroke_fill=(*outline, alpha // 2),
     )
+    return layer, max(4, size // 2)
 
-    box = (x, y, x + text_w, y + text_h)
-    region = im.crop(box).convert("RGBA")
-    region.alpha_composite(layer)
-    out = im.copy()
-    out.paste(region if im.mode == "RGBA" else region.convert(im.mode), box)
-    return out
+
+@functools.lru_cache(maxsize=4)
+def _logo(path: str, sha256: str) -> Image.Image:
+    """The logo as RGBA, read once per instance (the hash keys a replaced file)."""
+    with Image.open(path) as im:
+        return im.convert("RGBA")
+
+
+@functools.lru_cache(maxsize=32)
+def _scaled_logo(path: str, sha256: str, size: tuple[int, int], opacity: float) -> Image.Image:
+    # Pillow resizes RGBA premultiplied, so transparent pixels' colour does
+    # not bleed into the logo's edges.
+    logo = _logo(path, sha256).resize(size, Image.Resampling.LANCZOS)
+    if opacity < 1:
+        alpha = logo.getchannel("A").point(lambda v: round(v * opacity))
+        logo.putalpha(alpha)
+    return logo
+
+
+def _logo_stamp(wm: Watermark, canvas: tuple[int, int]) -> tuple[Image.Image, int] | None:
+    logo = _logo(str(wm.logo_path()), wm.image_sha256)
+    longest = max(1, round(min(canvas) * wm.image_scale))
+    scale = longest / max(logo.size)
+    size = (max(1, round(logo.width * scale)), max(1, round(logo.height * scale)))
+    layer = _scaled_logo(str(wm.logo_path()), wm.image_sha256, size, wm.opacity)
+    return layer, logo_margin(canvas)
+
+
+def logo_margin(canvas: tuple[int, int]) -> int:
+    """A logo's distance from the edges: 2% of the shorter side, at least 4 px."""
+    return max(4, round(min(canvas) * 0.02))
 
 
 def _place(
@@ -78,3 +129,12 @@ def _place(
         return xs["center"], ys["center"]
     vertical, horizontal = position.split("-")
     return xs[horizontal], ys[vertical]
+
+
+def _tiles(canvas: tuple[int, int], stamp: tuple[int, int], margin: int) -> list[tuple[int, int]]:
+    """Stamps on a grid from the top-left margin, one stamp's size apart, inside the picture."""
+    (cw, ch), (sw, sh) = canvas, stamp
+    step_x, step_y = 2 * sw, 2 * sh
+    xs = range(margin, cw - sw - margin + 1, step_x)
+    ys = range(margin, ch - sh - margin + 1, step_y)
+    return [(x, y) for y in ys for x in xs]
