@@ -678,6 +678,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="for --dry-run's cost (default: the function's, or 1024)",
     )
     p.add_argument(
+        "--vcpu",
+        type=argtypes.number(0.05, 16),
+        default=1.0,
+        help="vCPUs per instance for --dry-run's cost (default 1, the module's `cpu` default)",
+    )
+    p.add_argument(
         "--ms-per-object",
         type=argtypes.number(0, 600_000, above_minimum=True),
         default=300.0,
@@ -793,16 +799,24 @@ def _identity(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def cost_line(stack: Stack, n: int, ms: float, memory_mb: int | None = None) -> str:
-    """What invoking `n` objects costs, by `imgpipe cost`'s model, no free tier."""
-    from imgpipe.cost import Rates, estimate
+def cost_line(
+    stack: Stack, n: int, ms: float, memory_mb: int | None = None, vcpu: float = 1.0
+) -> str:
+    """What invoking `n` objects costs, by `imgpipe cost`'s CU model, no trial quota.
+
+    The same model (`imgpipe.cost.cu_estimate`) as `imgpipe cost` and the
+    demo, so the three never disagree; see docs/cost.md for the rates.
+    """
+    from imgpipe.cost import CuRates, cu_estimate
 
     memory = memory_mb or stack.memory_mb
-    est = estimate(n, memory, ms, rates=Rates(free_invocations=0, free_gib_seconds=0))
+    rates = CuRates()
+    est = cu_estimate(n, vcpu, memory, ms, rates=rates)
     return (
-        f"estimated cost of {n:,} invocations at {memory} MB x {ms:g} ms: "
-        f"{est.total_cny:.2f} CNY ({est.invocations_cny:.2f} invocations + "
-        f"{est.compute_cny:.2f} compute; `imgpipe cost` rates, free tier assumed used up)"
+        f"estimated cost of {n:,} invocations at {vcpu:g} vCPU, {memory} MB x {ms:g} ms: "
+        f"{est.total_cny:.2f} CNY ({est.total_cu:,.0f} CU: {est.invocations_cu:,.0f} "
+        f"invocations + {est.vcpu_cu:,.0f} vCPU + {est.memory_cu + est.disk_cu:,.0f} "
+        "memory and disk; `imgpipe cost` CU rates, no trial quota)"
     )
 
 
@@ -849,7 +863,7 @@ def summary(counts: Counts, job: Backfill, elapsed: float, args: argparse.Namesp
         + (f" (listed in {job.failures})" if counts.failed else ""),
     ]
     if job.dry_run or args.buckets is None:
-        lines.append(cost_line(job.stack, n, args.ms_per_object, args.memory_mb))
+        lines.append(cost_line(job.stack, n, args.ms_per_object, args.memory_mb, args.vcpu))
     if not job.dry_run and args.buckets is None and n:
         lines.append(
             "FC accepted these; it runs, retries and dead-letters them: "

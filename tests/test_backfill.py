@@ -229,7 +229,7 @@ def test_dry_run_invokes_nothing_and_prices_the_work(demo, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "would invoke:       1" in out and "current (skipped):  6" in out
-    assert "estimated cost of 1 invocations at 1024 MB" in out
+    assert "estimated cost of 1 invocations at 1 vCPU, 1024 MB x 300 ms" in out
     assert invoked_keys(demo) == []
     assert not (target / "resized" / "large" / "camera" / "DSC_1200.jpg.jpg").exists()
 
@@ -583,3 +583,15 @@ def test_outputs_are_read_from_terraform_output_json(tmp_path, monkeypatch, caps
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s")
     assert main(["backfill", "--outputs", str(path)]) == 2
     assert "lack function_arn" in capsys.readouterr().err
+
+
+def test_backfill_prices_with_the_cu_model_of_imgpipe_cost():
+    """A million 300 ms invokes at 1 vCPU / 1024 MB, by hand from docs/cost.md's rates:
+    75 CU per 10k calls = 7,500; 300,000 vCPU-s x 1 CU = 300,000; 300,000 GB-s x 0.15 =
+    45,000; 300,000 s x 0.5 GB disk x 0.05 = 7,500; 360,000 CU x 0.00011 CNY = 39.60 CNY."""
+    from imgpipe.backfill import Stack, cost_line
+
+    stack = Stack.__new__(Stack)
+    object.__setattr__(stack, "memory_mb", 1024)
+    line = cost_line(stack, 1_000_000, 300.0)
+    assert "39.60 CNY (360,000 CU: 7,500 invocations + 300,000 vCPU + 52,500 memory" in line
