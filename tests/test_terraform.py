@@ -222,7 +222,9 @@ def test_role_trusts_fc_and_allows_only_what_the_handler_does(tf):
         "log:PostLogStoreLogs",
     }
     for resources in grants.values():
-        assert "*" not in resources
+        # a `*` only as OSS's region field or at the end of an object prefix
+        for r in resources:
+            assert "*" not in r.replace("acs:oss:*:", "acs:oss:R:").rstrip("*"), r
         assert all(r.startswith("acs:") and LOCAL_ACCOUNT in r for r in resources)
     oss = f"acs:oss:*:{LOCAL_ACCOUNT}"  # OSS policy ARNs take `*` for the region
     outputs = sorted(
@@ -361,28 +363,6 @@ def test_outputs_name_the_deployed_resources(tf):
     assert ev.output("queue_name") == names["queue"]
     assert ev.output("logstore") == "function"
     assert json.loads(ev.output("event_filter_pattern")) == ev.filter_pattern
-
-
-def test_complete_example_settings_are_valid_for_the_handler():
-    ev = evaluate(
-        {
-            "env": "prod",
-            "region": "cn-shanghai",
-            "name_prefix": "photos",
-            "variants": [
-                {"name": "hero", "width": 2048, "formats": ["jpeg", "webp", "avif"]},
-                {"name": "card", "width": 800, "height": 800},
-            ],
-            "watermark": {"text": "© Example Photos", "opacity": 0.35},
-            "key_template": "variants/{variant}/{dir}{stem}.{ext}",
-            "source_prefix": "incoming/",
-        }
-    )
-    settings = Settings.from_env(ev.function_environment)
-    assert [v.name for v in settings.processor.variants] == ["hero", "card"]
-    assert settings.processor.variants[1].formats == ("jpeg", "webp")
-    assert settings.processor.watermark.opacity == 0.35
-    assert "variants/hero/" in settings.guarded_prefixes
 
 
 # ---------------------------------------------------------------- (3) routing
