@@ -117,12 +117,10 @@ def test_scaled_to_the_outputs_shorter_side(logos, width, source_size, logo):
 def test_tiled_covers_the_picture_on_a_grid(logos):
     im = stamped("tiled")
     mask = red_mask(im)
-    margin, (lw, lh) = 16, (200, 100)
-    spots = [
-        (x, y)
-        for y in range(margin, 800 - lh - margin + 1, 2 * lh)
-        for x in range(margin, 1000 - lw - margin + 1, 2 * lw)
-    ]
+    lw, lh = 200, 100
+    # As many as fit inside the 16 px margins one logo apart (2 across, 4
+    # down), the grid centred: (1000 - 600) / 2 = 200 and (800 - 700) / 2 = 50.
+    spots = [(x, y) for y in (50, 250, 450, 650) for x in (200, 600)]
     assert len(spots) == 8  # 2 across, 4 down
     for x, y in spots:
         tile = mask.crop((x, y, x + lw // 2, y + lh))
@@ -195,3 +193,17 @@ def test_the_shipped_logo_has_alpha_and_works_through_the_handlers_settings():
     config["watermark"]["image"] = "nope.png"
     with pytest.raises(SettingsError, match=r"IMGPIPE_CONFIG: watermark\.image: 'nope\.png'"):
         Settings.from_env({**env, "IMGPIPE_CONFIG": json.dumps(config)})
+
+
+def test_tiled_text_reaches_every_quadrant():
+    cfg = parse_config(
+        {
+            "variants": [{"name": "v", "width": 1000, "formats": ["png"]}],
+            "watermark": {"text": "imgpipe", "position": "tiled", "opacity": 1, "min_width": 0},
+        }
+    )
+    (out,) = process(flat_png(), cfg).outputs
+    im = Image.open(io.BytesIO(out.data)).convert("RGB")
+    changed = ImageChops.difference(im, Image.new("RGB", im.size, GREY)).convert("L")
+    for box in ((0, 0, 500, 400), (500, 0, 1000, 400), (0, 400, 500, 800), (500, 400, 1000, 800)):
+        assert changed.crop(box).getbbox() is not None, box

@@ -132,9 +132,14 @@ def _place(
 
 
 def _tiles(canvas: tuple[int, int], stamp: tuple[int, int], margin: int) -> list[tuple[int, int]]:
-    """Stamps on a grid from the top-left margin, one stamp's size apart, inside the picture."""
+    """Stamps on a grid one stamp's size apart, as many as fit inside the
+    margins, the grid centred so the picture's edges get equal space."""
+
+    def axis(length: int, size: int) -> list[int]:
+        step = 2 * size
+        count = (length - 2 * margin - size) // step + 1  # >= 1: apply() checked one fits
+        start = (length - ((count - 1) * step + size)) // 2
+        return [start + i * step for i in range(count)]
+
     (cw, ch), (sw, sh) = canvas, stamp
-    step_x, step_y = 2 * sw, 2 * sh
-    xs = range(margin, cw - sw - margin + 1, step_x)
-    ys = range(margin, ch - sh - margin + 1, step_y)
-    return [(x, y) for y in ys for x in xs]
+    return [(x, y) for y in axis(ch, sh) for x in axis(cw, sw)]
