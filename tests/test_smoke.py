@@ -20,11 +20,13 @@ It cannot prove anything about the real FC or MNS.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -32,6 +34,7 @@ import oss2
 import pytest
 from moto.server import ThreadedMotoServer
 
+import imgpipe.smoke as smoke_module
 from fc_handler.handle import handle_event
 from fc_handler.settings import Settings
 from fc_handler.storage import StorageError
@@ -188,6 +191,7 @@ class Pipeline:
         self.env = ev.function_environment
         self.s3, self.mns = s3, mns
         self.drop, self.dead_letters = tuple(drop), dead_letters
+        self.handled_photo = threading.Event()  # the smoke photo's invocation is over
         storage = OssStorage(oss2.Auth(KEY_ID, SECRET), endpoint)
         real_get, real_put = storage.get, storage.put
 
@@ -237,6 +241,8 @@ class Pipeline:
                     request_id="r",
                     log=lambda _r: None,
                 )
+                if key.endswith("photo.jpg"):
+                    self.handled_photo.set()
                 return
             except StorageError:
                 continue
@@ -337,10 +343,32 @@ def test_passes_end_to_end_and_leaves_nothing_behind(cloud, mns, smoke):
     assert mns.bad_signatures == 0
 
 
-def test_fails_clearly_when_a_variant_never_appears(cloud, mns, smoke):
+class _TimeRunsOutAfterHandling:
+    """A clock that jumps past any timeout one reading after the pipeline has
+    handled the photo: the smoke's wait ends on the pipeline's work, not on
+    how fast a loaded machine did it (a 3 s timeout failed under load)."""
+
+    def __init__(self, pipeline: Pipeline):
+        self.pipeline, self.armed = pipeline, False
+
+    def __call__(self) -> float:
+        jump = 10_000.0 if self.armed else 0.0
+        # armed one reading late: the HEADs after this reading see every variant written
+        self.armed = self.armed or self.pipeline.handled_photo.is_set()
+        return time.monotonic() + jump
+
+
+def test_fails_clearly_when_a_variant_never_appears(cloud, mns, smoke, monkeypatch):
     ev, s3, endpoint = cloud
-    with Pipeline(ev, s3, endpoint, mns, drop=(".webp",)):
-        code, _, err = smoke("--timeout", "3", "--dlq-timeout", "3")
+    with Pipeline(ev, s3, endpoint, mns, drop=(".webp",)) as pipeline:
+        late_clock = _TimeRunsOutAfterHandling(pipeline)
+
+        @dataclasses.dataclass
+        class Smoke(smoke_module.Smoke):
+            clock: Callable[[], float] = dataclasses.field(default=late_clock)
+
+        monkeypatch.setattr(smoke_module, "Smoke", Smoke)
+        code, _, err = smoke("--timeout", "600", "--dlq-timeout", "3")
     assert code == 1
     assert "FAILED: 3 of 6 variants never appeared" in err
     assert "resized/large/imgpipe-smoke/t1/photo.jpg.webp" in err
