@@ -116,16 +116,16 @@ def test_a_key_that_decodes_two_ways_heads_the_source(tmp_path):
 
 def test_puts_run_in_parallel(tmp_path):
     storage = TimedStorage(tmp_path, put_seconds=0.2)
-    started = time.perf_counter()
     record, _ = run(storage, upload(storage))
-    elapsed = time.perf_counter() - started
     assert record["outcome"] == "processed"
     puts = storage.ops("put")
     assert len(puts) == 6
     # in flight at once: at each PUT's start, the PUTs started and not yet ended
     in_flight = max(sum(1 for p in puts if p[3] <= q[3] < p[4]) for q in puts)
     assert in_flight == handle_module.PUT_WORKERS
-    assert elapsed < 6 * 0.2  # in series the PUTs alone would take 1.2 s
+    # the PUT phase alone (not the processing, which a loaded machine slows):
+    # in series it would take 6 x 0.2 s
+    assert max(p[4] for p in puts) - min(p[3] for p in puts) < 6 * 0.2
 
 
 def test_a_failed_put_fails_the_invocation_and_nothing_claims_success(tmp_path):
