@@ -10,13 +10,16 @@ from fc_handler.settings import VARIABLES
 from imgpipe import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text()
+# the function's page, where the README's "Function environment" moved
+FUNCTION_DOC = (REPO_ROOT / "docs" / "function.md").read_text()
 
 
-def _section(title: str) -> str:
-    """From a `### title` heading to the next heading of any level."""
-    start = README.index(f"### {title}\n")
-    following = re.search(r"^#{2,3} ", README[start + 4 :], re.M)
-    return README[start : start + 4 + following.start()] if following else README[start:]
+def _section(title: str, text: str = README, level: int = 3) -> str:
+    """From a `### title` heading (`level` #s) to the next heading as high or higher."""
+    start = text.index(f"{'#' * level} {title}\n")
+    rest = text[start + level + 1 :]
+    following = re.search(rf"^#{{1,{level}}} ", rest, re.M)
+    return text[start : start + level + 1 + following.start()] if following else text[start:]
 
 
 def _table_names(section: str) -> list[str]:
@@ -38,7 +41,8 @@ def test_outputs_table_matches_outputs_tf():
 
 
 def test_function_environment_table_matches_the_handler():
-    documented = re.findall(r"^\| `([A-Z_]+)` \|", _section("Function environment"), re.M)
+    section = _section("Function environment", FUNCTION_DOC, level=2)
+    documented = re.findall(r"^\| `([A-Z_]+)` \|", section, re.M)
     assert documented == list(VARIABLES)
 
 
