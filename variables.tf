@@ -366,7 +366,7 @@ variable "async_max_event_age_seconds" {
 }
 
 variable "async_success_destination" {
-  description = "Workaround only (README, Known provider issues): destination for successful async invocations."
+  description = "Workaround only (docs/deploying.md, Known provider issues): destination for successful async invocations."
   type        = string
   default     = null
 }

@@ -298,7 +298,9 @@ def format_estimate(e: Estimate, crossover: int | None = None, ecs: float | None
         f"{e.duration_ms:.0f} ms each",
         f"  invocations  {e.billable_invocations:>14,} billable   {e.invocations_cny:>12.2f} CNY",
         f"  compute      {e.billable_gib_seconds:>14,.0f} GiB-s      {e.compute_cny:>12.2f} CNY"
-        f"   ({e.gib_seconds:,.0f} GiB-s used)",
+        # "0 GiB-s (226,286 used)" read as a contradiction: say where the rest went
+        f"   (of {e.gib_seconds:,.0f} GiB-s used; "
+        f"{e.gib_seconds - e.billable_gib_seconds:,.0f} in the free tier)",
         f"  traffic      {e.egress_gib:>14,.1f} GiB        {e.traffic_cny:>12.2f} CNY",
         f"  total                                   {e.total_cny:>12.2f} CNY/month",
     ]

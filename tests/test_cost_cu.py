@@ -122,3 +122,13 @@ def test_cli_mixing_models_is_one_line_and_status_2():
 def test_cli_warns_about_a_ratio_fc_refuses():
     done = _cost("--requests", "1", "--memory-mb", "8192", "--duration-ms", "1", "--vcpu", "1")
     assert done.returncode == 0 and "between 1 and 4" in done.stdout
+
+
+def test_article_model_says_where_free_gib_seconds_went():
+    """'0 GiB-s (150,000 GiB-s used)' read as a contradiction (issue 15)."""
+    from imgpipe.cost import estimate, format_estimate
+
+    text = format_estimate(estimate(300_000, 1024, 500))
+    compute = next(line for line in text.splitlines() if "compute" in line)
+    assert "0 GiB-s" in compute
+    assert "(of 150,000 GiB-s used; 150,000 in the free tier)" in compute

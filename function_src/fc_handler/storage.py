@@ -73,6 +73,9 @@ class LocalStorage:
     """
 
     META_DIR = ".imgpipe-meta"
+    # `<key>.meta`, not `<key>.json`: a rejection record is itself JSON, and
+    # `x.jpg.json.json` read as a mistake in the demo's folders.
+    META_SUFFIX = ".meta"
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
@@ -117,7 +120,7 @@ class LocalStorage:
         path = self._path(bucket, key)
         headers = {"Content-Type": content_type, "Cache-Control": cache_control}
         meta = {"headers": headers, "metadata": metadata or {}}
-        sidecar = self._path(bucket, key + ".json", self.root / self.META_DIR)
+        sidecar = self._sidecar(bucket, key)
         write_atomic(sidecar, json.dumps(meta).encode())
         write_atomic(path, data)
 
@@ -125,12 +128,16 @@ class LocalStorage:
         """Remove the object and its sidecar; a missing object is not an error."""
         for path in (
             self._path(bucket, key),
-            self._path(bucket, key + ".json", self.root / self.META_DIR),
+            self._sidecar(bucket, key),
         ):
             with contextlib.suppress(FileNotFoundError, NotADirectoryError):
                 path.unlink()
 
+    def _sidecar(self, bucket: str, key: str) -> Path:
+        """Where `put` keeps an object's headers and metadata (OSS keeps them with it)."""
+        return self._path(bucket, key + self.META_SUFFIX, self.root / self.META_DIR)
+
     def metadata(self, bucket: str, key: str) -> dict[str, Any]:
         """What `put` recorded for an object (local tools and tests)."""
-        meta = self._path(bucket, key + ".json", self.root / self.META_DIR)
+        meta = self._sidecar(bucket, key)
         return json.loads(meta.read_text())

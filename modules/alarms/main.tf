@@ -1,6 +1,6 @@
 # Two alarms that say "something is being lost": the function raising, and
 # failed events accumulating in the dead-letter queue. Metric names stay
-# variables; README "Known provider issues" says how to confirm them after
+# variables; docs/deploying.md "Known provider issues" says how to confirm them after
 # the first apply.
 
 # A handler that raises is a *function* error: CloudMonitor acs_fc
