@@ -40,28 +40,17 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+# The targeted runner's copy rule (what is left out), so both copy alike;
+# this script runs as `python tests/mutations/mutmut_run.py`, so run.py is importable.
+from run import REPO, copy_repo, skipped
+
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
 # Outside the checkout: the staged copy holds *.tf and tests that the
 # repository's own checks (checkov, the stray-Terraform test) would pick up.
 _CHECKOUT_ID = hashlib.sha256(bytes(REPO)).hexdigest()[:8]
 STAGES = Path(tempfile.gettempdir()) / f"imgpipe-mutmut-{_CHECKOUT_ID}"
 MUTMUT = Path(sys.executable).parent / "mutmut"
 FUNCTION_TOP = ("fc_handler", "imgproc", "index.py")
-SKIP = {
-    ".git",
-    ".venv",
-    ".venv-checkov",
-    ".demo",
-    "build",
-    "dist",
-    "mutants",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".hypothesis",
-    "__pycache__",
-    ".terraform",
-}
 CONFTEST_FIX = """
 # --- added by tests/mutations/mutmut_run.py in the staging copy only ---
 import sys as _sys
@@ -87,14 +76,11 @@ def stage(module: str, tests: list[str], resume: bool) -> Path:
         if item.name != "mutants":
             shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
 
-    def ignore(_dir: str, names: list[str]) -> set[str]:
-        return {n for n in names if n in SKIP}
-
-    shutil.copytree(REPO, root, ignore=ignore, symlinks=True, dirs_exist_ok=True)
+    copy_repo(root)
     for name in FUNCTION_TOP:
         src = REPO / "function_src" / name
         if src.is_dir():
-            shutil.copytree(src, root / name, ignore=ignore)
+            shutil.copytree(src, root / name, ignore=skipped)
         else:
             shutil.copy2(src, root / name)
 

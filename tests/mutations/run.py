@@ -123,11 +123,13 @@ def load(paths: list[Path]) -> list[Mutation]:
     return out
 
 
-def copy_repo(dest: Path) -> None:
-    def ignore(_dir: str, names: list[str]) -> set[str]:
-        return {n for n in names if n in SKIP}
+def skipped(_dir: str, names: list[str]) -> set[str]:
+    """`shutil.copytree`'s ignore: the SKIP names (mutmut_run.py copies with it too)."""
+    return {n for n in names if n in SKIP}
 
-    shutil.copytree(REPO, dest, ignore=ignore, symlinks=True, dirs_exist_ok=True)
+
+def copy_repo(dest: Path) -> None:
+    shutil.copytree(REPO, dest, ignore=skipped, symlinks=True, dirs_exist_ok=True)
 
 
 def read(path: Path) -> str:
