@@ -742,9 +742,10 @@ def build(args: argparse.Namespace) -> Backfill:
             retries=min(args.retries, 2),
             backoff_s=0.0,
         )
+    from imgpipe.smoke import read_outputs
+
     try:
-        text = sys.stdin.read() if args.outputs == "-" else Path(args.outputs).read_text()
-        outputs = json.loads(text)
+        outputs = read_outputs(args.outputs)
     except (OSError, ValueError) as exc:
         raise BackfillError(f"--outputs {args.outputs}: {exc}") from None
     stack = Stack.from_outputs(outputs, memory_mb=args.memory_mb or 1024)
@@ -755,11 +756,7 @@ def build(args: argparse.Namespace) -> Backfill:
 
     from fc_handler.storage_oss import OssStorage
 
-    auth = (
-        oss2.StsAuth(creds.access_key_id, creds.access_key_secret, creds.security_token)
-        if creds.security_token
-        else oss2.Auth(creds.access_key_id, creds.access_key_secret)
-    )
+    auth = creds.oss_auth()
     oss_endpoint = args.oss_endpoint or f"https://oss-{stack.region}.aliyuncs.com"
     source = oss2.Bucket(auth, oss_endpoint, stack.source_bucket)
     checkpoint = args.checkpoint or Path(".imgpipe-backfill.json")

@@ -331,10 +331,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _deployed(args: argparse.Namespace) -> tuple[Any, Callable[[bytes], str]]:
     from imgpipe.backfill import FcInvoker
-    from imgpipe.smoke import Credentials, MnsQueue, SetupError
+    from imgpipe.smoke import Credentials, MnsQueue, SetupError, read_outputs
 
-    text = sys.stdin.read() if args.outputs == "-" else Path(args.outputs).read_text()
-    outputs = json.loads(text)
+    outputs = read_outputs(args.outputs)
     stack = Stack.from_outputs(outputs, memory_mb=1024)
     queue_name = (outputs.get("queue_name") or {}).get("value")
     if not queue_name:

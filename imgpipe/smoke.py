@@ -185,6 +185,23 @@ class Credentials:
             raise SetupError(msg)
         return cls(key, secret, env.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None)
 
+    def oss_auth(self) -> Any:
+        """oss2's signer for these credentials (STS when a token is set)."""
+        import oss2
+
+        if self.security_token:
+            return oss2.StsAuth(self.access_key_id, self.access_key_secret, self.security_token)
+        return oss2.Auth(self.access_key_id, self.access_key_secret)
+
+
+def read_outputs(path: str) -> dict[str, Any]:
+    """`terraform output -json` from a file, or from stdin for `-` (smoke, backfill, redrive).
+
+    OSError and ValueError (bad JSON) propagate: each command words them itself.
+    """
+    text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    return json.loads(text)
+
 
 @dataclass(frozen=True)
 class Message:
@@ -503,19 +520,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        text = sys.stdin.read() if args.outputs == "-" else Path(args.outputs).read_text()
-        stack = Stack.from_outputs(json.loads(text))
+        stack = Stack.from_outputs(read_outputs(args.outputs))
         creds = Credentials.from_env()
     except (OSError, ValueError, SetupError) as exc:
         print(f"imgpipe smoke: {exc}", file=sys.stderr)
         return 2
     import oss2
 
-    auth = (
-        oss2.StsAuth(creds.access_key_id, creds.access_key_secret, creds.security_token)
-        if creds.security_token
-        else oss2.Auth(creds.access_key_id, creds.access_key_secret)
-    )
+    auth = creds.oss_auth()
     oss_endpoint = args.oss_endpoint or f"https://oss-{stack.region}.aliyuncs.com"
     mns_endpoint = args.mns_endpoint or f"https://{stack.account}.mns.{stack.region}.aliyuncs.com"
     smoke = Smoke(
