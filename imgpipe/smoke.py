@@ -466,10 +466,29 @@ class Smoke:
         for bucket, key, version in reversed(self._written):
             params = {"versionId": version} if version else None
             try:
-                self.oss(bucket).delete_object(key, params=params)
+                self._delete(bucket, key, params)
                 self.report.cleaned.append(f"oss://{bucket}/{key}")
             except Exception as exc:  # noqa: BLE001 - report every leftover, keep cleaning
                 self.say(f"could not delete oss://{bucket}/{key}: {exc}")
+
+    def _delete(self, bucket: str, key: str, params: dict[str, str] | None) -> None:
+        """DeleteObject, retried on a 5xx, 429 or a broken connection, which OSS
+        (and the test's moto server) answer now and then: one such answer must
+        not leave a test object behind."""
+        import oss2
+
+        for attempt in range(3):
+            try:
+                self.oss(bucket).delete_object(key, params=params)
+                return
+            except (oss2.exceptions.ServerError, oss2.exceptions.RequestError) as exc:
+                status = getattr(exc, "status", None)
+                transient = isinstance(exc, oss2.exceptions.RequestError) or (
+                    isinstance(status, int) and (status >= 500 or status == 429)
+                )
+                if not transient or attempt == 2:
+                    raise
+                self.sleep(0.5 * (attempt + 1))
 
 
 def _head(bucket: Any, key: str) -> tuple[int, str, str | None] | None:

@@ -402,3 +402,45 @@ def test_bad_outputs_and_missing_credentials_are_usage_errors(tmp_path, monkeypa
     monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
     assert main(["smoke", "--outputs", str(outputs)]) == 2
     assert "set ALIBABA_CLOUD_ACCESS_KEY_ID" in capsys.readouterr().err
+
+
+def test_cleanup_retries_a_delete_that_fails_with_a_server_error():
+    """One 5xx on a DeleteObject (seen from moto here, and OSS answers them too) must not
+    leave a test object behind; a refused delete is still reported, not retried."""
+
+    class Bucket:
+        def __init__(self, failures: dict[str, list[int]]):
+            self.failures, self.deleted = failures, []
+
+        def head_object(self, key):
+            raise oss2.exceptions.NotFound(404, {}, b"", {})
+
+        def delete_object(self, key, params=None):
+            statuses = self.failures.get(key, [])
+            if statuses:
+                raise oss2.exceptions.ServerError(statuses.pop(0), {}, b"", {})
+            self.deleted.append(key)
+
+    class Stack:
+        target_bucket = "out"
+
+        def expected_outputs(self, relative):
+            return []
+
+    bucket = Bucket({"flaky.webp": [500, 503], "denied.webp": [403]})
+    said: list[str] = []
+    waits: list[float] = []
+    job = smoke_module.Smoke(
+        stack=Stack(),
+        oss=lambda _name: bucket,
+        queue=None,
+        run_id="t",
+        say=said.append,
+        sleep=waits.append,
+    )
+    job._written += [("out", "flaky.webp", None), ("out", "denied.webp", None)]
+    job._clean()
+    assert bucket.deleted == ["flaky.webp"]
+    assert waits == [0.5, 1.0]  # two retries, then it went through
+    assert job.report.cleaned == ["oss://out/flaky.webp"]
+    assert len(said) == 1 and said[0].startswith("could not delete oss://out/denied.webp")
