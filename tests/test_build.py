@@ -25,6 +25,25 @@ slow = pytest.mark.slow
 sys.path.insert(0, str(ROOT))
 import build  # noqa: E402  (the packer is a script at the repository root)
 
+# What requirements/function.txt bundles, by distribution name as the wheels'
+# METADATA spells it. pyvips-binary brings libvips for imgproc.pngdecode (as
+# the cffi module `_libvips`, not the pyvips wrapper) and cffi its
+# `_cffi_backend`; its one wheel is stable-ABI, for every CPython 3.
+PINS = ["Pillow==12.3.0", "pillow-heif==1.8.1", "cffi==2.1.1", "pyvips-binary==8.18.7"]
+BUNDLED = {"pillow", "pillow_heif", "cffi", "pyvips-binary"}
+PYVIPS_BINARY_TAGS = ["cp37-abi3-manylinux_2_28_x86_64"]
+
+
+def assert_runtime_tags(wheels: list[dict], abi: str) -> None:
+    """Every wheel is built for the runtime's CPython, or is pyvips-binary's abi3 one."""
+    for wheel in wheels:
+        if wheel["name"] == "pyvips-binary":
+            assert wheel["tags"] == PYVIPS_BINARY_TAGS, wheel
+            continue
+        assert wheel["tags"] and all(
+            t.startswith(f"{abi}-{abi}-manylinux") and t.endswith("x86_64") for t in wheel["tags"]
+        ), wheel
+
 
 def checkout(dest: Path, *, seed: int, mode: int) -> Path:
     """A copy of what build.py reads, with its own path, file times and modes."""
@@ -130,12 +149,15 @@ def test_fc_zip_holds_the_handler_and_only_target_wheels(fc_build):
     assert extensions, "Pillow's compiled modules are in the zip"
     assert all("cpython-310-x86_64-linux-gnu" in n for n in extensions), extensions
     wheels = {w["name"].lower(): w for w in manifest["wheels"]}
-    assert set(wheels) == {"pillow", "pillow_heif"}
-    for wheel in wheels.values():
-        assert wheel["tags"] and all(
-            t.startswith("cp310-cp310-manylinux") and t.endswith("x86_64") for t in wheel["tags"]
-        )
+    assert set(wheels) == BUNDLED
+    assert_runtime_tags(manifest["wheels"], "cp310")
     assert "oss2" not in " ".join(names)  # the runtime's own oss2 is used
+    # libvips as pyvips-binary ships it: the cffi module, and the library it
+    # finds through its RPATH ($ORIGIN/pyvips_binary.libs)
+    assert "_libvips.abi3.so" in names and "_cffi_backend.cpython-310-x86_64-linux-gnu.so" in names
+    assert [n for n in names if re.fullmatch(r"pyvips_binary\.libs/libvips-\w+\.so\.42", n)]
+    # neither the pyvips wrapper nor pycparser (cffi needs it only to compile)
+    assert not [n for n in names if n.startswith(("pyvips/", "pycparser/"))]
 
 
 @slow
@@ -145,8 +167,14 @@ def test_manifest_checksums_match_the_zip(fc_build):
     assert manifest["size"] == len(data)
     assert manifest["crc64"] == str(build._crc64_pure(data))
     assert manifest["sha256"] == build.hashlib.sha256(data).hexdigest()
-    assert manifest["requirements"] == ["Pillow==12.3.0", "pillow-heif==1.8.1"]
+    assert manifest["requirements"] == PINS
     assert manifest["target"]["runtime"] == "python3.10"
+
+
+def test_lock_file_pins_what_function_in_asks_for():
+    """function.txt is function.in re-pinned (`make lock`), and holds what the tests expect."""
+    asked = re.findall(r"^([A-Za-z0-9_.\-]+==[^\s#]+)", build.REQUIREMENTS_IN.read_text(), re.M)
+    assert asked == build.pinned_requirements(build.REQUIREMENTS) == PINS
 
 
 def test_crc64_is_the_ecma_182_xz_variant():
@@ -154,13 +182,20 @@ def test_crc64_is_the_ecma_182_xz_variant():
     assert build._crc64_pure(b"123456789") == 0x995DC9BBDF1939FA
 
 
-@slow
-def test_host_package_imports_and_processes_in_a_clean_interpreter(tmp_path):
-    out = tmp_path / "host"
-    assert build.main(["--host", "--out", str(out)]) == 0
-    root = tmp_path / "unzipped"
-    with zipfile.ZipFile(out / "function.zip") as zf:
+@pytest.fixture(scope="module")
+def host_package(tmp_path_factory) -> Path:
+    """The package built for this machine's CPython, unzipped: what FC would see."""
+    tmp = tmp_path_factory.mktemp("host")
+    assert build.main(["--host", "--out", str(tmp / "dist")]) == 0
+    root = tmp / "unzipped"
+    with zipfile.ZipFile(tmp / "dist" / "function.zip") as zf:
         zf.extractall(root)
+    return root
+
+
+@slow
+def test_host_package_imports_and_processes_in_a_clean_interpreter(host_package, tmp_path):
+    root = host_package
     buckets = tmp_path / "buckets"
     (buckets / "src-b" / "uploads").mkdir(parents=True)
     shutil.copy(IMAGES / "hopper_orientation_6.jpg", buckets / "src-b" / "uploads" / "p.jpg")
@@ -189,6 +224,31 @@ def test_host_package_imports_and_processes_in_a_clean_interpreter(tmp_path):
     # the clean interpreter really could not see the repository or the venv
     with pytest.raises(RuntimeError, match="No module named 'imgproc'"):
         clean_python("import imgproc", tmp_path)
+
+
+@slow
+def test_host_package_loads_libvips_from_the_package_alone(host_package, tmp_path):
+    """`_libvips` (pyvips-binary) imports and initialises libvips with nothing but the
+    unzipped package on the path: its `_cffi_backend` from the bundled cffi, libvips
+    itself from pyvips_binary.libs (the venv, which also has pyvips-binary, is out of
+    sight), and without pycparser, which is not bundled."""
+    root = str(host_package)
+    code = (
+        f"import sys, json; sys.path.insert(0, {root!r}); import _libvips, _cffi_backend; "
+        "maps = open('/proc/self/maps').read().split(); "
+        "print(json.dumps({'libvips': _libvips.__file__, 'backend': _cffi_backend.__file__, "
+        "'so': sorted({m for m in maps if '/libvips-' in m}), "
+        "'init': _libvips.lib.vips_init(b'imgpipe'), "
+        "'version': [_libvips.lib.vips_version(i) for i in range(3)], "
+        "'pycparser': 'pycparser' in sys.modules}))"
+    )
+    seen = json.loads(clean_python(code, tmp_path).strip().splitlines()[-1])
+    assert seen["libvips"].startswith(root) and seen["backend"].startswith(root), seen
+    (so,) = seen["so"]
+    assert so.startswith(f"{root}/pyvips_binary.libs/libvips-"), so
+    assert seen["init"] == 0
+    assert seen["version"] == [8, 18, 7]
+    assert seen["pycparser"] is False
 
 
 @slow
@@ -251,10 +311,8 @@ def test_python312_package_carries_cp312_wheels_and_the_same_code(fc_build, tmp_
         names = zf.namelist()
     extensions = [n for n in names if n.endswith(".so") and ".cpython-" in n]
     assert extensions and all("cpython-312-x86_64-linux-gnu" in n for n in extensions), extensions
-    for wheel in manifest["wheels"]:
-        assert all(
-            t.startswith("cp312-cp312-manylinux") and t.endswith("x86_64") for t in wheel["tags"]
-        ), wheel
+    assert {w["name"].lower() for w in manifest["wheels"]} == BUNDLED
+    assert_runtime_tags(manifest["wheels"], "cp312")
     with zipfile.ZipFile(fc_build / "dist" / "function.zip") as zf:
         py310 = zf.namelist()
     code = {n for n, _ in build.source_files()}
