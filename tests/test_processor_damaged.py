@@ -19,7 +19,7 @@ import zlib
 import pytest
 from PIL import Image, ImageFile
 
-from imgproc import Rejection, default_config, integrity, ops, process
+from imgproc import Rejection, default_config, integrity, ops, pngdecode, process
 
 CFG = default_config()
 
@@ -130,14 +130,12 @@ def _png_flipped_in_transfer() -> bytes:
     return _first((_flip(data, p) for p in _positions(len(data) - start)), decodes=True)
 
 
-def _png_too_few_rows() -> bytes:
-    """A valid zlib stream that holds half the rows."""
-    im = _pixels()
-    raw = b"".join(
-        b"\x00" + im.tobytes()[y * im.width * 3 : (y + 1) * im.width * 3]
-        for y in range(im.height // 2)
-    )
-    chunks = _png_with_one_idat()
+def _png_too_few_rows(*, palette: bool = False) -> bytes:
+    """A valid zlib stream that holds half the rows (of RGB or palette pixels)."""
+    im = _pixels().convert("P") if palette else _pixels()
+    row = im.width * (1 if palette else 3)
+    raw = b"".join(b"\x00" + im.tobytes()[y * row : (y + 1) * row] for y in range(im.height // 2))
+    chunks = _png_chunks(_save("PNG", im))
     return _png(_replace_idat(chunks, lambda _: zlib.compress(raw)))
 
 
@@ -263,15 +261,30 @@ def test_damaged_file_is_corrupt(name):
     assert info.value.detail
 
 
+def test_png_whose_zlib_stream_ends_early_is_corrupt():
+    """An 8-bit RGB PNG goes through libvips' decoder (`imgproc.pngdecode`),
+    which, like libpng, counts the rows: 'not enough data'."""
+    data = _png_too_few_rows()
+    assert pngdecode.eligible(data) == "RGB"
+    assert _pillow_decodes(data)  # Pillow itself calls this whole
+    with pytest.raises(Rejection) as info:
+        process(data, CFG)
+    assert info.value.reason == "corrupt"
+    assert "libvips" in info.value.detail
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="Pillow's zlib decoder takes a stream that ends cleanly before the last row "
     "as the end of the image (rest blank) and reports nothing; telling would need a "
-    "second inflate. libpng says 'Not enough image data'. Known gap (see README).",
+    "second inflate. Only PNGs that imgproc.pngdecode leaves to Pillow (palette, "
+    "1/2/4/16-bit, tRNS, chunks after the image data) still have this gap "
+    "(docs/processor.md).",
 )
-def test_png_whose_zlib_stream_ends_early_is_corrupt():
-    data = _png_too_few_rows()
-    assert _pillow_decodes(data)  # Pillow itself calls this whole
+def test_palette_png_whose_zlib_stream_ends_early_is_corrupt():
+    data = _png_too_few_rows(palette=True)
+    assert pngdecode.eligible(data) is None
+    assert _pillow_decodes(data)
     with pytest.raises(Rejection):
         process(data, CFG)
 

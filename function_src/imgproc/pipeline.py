@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
+from . import allocator, integrity, ops, pngdecode, watermark
 from . import encode as _encode
-from . import integrity, ops, watermark
 from .config import Config, Variant
 from .errors import CORRUPT, EMPTY, TOO_LARGE, UNSUPPORTED, Rejection
 from .keys import CONTENT_TYPES
@@ -61,6 +61,7 @@ class Processed:
 
 def process(data: bytes, config: Config) -> Processed:
     """Make every configured variant of `data`, or raise `Rejection`."""
+    allocator.tune()
     if not data:
         raise Rejection(EMPTY, "the object has no bytes")
     kind = sniff(data[:64])
@@ -71,7 +72,7 @@ def process(data: bytes, config: Config) -> Processed:
     width, height = im.size
     if kind == "png" and (damage := integrity.png_damage(data)):
         raise Rejection(CORRUPT, damage)
-    orientation, targets = _decode(im, config.variants)
+    im, orientation, targets = _decode(im, data, config.variants)
     exif = _encode.kept_exif(im, config.metadata.keep)  # b"" unless metadata.keep
     icc = im.info.get("icc_profile")
     drafted = im.size != (width, height)  # libjpeg decoded at 1/2, 1/4 or 1/8
@@ -147,8 +148,8 @@ def _open(data: bytes, kind: str, config: Config) -> Image.Image:
 
 
 def _decode(
-    im: Image.Image, variants: tuple[Variant, ...]
-) -> tuple[int, list[tuple[Variant, tuple[int, int]]]]:
+    im: Image.Image, data: bytes, variants: tuple[Variant, ...]
+) -> tuple[Image.Image, int, list[tuple[Variant, tuple[int, int]]]]:
     """Decode the pixels once under `_load`'s check; then the orientation.
 
     A JPEG's EXIF is in its header: its orientation is read first so that
@@ -158,6 +159,9 @@ def _decode(
     eXIf chunk after the image data) and swallow a decoder error there.
     PNG, GIF, WebP, TIFF, BMP, AVIF and HEIF have no draft mode, so this
     order costs them nothing.
+
+    The decoded image is returned: a PNG that `pngdecode` takes comes back
+    as a new image holding libvips' pixels and the header's info.
     """
     size = im.size
     if im.format in ops.EXIF_IN_HEADER:
@@ -166,13 +170,26 @@ def _decode(
         _draft(im, targets)
         _load(im)
     else:
-        _load(im)
+        im = _load_png(im, data) if im.format == "PNG" else _load(im)
         orientation = ops.orientation_of(im)
         targets = _targets(variants, size, orientation)
-    return orientation, targets
+    return im, orientation, targets
 
 
-def _load(im: Image.Image) -> None:
+def _load_png(im: Image.Image, data: bytes) -> Image.Image:
+    """libvips' PNG decoder where it gives Pillow's pixels exactly, else Pillow."""
+    mode = pngdecode.eligible(data)
+    if mode is None or mode != im.mode or not pngdecode.available():
+        return _load(im)
+    try:
+        return pngdecode.decode(data, im, mode)
+    except pngdecode.DecodeError as exc:
+        raise Rejection(
+            CORRUPT, f"the image data is damaged or cut short (libvips: {exc})"
+        ) from None
+
+
+def _load(im: Image.Image) -> Image.Image:
     """Decode the first frame completely, or reject: never half an image."""
     try:
         im.seek(0)
@@ -184,6 +201,7 @@ def _load(im: Image.Image) -> None:
     except Exception as exc:  # noqa: BLE001 - decoders raise OSError, ValueError, struct.error...
         what = f"{type(exc).__name__}: {exc}"
         raise Rejection(CORRUPT, f"the image data is damaged or cut short ({what})") from None
+    return im
 
 
 def _targets(
