@@ -130,6 +130,11 @@ def worker(method: str, image: str, repeat: int, config: str | None) -> dict:
         import pyvips  # noqa: F401
 
         import imgproc  # noqa: F401
+    # Every method runs with the malloc settings the processor sets for
+    # itself (imgproc/allocator.py), so the comparison is of the image code.
+    from imgproc import allocator
+
+    allocator.tune()
     data = Path(image).read_bytes()
     idle = _peak_rss_mib()
     t0 = time.perf_counter()
@@ -230,7 +235,8 @@ def format_table(rows: list[dict]) -> str:
         )
     lines.append("")
     lines.append(
-        "ms: median of repeats; peak MiB: RSS rise while processing one image (fresh process); "
+        "ms: median of repeats, every method with the processor's malloc settings "
+        "(imgproc/allocator.py); peak MiB: RSS rise while processing one image (fresh process); "
         "x faster / x less mem / size: against naive in this run; vs pyvips: pyvips ms / this ms "
         "(>1 = faster than libvips); FC MB: smallest FC memory with 20% headroom over the "
         "process peak; CNY/10k: FC 3.0 CU pricing (`imgpipe cost`) at the cheapest vCPU for "

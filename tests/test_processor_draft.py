@@ -70,3 +70,28 @@ def test_three_eighths_with_rotation():
     (large, *_rest) = process(data, _config(300)).outputs
     # upright 800 x 1000: 300 px wide is 375 px tall; stored 3/8 is 375 x 300
     assert (large.width, large.height) == (300, 375)
+
+
+def test_box_step_then_bicubic_stays_close_to_lanczos_all_the_way():
+    """`ops.resize(box_first=True)`: a box step, then BICUBIC for the rest
+    (`tests/bench_resample.py` prints the time and PSNR per photo)."""
+    from pathlib import Path
+
+    from imgproc import ops
+
+    photo = Image.open(Path(__file__).parent / "data" / "bench" / "photo-6mp-rgba.png")
+    photo.load()
+    size = (1200, 800)
+    ours = ops.resize(photo, size, box_first=True)
+    reference = photo.convert("RGBa").resize(size, Image.Resampling.LANCZOS).convert("RGBA")
+    assert ours.mode == "RGBA"
+    assert _psnr(ours.convert("RGB"), reference.convert("RGB")) > 52
+
+
+def test_no_box_step_means_lanczos():
+    """Below 2x no box step happens, so the one resample is LANCZOS."""
+    from imgproc import ops
+
+    im = Image.radial_gradient("L").resize((300, 200)).convert("RGB")
+    ours = ops.resize(im, (200, 133), box_first=True)
+    assert ours.tobytes() == im.resize((200, 133), Image.Resampling.LANCZOS).tobytes()
