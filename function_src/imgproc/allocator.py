@@ -6,17 +6,21 @@ top of the heap to the kernel once more than the trim threshold is free.
 A decoded photo is one 8-90 MiB buffer, and the resized copies are MiB-sized:
 each invocation re-faulted them page by page. Keeping them costs nothing in
 FC (memory is billed by the configured size, not by what the process holds)
-and saves 6-20 ms per photo, measured with `make bench` on all three
+and saves 6-12% of the processing time, measured with `make bench` on all three
 benchmark photos (`docs/processor.md`, "Allocator").
 
-The values: buffers up to 32 MiB (the largest glibc accepts as a fixed mmap
-threshold on 64-bit since 2.26) come from the heap and are reused; up to
+The values: buffers up to 32 MiB (the largest fixed mmap threshold that
+glibc 2.28, FC's python3.10 runtime, accepts on 64-bit: HEAP_MAX_SIZE / 2;
+glibc 2.36 here accepts more) come from the heap and are reused; up to
 128 MiB of free heap is kept before trimming. A 24 MP photo's full-size
 decode (96 MiB) is still mmapped and given back at once.
 An explicit `MALLOC_MMAP_THRESHOLD_` or `MALLOC_TRIM_THRESHOLD_` in the
-environment wins: nothing is changed then. `tests/test_handler_memory.py`
-sets both to make RSS count only live memory, which is how it tells that a
-failed invocation keeps nothing.
+environment wins: nothing is changed then; so does `IMGPIPE_MALLOC_TUNING=off`,
+which leaves glibc's defaults (how the figures above were measured:
+`IMGPIPE_MALLOC_TUNING=off .venv/bin/imgpipe bench` against `make bench`).
+`tests/test_handler_memory.py` sets both MALLOC_ variables to make RSS count
+only live memory, which is how it tells that a failed invocation keeps
+nothing.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ def _mallopt() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     if any(name in os.environ for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")):
+        return False
+    if os.environ.get("IMGPIPE_MALLOC_TUNING", "").lower() == "off":
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

@@ -168,6 +168,8 @@ def to_srgb(im: Image.Image, icc_profile: bytes | None) -> Image.Image:
     Pillow's conversion (measured closer to the sRGB truth on the corpus than
     a generic SWOP profile; see README).
     """
+    if not icc_profile and im.mode in ("RGB", "RGBA"):
+        return im  # already sRGB as far as anyone can tell
     alpha = None
     colour = im
     if im.mode in ("RGBA", "LA"):
