@@ -134,7 +134,7 @@ def worker(method: str, image: str, repeat: int, config: str | None) -> dict:
     # itself (imgproc/allocator.py), so the comparison is of the image code.
     from imgproc import allocator
 
-    allocator.tune()
+    tuned = allocator.tune()
     data = Path(image).read_bytes()
     idle = _peak_rss_mib()
     t0 = time.perf_counter()
@@ -155,6 +155,7 @@ def worker(method: str, image: str, repeat: int, config: str | None) -> dict:
         "process_peak_mib": peak,
         "output_bytes": sum(sizes.values()),
         "outputs": sizes,
+        "malloc_tuned": tuned,
     }
 
 
@@ -235,8 +236,13 @@ def format_table(rows: list[dict]) -> str:
         )
     lines.append("")
     lines.append(
-        "ms: median of repeats, every method with the processor's malloc settings "
-        "(imgproc/allocator.py); peak MiB: RSS rise while processing one image (fresh process); "
+        "ms: median of repeats, every method with "
+        + (
+            "the processor's malloc settings (imgproc/allocator.py)"
+            if all(r.get("malloc_tuned") for r in rows)
+            else "glibc's default malloc settings (IMGPIPE_MALLOC_TUNING=off or MALLOC_* set)"
+        )
+        + "; peak MiB: RSS rise while processing one image (fresh process); "
         "x faster / x less mem / size: against naive in this run; vs pyvips: pyvips ms / this ms "
         "(>1 = faster than libvips); FC MB: smallest FC memory with 20% headroom over the "
         "process peak; CNY/10k: FC 3.0 CU pricing (`imgpipe cost`) at the cheapest vCPU for "
