@@ -40,7 +40,10 @@ _REFUSED = frozenset({b"tRNS", b"acTL"})
 # fail_on=error: a truncated or damaged stream is an error, never a partly
 # blank image (libvips' default, "none", fills in what is missing).
 _OPTIONS = b"fail_on=error,access=sequential"
-_STRIP_BYTES = 1 << 20
+# Strip size: smaller strips leave libvips' buffers and the heap smaller
+# (peak RSS rise on the 6 MP RGBA photo: 4 MiB 91, 1 MiB 76, 256 KiB 66,
+# 64 KiB 65, 32 KiB 64 MiB) at the same speed (138-140 ms).
+_STRIP_BYTES = 1 << 16
 
 _lock = threading.Lock()
 _vips: Any = None  # (ffi, lib, image GType, source GType, int GType) once loaded
@@ -176,7 +179,7 @@ def _run_loader(ffi, lib, image_type, source_type, int_type, data, im):  # noqa:
 
 
 def _copy_rows(ffi, lib, image, im: Image.Image) -> None:
-    """Decode top to bottom in strips of about 1 MiB, each unpacked straight
+    """Decode top to bottom in strips of about 64 KiB, each unpacked straight
     into `im` by Pillow's raw decoder (as `ImageFile.load` does with tiles).
 
     Strips, not one `vips_image_write_to_memory`: Pillow keeps RGB and LA
