@@ -88,6 +88,17 @@ def test_upload_produces_variants_with_headers_and_metadata(buckets):
         line
     )
     assert line["request_id"] == "req-1" and line["bytes"] == len(data)
+    assert line["decoder"] == "pillow"  # a JPEG
+
+
+def test_log_line_says_libvips_decoded_a_png(buckets):
+    """The one place a package whose libvips failed to load would show."""
+    data = image_bytes("gbr.png")  # 8-bit RGBA: pngdecode takes it
+    upload(buckets, "uploads/g.png", data)
+    log = []
+    (outcome,) = run(json.dumps(sample_cloudevent("uploads/g.png", data)).encode(), buckets, log)
+    assert outcome.outcome == "processed"
+    assert log[0]["decoder"] == "libvips"
 
 
 def test_same_name_in_two_folders_does_not_collide(buckets):

@@ -118,6 +118,7 @@ def test_process_gives_the_same_outputs_either_way(monkeypatch):
     with_vips = process(data, CFG)
     monkeypatch.setattr(pngdecode, "available", lambda: False)
     with_pillow = process(data, CFG)
+    assert (with_vips.decoder, with_pillow.decoder) == ("libvips", "pillow")
     assert with_vips.source_format == with_pillow.source_format == "PNG"
     assert (with_vips.source_width, with_vips.source_height) == (600, 900)  # turned upright
     assert [(o.variant, o.format, o.width, o.height) for o in with_vips.outputs] == [

@@ -82,6 +82,7 @@ class Outcome:
     output_bytes: int | None = None
     ms: float = 0.0
     retryable: bool | None = None
+    decoder: str | None = None  # processed only: "libvips" or "pillow"
 
     def log_record(self, request_id: str | None) -> dict[str, Any]:
         record = {"request_id": request_id, **self.__dict__, "outputs": list(self.outputs)}
@@ -270,6 +271,7 @@ def handle_record(
         outputs=tuple(written),
         bytes=len(data),
         output_bytes=sum(len(o.data) for o in result.outputs),
+        decoder=result.decoder,
     )
 
 

@@ -57,6 +57,10 @@ class Processed:
     source_width: int
     source_height: int
     outputs: tuple[Output, ...]
+    # Which library decoded the pixels: "libvips" for the PNGs `pngdecode`
+    # takes, else "pillow". Logged, so a package whose libvips failed to load
+    # (and fell back to Pillow, slower) shows in the function's log.
+    decoder: str = "pillow"
 
 
 def process(data: bytes, config: Config) -> Processed:
@@ -72,7 +76,7 @@ def process(data: bytes, config: Config) -> Processed:
     width, height = im.size
     if kind == "png" and (damage := integrity.png_damage(data)):
         raise Rejection(CORRUPT, damage)
-    im, orientation, targets = _decode(im, data, config.variants)
+    im, decoder, orientation, targets = _decode(im, data, config.variants)
     exif = _encode.kept_exif(im, config.metadata.keep)  # b"" unless metadata.keep
     icc = im.info.get("icc_profile")
     drafted = im.size != (width, height)  # libjpeg decoded at 1/2, 1/4 or 1/8
@@ -115,7 +119,11 @@ def process(data: bytes, config: Config) -> Processed:
             )
     w, h = _oriented((width, height), orientation)
     return Processed(
-        source_format=im.format or kind, source_width=w, source_height=h, outputs=tuple(outputs)
+        source_format=im.format or kind,
+        source_width=w,
+        source_height=h,
+        outputs=tuple(outputs),
+        decoder=decoder,
     )
 
 
@@ -149,7 +157,7 @@ def _open(data: bytes, kind: str, config: Config) -> Image.Image:
 
 def _decode(
     im: Image.Image, data: bytes, variants: tuple[Variant, ...]
-) -> tuple[Image.Image, int, list[tuple[Variant, tuple[int, int]]]]:
+) -> tuple[Image.Image, str, int, list[tuple[Variant, tuple[int, int]]]]:
     """Decode the pixels once under `_load`'s check; then the orientation.
 
     A JPEG's EXIF is in its header: its orientation is read first so that
@@ -160,29 +168,28 @@ def _decode(
     PNG, GIF, WebP, TIFF, BMP, AVIF and HEIF have no draft mode, so this
     order costs them nothing.
 
-    The decoded image is returned: a PNG that `pngdecode` takes comes back
-    as a new image holding libvips' pixels and the header's info.
+    The decoded image is returned, with the library that decoded it: a PNG
+    that `pngdecode` takes comes back as a new image holding libvips' pixels
+    and the header's info.
     """
     size = im.size
     if im.format in ops.EXIF_IN_HEADER:
         orientation = ops.orientation_of(im)
         targets = _targets(variants, size, orientation)
         _draft(im, targets)
-        _load(im)
-    else:
-        im = _load_png(im, data) if im.format == "PNG" else _load(im)
-        orientation = ops.orientation_of(im)
-        targets = _targets(variants, size, orientation)
-    return im, orientation, targets
+        return _load(im), "pillow", orientation, targets
+    im, decoder = _load_png(im, data) if im.format == "PNG" else (_load(im), "pillow")
+    orientation = ops.orientation_of(im)
+    return im, decoder, orientation, _targets(variants, size, orientation)
 
 
-def _load_png(im: Image.Image, data: bytes) -> Image.Image:
+def _load_png(im: Image.Image, data: bytes) -> tuple[Image.Image, str]:
     """libvips' PNG decoder where it gives Pillow's pixels exactly, else Pillow."""
     mode = pngdecode.eligible(data)
     if mode is None or mode != im.mode or not pngdecode.available():
-        return _load(im)
+        return _load(im), "pillow"
     try:
-        return pngdecode.decode(data, im, mode)
+        return pngdecode.decode(data, im, mode), "libvips"
     except pngdecode.DecodeError as exc:
         raise Rejection(
             CORRUPT, f"the image data is damaged or cut short (libvips: {exc})"
