@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 
 from hypothesis import strategies as st
@@ -267,3 +269,22 @@ def check_processed(result: Processed, config: Config, upright: tuple[int, int])
     sizes = {}
     for out in result.outputs:
         assert sizes.setdefault(out.variant, (out.width, out.height)) == (out.width, out.height)
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """A PNG's (type, data) chunks, in order; CRCs dropped."""
+    chunks, pos = [], 8
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        chunks.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]))
+        pos += 12 + length
+    return chunks
+
+
+def png_from_chunks(chunks: list[tuple[bytes, bytes]]) -> bytes:
+    """A PNG from (type, data) chunks, every CRC correct."""
+    out = [b"\x89PNG\r\n\x1a\n"]
+    for kind, body in chunks:
+        out.append(struct.pack(">I", len(body)) + kind + body)
+        out.append(struct.pack(">I", zlib.crc32(kind + body)))
+    return b"".join(out)

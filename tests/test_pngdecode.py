@@ -12,11 +12,10 @@ from __future__ import annotations
 import io
 import random
 import resource
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
+from imagegen import png_chunks, png_from_chunks
 from PIL import Image
 
 from imgproc import default_config, pipeline, pngdecode, process
@@ -127,30 +126,9 @@ def test_process_gives_the_same_outputs_either_way(monkeypatch):
     assert [o.data for o in with_vips.outputs] == [o.data for o in with_pillow.outputs]
 
 
-def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    out, pos = [], 8
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        out.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]))
-        pos += 12 + length
-    return out
-
-
-def _assemble(chunks: list[tuple[bytes, bytes]]) -> bytes:
-    parts = [b"\x89PNG\r\n\x1a\n"]
-    for kind, body in chunks:
-        parts += [
-            struct.pack(">I", len(body)),
-            kind,
-            body,
-            struct.pack(">I", zlib.crc32(kind + body)),
-        ]
-    return b"".join(parts)
-
-
 def _with_chunk_after_idat(data: bytes, chunk: tuple[bytes, bytes]) -> bytes:
-    chunks = _chunks(data)
-    return _assemble([*chunks[:-1], chunk, chunks[-1]])
+    chunks = png_chunks(data)
+    return png_from_chunks([*chunks[:-1], chunk, chunks[-1]])
 
 
 def _exif6() -> bytes:
@@ -208,7 +186,7 @@ def test_damage_is_refused_with_libvips_words():
     good = _pillow_png(_pixels("RGBA", (300, 200), 11))
     cut = good[: len(good) * 2 // 3]
     with pytest.raises(pngdecode.DecodeError):
-        _vips_pixels(cut + _assemble([(b"IEND", b"")])[8:])
+        _vips_pixels(cut + png_from_chunks([(b"IEND", b"")])[8:])
     with pytest.raises(Exception) as info:
         process(cut, CFG)
     assert getattr(info.value, "reason", None) == "corrupt", info.value

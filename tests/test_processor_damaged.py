@@ -17,6 +17,7 @@ import warnings
 import zlib
 
 import pytest
+from imagegen import png_chunks, png_from_chunks
 from PIL import Image, ImageFile
 
 from imgproc import Rejection, default_config, integrity, ops, pngdecode, process
@@ -51,22 +52,8 @@ def _pillow_decodes(data: bytes) -> bool:
 # PNG ---------------------------------------------------------------------------
 
 
-def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    chunks, pos = [], 8
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        chunks.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]))
-        pos += 12 + length
-    return chunks
-
-
-def _png(chunks: list[tuple[bytes, bytes]]) -> bytes:
-    """A PNG from (type, data) chunks, every CRC correct."""
-    out = [b"\x89PNG\r\n\x1a\n"]
-    for kind, body in chunks:
-        out.append(struct.pack(">I", len(body)) + kind + body)
-        out.append(struct.pack(">I", zlib.crc32(kind + body)))
-    return b"".join(out)
+_png_chunks = png_chunks
+_png = png_from_chunks
 
 
 def _png_with_one_idat(**kwargs) -> list[tuple[bytes, bytes]]:
