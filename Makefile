@@ -45,7 +45,8 @@ test: setup ## lint, then run the whole test suite
 FUZZ_EXAMPLES ?= 10000
 fuzz: $(STAMP) ## property tests long and random (FUZZ_EXAMPLES per test); make each failure an @example
 	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -p no:cacheprovider \
-	  --hypothesis-show-statistics tests/test_processor_fuzz.py tests/test_processor_shapes.py
+	  --hypothesis-show-statistics tests/test_processor_fuzz.py tests/test_processor_shapes.py \
+	  tests/test_pngdecode.py
 
 lint: setup ## ruff check and format check
 	$(BIN)/ruff check .

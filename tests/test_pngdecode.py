@@ -15,7 +15,10 @@ import resource
 from pathlib import Path
 
 import pytest
-from imagegen import png_chunks, png_from_chunks
+from conftest import budget
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from imagegen import Shape, png_chunks, png_from_chunks, writable
 from PIL import Image
 
 from imgproc import default_config, pipeline, pngdecode, process
@@ -214,3 +217,45 @@ def test_repeated_decodes_keep_nothing():
         _vips_pixels(data)
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mib < 8, grown_mib
+
+
+@st.composite
+def _png_shapes(draw):
+    modes = sorted({mode for fmt, mode in writable() if fmt == "png"})
+    mode = draw(st.sampled_from(modes))
+    side = st.one_of(st.sampled_from([1, 2, 3, 255, 256, 257]), st.integers(1, 3000))
+    width, height = draw(side), draw(side)
+    if width * height > 200_000:
+        height = max(1, 200_000 // width)
+    return Shape(
+        "png",
+        width,
+        height,
+        mode,
+        transparency=mode == "P" and draw(st.booleans()),  # Shape keys palettes only
+        orientation=draw(st.one_of(st.none(), st.integers(1, 8))),
+        icc=draw(st.sampled_from([None, "srgb", "adobe", "junk"])),
+    )
+
+
+@settings(max_examples=budget(60), deadline=None)
+@given(_png_shapes())
+def test_generated_pngs_process_the_same_with_either_decoder(shape):
+    """Every PNG mode Pillow writes, with and without EXIF orientation, ICC
+    profiles (a junk one too) and palette transparency: where `eligible` takes the
+    file, the pixels and every variant are what Pillow's decoding gives."""
+    data = shape.build()
+    mode = pngdecode.eligible(data)
+    if mode is not None:
+        assert _vips_pixels(data).tobytes() == _pillow_pixels(data).tobytes(), shape
+    ours = process(data, CFG)
+    assert ours.decoder == ("libvips" if mode else "pillow")
+    pngdecode_available = pngdecode.available
+    try:
+        pngdecode.available = lambda: False
+        reference = process(data, CFG)
+    finally:
+        pngdecode.available = pngdecode_available
+    assert [(o.variant, o.format, o.data) for o in ours.outputs] == [
+        (o.variant, o.format, o.data) for o in reference.outputs
+    ], shape
