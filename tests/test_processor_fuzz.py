@@ -124,7 +124,8 @@ def _pillow_decodes(data: bytes) -> bool:
 
 def _libvips_refuses(data: bytes) -> bool:
     """Does libvips (through pyvips, not imgproc.pngdecode), asked to fail
-    on errors, refuse the file? libspng is stricter than Pillow: a chunk
+    on errors, refuse the file? libpng, as libvips
+    runs it, is stricter than Pillow: a chunk
     length past the end of the file, for one, is an error to it."""
     import pyvips
 

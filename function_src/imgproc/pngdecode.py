@@ -1,10 +1,10 @@
-"""PNG pixels through libvips' loader (libspng) instead of Pillow's.
+"""PNG pixels through libvips' loader (libpng) instead of Pillow's.
 
 Why: Pillow undoes PNG's row filters one byte at a time (ZipDecode.c). On
-the 6 MP RGBA benchmark photo that is 60% of its 121 ms decode; libspng does
-the same work with SIMD, and libvips decodes the file in 59 ms, pixel for
-pixel the same (`tests/test_pngdecode.py` compares every byte). The loader
-comes from the `pyvips-binary` wheel in the package: its cffi module
+the 6 MP RGBA benchmark photo that is 60% of its 121 ms decode. libvips, as
+the pyvips-binary wheel builds it (with libpng), decodes the file in 59 ms,
+pixel for pixel the same (`tests/test_pngdecode.py` compares every byte).
+The loader comes from the `pyvips-binary` wheel in the package: its cffi module
 `_libvips` is called directly (the `pyvips` wrapper is sdist-only and not
 needed for one operation). When the module is missing, `available()` is
 False and the pipeline decodes with Pillow as before.
@@ -124,13 +124,11 @@ def _load() -> Any:
             lib.vips_concurrency_set(1)
             lib.vips_cache_set_max(0)
             lib.vips_cache_set_max_mem(0)
-            _vips = (
-                ffi,
-                lib,
-                lib.g_type_from_name(b"VipsImage"),
-                lib.g_type_from_name(b"VipsSource"),
-                lib.g_type_from_name(b"gint"),
-            )
+            types = tuple(lib.g_type_from_name(n) for n in (b"VipsImage", b"VipsSource", b"gint"))
+            if 0 in types:  # pragma: no cover - a libvips that registers them lazily
+                _unavailable = True  # Pillow, rather than every PNG failing to load
+                return None
+            _vips = (ffi, lib, *types)
     return _vips
 
 
