@@ -14,8 +14,24 @@ damage there is found only when it breaks the decoder.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 
 _PNG_SIGNATURE_LENGTH = 8
+
+
+def png_chunks(data: bytes) -> Iterator[tuple[int, bytes, int]]:
+    """(offset, type, data length) of each PNG chunk whose 8-byte header fits.
+
+    Only the headers are read; a chunk may still run past the end of `data`
+    (a cut file): callers that read its body check `offset + 12 + length`.
+    `pngdecode.eligible` walks the same chunks for their types.
+    """
+    view = memoryview(data)
+    pos = _PNG_SIGNATURE_LENGTH
+    while pos + 8 <= len(data):
+        length = int.from_bytes(view[pos : pos + 4], "big")
+        yield pos, bytes(view[pos + 4 : pos + 8]), length
+        pos += 12 + length
 
 
 def png_damage(data: bytes) -> str | None:
@@ -25,11 +41,8 @@ def png_damage(data: bytes) -> str | None:
     are checked (the first frame is all the pipeline decodes).
     """
     view = memoryview(data)
-    pos = _PNG_SIGNATURE_LENGTH
     seen_idat = False
-    while pos + 12 <= len(data):
-        length = int.from_bytes(view[pos : pos + 4], "big")
-        kind = bytes(view[pos + 4 : pos + 8])
+    for pos, kind, length in png_chunks(data):
         end = pos + 8 + length
         if end + 4 > len(data):
             return None
@@ -40,5 +53,4 @@ def png_damage(data: bytes) -> str | None:
                 return f"image data (IDAT chunk at byte {pos}) fails its CRC: damaged in transfer?"
         elif seen_idat or kind == b"IEND":
             return None
-        pos = end + 4
     return None

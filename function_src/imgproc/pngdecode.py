@@ -33,6 +33,8 @@ from typing import Any
 
 from PIL import Image
 
+from .integrity import png_chunks
+
 _MODES = {0: "L", 4: "LA", 2: "RGB", 6: "RGBA"}  # IHDR colour type -> Pillow mode
 _BANDS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 _AFTER_IDAT = frozenset({b"IDAT", b"IEND"})
@@ -62,28 +64,23 @@ def available() -> bool:
 def eligible(data: bytes) -> str | None:
     """The Pillow mode libvips will decode `data` to exactly, or None.
 
-    Walks the chunk headers only (no CRCs: `integrity.png_damage` checks
-    those before any decoding).
+    Walks the chunk headers only (`integrity.png_chunks`; no CRCs:
+    `integrity.png_damage` checks those before any decoding).
     """
-    view = memoryview(data)
-    if len(data) < 33 or bytes(view[12:16]) != b"IHDR":
+    if len(data) < 33 or data[12:16] != b"IHDR":
         return None
     bit_depth, colour_type = data[24], data[25]
     mode = _MODES.get(colour_type)
     if bit_depth != 8 or mode is None:
         return None
-    pos = 8
     seen_idat = False
-    while pos + 8 <= len(data):
-        length = int.from_bytes(view[pos : pos + 4], "big")
-        kind = bytes(view[pos + 4 : pos + 8])
+    for _, kind, _ in png_chunks(data):
         if kind in _REFUSED or (seen_idat and kind not in _AFTER_IDAT):
             return None
         if kind == b"IDAT":
             seen_idat = True
         elif kind == b"IEND":
             break
-        pos += 12 + length
     return mode if seen_idat else None
 
 
