@@ -18,16 +18,21 @@ SRC = Path(__file__).resolve().parent.parent / "function_src"
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
 
 
-def _tune(**env: str) -> str:
+def _run(code: str, **env: str) -> str:
+    """What `code` prints in a fresh interpreter, with only `env`'s malloc settings."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "IMGPIPE_MALLOC"))}
     done = subprocess.run(
-        [sys.executable, "-c", "from imgproc import allocator; print(allocator.tune())"],
+        [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         check=True,
         env={**clean, "PYTHONPATH": str(SRC), **env},
     )
     return done.stdout.strip()
+
+
+def _tune(**env: str) -> str:
+    return _run("from imgproc import allocator; print(allocator.tune())", **env)
 
 
 def test_glibc_accepts_both_settings():
@@ -53,12 +58,4 @@ def test_process_applies_it():
         "try:\n    process(b'', default_config())\nexcept Exception:\n    pass\n"
         "print(allocator._tuned)"
     )
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "IMGPIPE_MALLOC"))}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**clean, "PYTHONPATH": str(SRC)},
-    )
-    assert done.stdout.strip() == "True"
+    assert _run(code) == "True"
