@@ -107,41 +107,40 @@ class Stack:
     @classmethod
     def from_outputs(cls, outputs: dict[str, Any], *, memory_mb: int) -> Stack:
         """Read `terraform output -json` (each output is `{"value": ...}`)."""
-        from imgproc import ConfigError, parse_config
+        from imgpipe import stackoutputs
 
-        values = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in outputs.items()}
-        need = (
-            "source_bucket",
-            "target_bucket",
-            "function_name",
-            "function_arn",
-            "event_filter_pattern",
-            "pipeline_config",
+        found = stackoutputs.values(
+            outputs,
+            (
+                "source_bucket",
+                "target_bucket",
+                "function_name",
+                "function_arn",
+                "event_filter_pattern",
+                "pipeline_config",
+            ),
+            BackfillError,
         )
-        missing = [n for n in need if values.get(n) in (None, "")]
-        if missing:
-            msg = f"the stack's outputs lack {', '.join(missing)} (`terraform output -json`)"
-            raise BackfillError(msg)
-        arn = str(values["function_arn"]).split(":")  # acs:fc:<region>:<account>:functions/<name>
-        if len(arn) < 5 or arn[:2] != ["acs", "fc"]:
-            raise BackfillError(f"function_arn {values['function_arn']!r} is not acs:fc:...")
+        # acs:fc:<region>:<account>:functions/<name>
+        region, account = stackoutputs.region_account(
+            str(found["function_arn"]), "function_arn", "fc", BackfillError
+        )
+        pipeline, config = stackoutputs.pipeline(found, BackfillError)
         try:
-            pipeline = json.loads(values["pipeline_config"])
-            pattern = json.loads(values["event_filter_pattern"])
-            config = parse_config(pipeline["processor"])
-        except (ValueError, KeyError, TypeError, ConfigError) as exc:
-            raise BackfillError(f"outputs are not this module's: {exc}") from None
+            pattern = json.loads(found["event_filter_pattern"])
+        except (ValueError, TypeError) as exc:
+            raise BackfillError(f"event_filter_pattern output is not JSON: {exc}") from None
         return cls(
-            source_bucket=str(values["source_bucket"]),
-            target_bucket=str(values["target_bucket"]),
+            source_bucket=str(found["source_bucket"]),
+            target_bucket=str(found["target_bucket"]),
             source_prefix=str(pipeline["source_prefix"]),
             rejected_prefix=str(pipeline.get("rejected_prefix", "rejected/")),
             config=config,
             pattern=pattern,
             memory_mb=memory_mb,
-            region=arn[2],
-            account=arn[3],
-            function_name=str(values["function_name"]),
+            region=region,
+            account=account,
+            function_name=str(found["function_name"]),
             max_object_bytes=_positive_int(pipeline.get("max_object_bytes")),
         )
 
@@ -742,10 +741,10 @@ def build(args: argparse.Namespace) -> Backfill:
             retries=min(args.retries, 2),
             backoff_s=0.0,
         )
-    from imgpipe.smoke import read_outputs
+    from imgpipe import stackoutputs
 
     try:
-        outputs = read_outputs(args.outputs)
+        outputs = stackoutputs.read(args.outputs)
     except (OSError, ValueError) as exc:
         raise BackfillError(f"--outputs {args.outputs}: {exc}") from None
     stack = Stack.from_outputs(outputs, memory_mb=args.memory_mb or 1024)

@@ -330,14 +330,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _deployed(args: argparse.Namespace) -> tuple[Any, Callable[[bytes], str]]:
+    from imgpipe import stackoutputs
     from imgpipe.backfill import FcInvoker
-    from imgpipe.smoke import Credentials, MnsQueue, SetupError, read_outputs
+    from imgpipe.smoke import Credentials, MnsQueue, SetupError
 
-    outputs = read_outputs(args.outputs)
+    outputs = stackoutputs.read(args.outputs)
     stack = Stack.from_outputs(outputs, memory_mb=1024)
-    queue_name = (outputs.get("queue_name") or {}).get("value")
-    if not queue_name:
-        raise BackfillError("the stack's outputs lack queue_name")
+    queue_name = stackoutputs.values(outputs, ("queue_name",), BackfillError)["queue_name"]
     try:
         creds = Credentials.from_env()
     except SetupError as exc:

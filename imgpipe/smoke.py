@@ -42,12 +42,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import imgpipe  # noqa: F401 - puts function_src on sys.path
-from imgpipe import argtypes
+from imgpipe import argtypes, stackoutputs
 
 if TYPE_CHECKING:  # imgproc (and Pillow) load only when a smoke test runs
     from imgproc.config import Config
@@ -89,33 +88,19 @@ class Stack:
     @classmethod
     def from_outputs(cls, outputs: dict[str, Any]) -> Stack:
         """Read `terraform output -json` (each output is `{"value": ...}`)."""
-        values = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in outputs.items()}
-        missing = [name for name in REQUIRED_OUTPUTS if values.get(name) in (None, "")]
-        if missing:
-            msg = f"the stack's outputs lack {', '.join(missing)}"
-            msg += " (run `terraform output -json` after apply)"
-            raise SetupError(msg)
-        arn = str(values["queue_arn"])  # acs:mns:<region>:<account>:/queues/<name>/messages
-        parts = arn.split(":")
-        if len(parts) < 5 or parts[:2] != ["acs", "mns"] or not parts[2] or not parts[3]:
-            msg = f"queue_arn {arn!r} is not acs:mns:<region>:<account>:/queues/<name>/messages"
-            raise SetupError(msg)
-        from imgproc.config import ConfigError, parse_config
-
-        try:
-            pipeline = json.loads(values["pipeline_config"])
-            config = parse_config(pipeline["processor"])
-            prefix = str(pipeline["source_prefix"])
-        except (ValueError, KeyError, TypeError, ConfigError) as exc:
-            msg = f"pipeline_config output is not the module's JSON: {exc}"
-            raise SetupError(msg) from exc
+        found = stackoutputs.values(outputs, REQUIRED_OUTPUTS, SetupError)
+        # acs:mns:<region>:<account>:/queues/<name>/messages
+        region, account = stackoutputs.region_account(
+            str(found["queue_arn"]), "queue_arn", "mns", SetupError
+        )
+        pipeline, config = stackoutputs.pipeline(found, SetupError)
         return cls(
-            source_bucket=str(values["source_bucket"]),
-            target_bucket=str(values["target_bucket"]),
-            queue_name=str(values["queue_name"]),
-            region=parts[2],
-            account=parts[3],
-            source_prefix=prefix,
+            source_bucket=str(found["source_bucket"]),
+            target_bucket=str(found["target_bucket"]),
+            queue_name=str(found["queue_name"]),
+            region=region,
+            account=account,
+            source_prefix=str(pipeline["source_prefix"]),
             config=config,
         )
 
@@ -192,15 +177,6 @@ class Credentials:
         if self.security_token:
             return oss2.StsAuth(self.access_key_id, self.access_key_secret, self.security_token)
         return oss2.Auth(self.access_key_id, self.access_key_secret)
-
-
-def read_outputs(path: str) -> dict[str, Any]:
-    """`terraform output -json` from a file, or from stdin for `-` (smoke, backfill, redrive).
-
-    OSError and ValueError (bad JSON) propagate: each command words them itself.
-    """
-    text = sys.stdin.read() if path == "-" else Path(path).read_text()
-    return json.loads(text)
 
 
 @dataclass(frozen=True)
@@ -539,7 +515,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        stack = Stack.from_outputs(read_outputs(args.outputs))
+        stack = Stack.from_outputs(stackoutputs.read(args.outputs))
         creds = Credentials.from_env()
     except (OSError, ValueError, SetupError) as exc:
         print(f"imgpipe smoke: {exc}", file=sys.stderr)

@@ -1,0 +1,63 @@
+"""A deployed stack's `terraform output -json`, read one way for every command.
+
+`imgpipe smoke`, `backfill` and `redrive` all start from the same outputs:
+the values unwrapped from `{"value": ...}`, the required ones present, the
+region and account taken from an ARN, the processor configuration and
+prefixes from `pipeline_config`. Each command raises its own error class
+(the `error` argument) so it can word the failure in its own terms.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import imgpipe  # noqa: F401 - puts function_src on sys.path
+
+if TYPE_CHECKING:
+    from imgproc.config import Config
+
+
+def read(path: str) -> dict[str, Any]:
+    """`terraform output -json` from a file, or from stdin for `-`.
+
+    OSError and ValueError (bad JSON) propagate: each command words them itself.
+    """
+    text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    return json.loads(text)
+
+
+def values(
+    outputs: dict[str, Any], required: Sequence[str], error: type[Exception]
+) -> dict[str, Any]:
+    """Each output's value, or `error` naming every required one that is missing."""
+    found = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in outputs.items()}
+    missing = [name for name in required if found.get(name) in (None, "")]
+    if missing:
+        msg = f"the stack's outputs lack {', '.join(missing)}"
+        raise error(msg + " (run `terraform output -json` after apply)")
+    return found
+
+
+def region_account(arn: str, name: str, service: str, error: type[Exception]) -> tuple[str, str]:
+    """(region, account) of an `acs:<service>:<region>:<account>:...` ARN output."""
+    parts = arn.split(":")
+    if len(parts) < 5 or parts[:2] != ["acs", service] or not parts[2] or not parts[3]:
+        raise error(f"{name} {arn!r} is not acs:{service}:<region>:<account>:...")
+    return parts[2], parts[3]
+
+
+def pipeline(found: dict[str, Any], error: type[Exception]) -> tuple[dict[str, Any], Config]:
+    """The `pipeline_config` output: its JSON (with `source_prefix`) and processor Config."""
+    from imgproc.config import ConfigError, parse_config
+
+    try:
+        settings = json.loads(found["pipeline_config"])
+        config = parse_config(settings["processor"])
+        str(settings["source_prefix"])
+    except (ValueError, KeyError, TypeError, ConfigError) as exc:
+        raise error(f"pipeline_config output is not the module's JSON: {exc}") from None
+    return settings, config
