@@ -268,85 +268,6 @@ OSS_LATENCY_MS = 100.0
 E2E_SOURCE, E2E_TARGET = "bench-src", "bench-dst"
 
 
-class OssStandIn:
-    """Path-style OSS on 127.0.0.1: HEAD, GET, PUT (x-oss-meta-*), DELETE.
-
-    Each request waits `latency_ms` in its own server thread (as a network
-    round trip would), so parallel requests overlap and serial ones add up.
-    Every request's (method, start, end) is recorded to count round trips.
-    """
-
-    def __init__(self, latency_ms: float) -> None:
-        import hashlib
-        import http.server
-        import threading
-        from urllib.parse import unquote, urlsplit
-
-        self.latency = latency_ms / 1000
-        self.objects: dict[tuple[str, str], tuple[bytes, dict[str, str]]] = {}
-        self.log: list[tuple[str, float, float]] = []
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _any(self):
-                start = time.perf_counter()
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                bucket, _, key = unquote(urlsplit(self.path).path).lstrip("/").partition("/")
-                time.sleep(outer.latency)
-                status, headers, data = 200, {}, b""
-                with outer.lock:
-                    if self.command == "PUT":
-                        meta = {
-                            k: v
-                            for k, v in self.headers.items()
-                            if k.lower().startswith("x-oss-meta-")
-                        }
-                        outer.objects[(bucket, key)] = (body, meta)
-                        headers["ETag"] = f'"{hashlib.md5(body).hexdigest().upper()}"'
-                    elif self.command == "DELETE":
-                        outer.objects.pop((bucket, key), None)
-                        status = 204
-                    elif (bucket, key) in outer.objects:
-                        data, meta = outer.objects[(bucket, key)]
-                        headers = {"ETag": f'"{hashlib.md5(data).hexdigest().upper()}"', **meta}
-                        headers["Last-Modified"] = "Fri, 27 Nov 2026 10:00:00 GMT"
-                    else:
-                        status = 404
-                        data = (
-                            b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey'
-                            b"</Code><Message>x</Message><RequestId>b</RequestId></Error>"
-                        )
-                        headers = {"Content-Type": "application/xml", "x-oss-request-id": "b"}
-                with outer.lock:  # before answering: the client may be done at once
-                    outer.log.append((self.command, start, time.perf_counter()))
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-
-            do_GET = do_PUT = do_DELETE = do_HEAD = _any
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def round_trips(log: list[tuple[str, float, float]]) -> int:
     """Sequential round trips: requests merged where their times overlap."""
     waves, end = 0, -1.0
@@ -371,6 +292,8 @@ def e2e_measure(image: Path, latency_ms: float, repeat: int) -> dict:
     settings = Settings.from_env({"SOURCE_BUCKET": E2E_SOURCE, "TARGET_BUCKET": E2E_TARGET})
     data = image.read_bytes()
     key = f"uploads/{image.name}"
+    from imgpipe.standin import OssStandIn
+
     server = OssStandIn(latency_ms)
     real_process = handler_module.process
     spent: list[float] = []
@@ -388,8 +311,8 @@ def e2e_measure(image: Path, latency_ms: float, repeat: int) -> dict:
         storage = OssStorage(oss2.Auth("bench", "bench"), server.endpoint)
         for _ in range(repeat + 1):
             with server.lock:
-                server.objects = {(E2E_SOURCE, key): (data, {})}
-                server.log.clear()
+                server.objects = {E2E_SOURCE: {key: (data, {})}}
+                server.timings.clear()
             spent.clear()
             event = cloudevent(E2E_SOURCE, key, data)
             t0 = time.perf_counter()
@@ -398,7 +321,7 @@ def e2e_measure(image: Path, latency_ms: float, repeat: int) -> dict:
             )
             total = (time.perf_counter() - t0) * 1000
             with server.lock:
-                log = list(server.log)
+                log = list(server.timings)
             if outcome.outcome != "processed":
                 raise RuntimeError(f"{image.name}: {outcome.outcome} {outcome.reason}")
             methods = [m for m, _, _ in log]

@@ -12,89 +12,16 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import http.server
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-
-
-class _Server:
-    """A threading HTTP server that hands each request to `self.answer`."""
-
-    record_bodies = True
-
-    def __init__(self) -> None:
-        self.requests: list[Request] = []
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _any(self):
-                url = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-                req = Request(
-                    self.command,
-                    unquote(url.path),
-                    query,
-                    {k.lower(): v for k, v in self.headers.items()},
-                    body if outer.record_bodies else b"",
-                )
-                with outer.lock:
-                    outer.requests.append(req)
-                status, headers, data = outer.answer(req)
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _any
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.thread.start()
-
-    def answer(self, req: Request) -> tuple[int, dict[str, str], bytes]:  # pragma: no cover
-        raise NotImplementedError
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
+from imgpipe import standin
+from imgpipe.standin import Request, Server, oss_error
 
 # ------------------------------------------------------------------- OSS
 
@@ -116,36 +43,16 @@ class GeneratedKeys(Sequence[str]):
         return self.template.format(i % self.n)
 
 
-def _oss_error(status: int, code: str) -> tuple[int, dict[str, str], bytes]:
-    body = (
-        f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
-        f"<Message>{code}</Message><RequestId>standin</RequestId></Error>"
-    ).encode()
-    return status, {"Content-Type": "application/xml", "x-oss-request-id": "standin"}, body
-
-
-class OssStandIn(_Server):
-    """Path-style OSS (oss2 uses it for an IP endpoint): ListObjects (V1, with
-    `marker`, `max-keys` and `encoding-type=url`), HEAD, GET, PUT (with
-    `x-oss-meta-*`), DELETE. A bucket is a dict of objects, or, for listing
-    only, a sorted sequence of keys whose bodies are `b"<key>"`."""
+class OssStandIn(standin.OssStandIn):
+    """`imgpipe.standin.OssStandIn` plus ListObjects (V1, with `marker`,
+    `max-keys` and `encoding-type=url`). For listing only, a bucket may be a
+    sorted sequence of keys whose bodies are `b"<key>"` (`generated`)."""
 
     def __init__(self) -> None:
-        self.objects: dict[str, dict[str, tuple[bytes, dict[str, str]]]] = {}
         self.generated: dict[str, Sequence[str]] = {}
         # listing_status(n) -> an error status for the n-th listing (0-based), or None
         self.listing_status: Callable[[int], int | None] = lambda _n: None
         super().__init__()
-        self.record_bodies = False
-
-    def put(self, bucket: str, key: str, data: bytes, meta: dict[str, str] | None = None) -> None:
-        headers = {f"x-oss-meta-{k}": quote(v) for k, v in (meta or {}).items()}
-        with self.lock:
-            self.objects.setdefault(bucket, {})[key] = (data, headers)
-
-    def keys(self, bucket: str) -> list[str]:
-        with self.lock:
-            return sorted(self.objects.get(bucket, {}))
 
     def listings(self) -> list[Request]:
         with self.lock:
@@ -156,8 +63,8 @@ class OssStandIn(_Server):
             return self.generated[bucket]
         return sorted(self.objects.get(bucket, {}))
 
-    def _body(self, bucket: str, key: str) -> tuple[bytes, dict[str, str]] | None:
-        found = self.objects.get(bucket, {}).get(key)
+    def object(self, bucket: str, key: str) -> tuple[bytes, dict[str, str]] | None:
+        found = super().object(bucket, key)
         if found is None and bucket in self.generated:
             keys = self.generated[bucket]
             i = bisect.bisect_left(keys, key)
@@ -167,36 +74,21 @@ class OssStandIn(_Server):
 
     def answer(self, req: Request) -> tuple[int, dict[str, str], bytes]:
         bucket, _, key = req.path.lstrip("/").partition("/")
+        if key or req.method != "GET":
+            return super().answer(req)
         with self.lock:
-            if not key and req.method == "GET":
-                n = (
-                    sum(
-                        1
-                        for r in self.requests
-                        if r.method == "GET" and not r.path.strip("/").partition("/")[2]
-                    )
-                    - 1
+            n = (
+                sum(
+                    1
+                    for r in self.requests
+                    if r.method == "GET" and not r.path.strip("/").partition("/")[2]
                 )
-                status = self.listing_status(n)
-                if status:
-                    return _oss_error(status, "ServiceUnavailable" if status >= 500 else "Error")
-                return self._list(bucket, req.query)
-            if req.method == "PUT":
-                meta = {k: v for k, v in req.headers.items() if k.startswith("x-oss-meta-")}
-                self.objects.setdefault(bucket, {})[key] = (req.body, meta)
-                etag = hashlib.md5(req.body).hexdigest().upper()
-                return 200, {"ETag": f'"{etag}"'}, b""
-            if req.method == "DELETE":
-                self.objects.get(bucket, {}).pop(key, None)
-                return 204, {}, b""
-            found = self._body(bucket, key)
-        if found is None:
-            return _oss_error(404, "NoSuchKey")
-        data, meta = found
-        etag = hashlib.md5(data).hexdigest().upper()
-        headers = {"ETag": f'"{etag}"', "Content-Type": "application/octet-stream", **meta}
-        headers["Last-Modified"] = "Fri, 27 Nov 2026 10:00:00 GMT"
-        return 200, headers, data
+                - 1
+            )
+            status = self.listing_status(n)
+            if status:
+                return oss_error(status, "ServiceUnavailable" if status >= 500 else "Error")
+            return self._list(bucket, req.query)
 
     def _list(self, bucket: str, q: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         keys = self._sorted(bucket)
@@ -224,7 +116,7 @@ class OssStandIn(_Server):
         if truncated:
             parts.append(f"<NextMarker>{quote(page[-1])}</NextMarker>")
         for k in page:
-            found = self._body(bucket, k)
+            found = self.object(bucket, k)
             data = found[0] if found else b""
             etag = hashlib.md5(data).hexdigest().upper()
             parts.append(
@@ -240,7 +132,7 @@ class OssStandIn(_Server):
 # -------------------------------------------------------------------- FC
 
 
-class FcStandIn(_Server):
+class FcStandIn(Server):
     """FC 3.0 InvokeFunction: `POST /2023-03-30/functions/<name>/invocations`.
 
     An asynchronous invocation (`x-fc-invocation-type: Async`) is accepted
@@ -270,7 +162,7 @@ class FcStandIn(_Server):
         if not req.path.startswith("/2023-03-30/functions/") or req.method != "POST":
             return 404, {"Content-Type": "application/json"}, b'{"Code":"NotFound"}'
         with self.lock:
-            self.accepted.append(req.body)
+            self.accepted.append(req.body if self.record_bodies else b"")
         return 202, {"x-fc-request-id": rid}, b""
 
 
@@ -291,7 +183,7 @@ class QueuedMessage:
     stale_handles: set[str] = field(default_factory=set)
 
 
-class MnsStandIn(_Server):
+class MnsStandIn(Server):
     """An MNS queue: batch ReceiveMessage (`numOfMessages`, `waitseconds`),
     batch PeekMessage (`peekonly=true`, no receipt handle, no change),
     DeleteMessage by receipt handle, ChangeMessageVisibility.
