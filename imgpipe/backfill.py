@@ -49,7 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imgpipe import argtypes
+from imgpipe import argtypes, stackoutputs
 from imgpipe.eventpattern import matches
 
 CHECKPOINT_VERSION = 1
@@ -107,8 +107,6 @@ class Stack:
     @classmethod
     def from_outputs(cls, outputs: dict[str, Any], *, memory_mb: int) -> Stack:
         """Read `terraform output -json` (each output is `{"value": ...}`)."""
-        from imgpipe import stackoutputs
-
         found = stackoutputs.values(
             outputs,
             (
@@ -623,15 +621,8 @@ class Backfill:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument(
-        "--outputs", metavar="FILE", help="the stack's `terraform output -json` (- for stdin)"
-    )
-    where.add_argument(
-        "--buckets",
-        type=argtypes.existing_dir,
-        metavar="DIR",
-        help="local buckets (make demo's .demo/buckets): the real handler in-process",
+    stackoutputs.add_outputs_or_buckets(
+        p, buckets_help="local buckets (make demo's .demo/buckets): the real handler in-process"
     )
     p.add_argument(
         "--prefix",
@@ -688,10 +679,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=300.0,
         help="billed duration per invoke for --dry-run's cost (default 300)",
     )
-    p.add_argument(
-        "--oss-endpoint", metavar="URL", help="default: https://oss-<region>.aliyuncs.com"
-    )
-    p.add_argument("--fc-endpoint", metavar="URL", help="default: the SDK's for the region")
+    stackoutputs.add_endpoint_arguments(p, "oss", "fc")
     p.add_argument(
         "--expected",
         type=argtypes.integer(1, 10**12, meaning="a whole number of objects"),
@@ -741,8 +729,6 @@ def build(args: argparse.Namespace) -> Backfill:
             retries=min(args.retries, 2),
             backoff_s=0.0,
         )
-    from imgpipe import stackoutputs
-
     try:
         outputs = stackoutputs.read(args.outputs)
     except (OSError, ValueError) as exc:
@@ -756,7 +742,7 @@ def build(args: argparse.Namespace) -> Backfill:
     from fc_handler.storage_oss import OssStorage
 
     auth = creds.oss_auth()
-    oss_endpoint = args.oss_endpoint or f"https://oss-{stack.region}.aliyuncs.com"
+    oss_endpoint = stackoutputs.oss_endpoint(args.oss_endpoint, stack.region)
     source = oss2.Bucket(auth, oss_endpoint, stack.source_bucket)
     checkpoint = args.checkpoint or Path(".imgpipe-backfill.json")
     return Backfill(

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imgpipe import argtypes
+from imgpipe import argtypes, stackoutputs
 from imgpipe.backfill import BackfillError, InvokeError, Stack
 
 MNS_BATCH = 16  # MNS's limit for BatchReceiveMessage and BatchPeekMessage
@@ -306,15 +306,10 @@ def redrive(
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument(
-        "--outputs", metavar="FILE", help="the stack's `terraform output -json` (- for stdin)"
-    )
-    where.add_argument(
-        "--buckets",
-        type=argtypes.existing_dir,
-        metavar="DIR",
-        help="local buckets (make demo's .demo/buckets); the queue is DIR/../dead-letters.jsonl",
+    stackoutputs.add_outputs_or_buckets(
+        p,
+        buckets_help="local buckets (make demo's .demo/buckets); "
+        "the queue is DIR/../dead-letters.jsonl",
     )
     p.add_argument("--peek", action="store_true", help="show the messages, change nothing")
     p.add_argument(
@@ -323,14 +318,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=4,
         help="retries of a throttled or failed re-invoke before the message is kept",
     )
-    p.add_argument(
-        "--mns-endpoint", metavar="URL", help="default: https://<account>.mns.<region>.aliyuncs.com"
-    )
-    p.add_argument("--fc-endpoint", metavar="URL", help="default: the SDK's for the region")
+    stackoutputs.add_endpoint_arguments(p, "mns", "fc")
 
 
 def _deployed(args: argparse.Namespace) -> tuple[Any, Callable[[bytes], str]]:
-    from imgpipe import stackoutputs
     from imgpipe.backfill import FcInvoker
     from imgpipe.smoke import Credentials, MnsQueue, SetupError
 
@@ -341,7 +332,7 @@ def _deployed(args: argparse.Namespace) -> tuple[Any, Callable[[bytes], str]]:
         creds = Credentials.from_env()
     except SetupError as exc:
         raise BackfillError(str(exc)) from None
-    endpoint = args.mns_endpoint or f"https://{stack.account}.mns.{stack.region}.aliyuncs.com"
+    endpoint = stackoutputs.mns_endpoint(args.mns_endpoint, stack.region, stack.account)
     queue = MnsDeadLetters(MnsQueue(endpoint, str(queue_name), creds))
     invoker = FcInvoker(
         str(stack.function_name),

@@ -503,12 +503,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=2.0,
         help="seconds between checks",
     )
-    p.add_argument(
-        "--oss-endpoint", metavar="URL", help="default: https://oss-<region>.aliyuncs.com"
-    )
-    p.add_argument(
-        "--mns-endpoint", metavar="URL", help="default: https://<account>.mns.<region>.aliyuncs.com"
-    )
+    stackoutputs.add_endpoint_arguments(p, "oss", "mns")
     p.add_argument("--run-id", help="names the test objects (default: random)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
@@ -523,8 +518,8 @@ def run(args: argparse.Namespace) -> int:
     import oss2
 
     auth = creds.oss_auth()
-    oss_endpoint = args.oss_endpoint or f"https://oss-{stack.region}.aliyuncs.com"
-    mns_endpoint = args.mns_endpoint or f"https://{stack.account}.mns.{stack.region}.aliyuncs.com"
+    oss_endpoint = stackoutputs.oss_endpoint(args.oss_endpoint, stack.region)
+    mns_endpoint = stackoutputs.mns_endpoint(args.mns_endpoint, stack.region, stack.account)
     smoke = Smoke(
         stack=stack,
         oss=lambda bucket: oss2.Bucket(auth, oss_endpoint, bucket),

@@ -9,6 +9,7 @@ prefixes from `pipeline_config`. Each command raises its own error class
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Sequence
@@ -61,3 +62,37 @@ def pipeline(found: dict[str, Any], error: type[Exception]) -> tuple[dict[str, A
     except (ValueError, KeyError, TypeError, ConfigError) as exc:
         raise error(f"pipeline_config output is not the module's JSON: {exc}") from None
     return settings, config
+
+
+# The deployed services' endpoints: one flag and one default for each, the
+# same in every command that talks to them (smoke, backfill, redrive).
+_ENDPOINT_HELP = {
+    "oss": "default: https://oss-<region>.aliyuncs.com",
+    "mns": "default: https://<account>.mns.<region>.aliyuncs.com",
+    "fc": "default: the SDK's for the region",
+}
+
+
+def add_endpoint_arguments(p: argparse.ArgumentParser, *services: str) -> None:
+    """`--oss-endpoint`, `--mns-endpoint`, `--fc-endpoint` (those named)."""
+    for service in services:
+        p.add_argument(f"--{service}-endpoint", metavar="URL", help=_ENDPOINT_HELP[service])
+
+
+def add_outputs_or_buckets(p: argparse.ArgumentParser, *, buckets_help: str) -> None:
+    """Either a deployed stack (`--outputs`) or make demo's local buckets (`--buckets`)."""
+    from imgpipe import argtypes
+
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--outputs", metavar="FILE", help="the stack's `terraform output -json` (- for stdin)"
+    )
+    where.add_argument("--buckets", type=argtypes.existing_dir, metavar="DIR", help=buckets_help)
+
+
+def oss_endpoint(given: str | None, region: str) -> str:
+    return given or f"https://oss-{region}.aliyuncs.com"
+
+
+def mns_endpoint(given: str | None, region: str, account: str) -> str:
+    return given or f"https://{account}.mns.{region}.aliyuncs.com"
