@@ -67,7 +67,7 @@ def _vips_pixels(data: bytes) -> Image.Image:
     header = Image.open(io.BytesIO(data))
     mode = pngdecode.eligible(data)
     assert mode == header.mode
-    return pngdecode.decode(data, header, mode)
+    return pngdecode.decode(data, header)
 
 
 SHAPES = [(1, 1), (3, 7), (257, 129), (1, 1500), (1500, 1), (64, 64)]

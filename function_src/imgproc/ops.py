@@ -133,8 +133,8 @@ def resize(
 
     `box_first`: the first step from full-size pixels that no decoder could
     shrink (PNG, WebP, TIFF...) averages whole blocks of pixels first (a box
-    filter by the integer part of the ratio) and leaves LANCZOS less than 2x,
-    as libvips' thumbnail does after shrink-on-load. On the 6 MP RGBA
+    filter by the integer part of the ratio) and leaves the resampler less
+    than 2x, as libvips' thumbnail does after shrink-on-load. On the 6 MP RGBA
     benchmark PNG (3000 -> 1200 px) that is 47 ms instead of 115 ms, at
     54.6 dB PSNR against LANCZOS all the way. The residual step after a box
     step is BICUBIC: a box average has already low-passed the pixels, and on

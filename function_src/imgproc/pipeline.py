@@ -189,7 +189,7 @@ def _load_png(im: Image.Image, data: bytes) -> tuple[Image.Image, str]:
     if mode is None or mode != im.mode or not pngdecode.available():
         return _load(im), "pillow"
     try:
-        return pngdecode.decode(data, im, mode), "libvips"
+        return pngdecode.decode(data, im), "libvips"
     except pngdecode.DecodeError as exc:
         raise Rejection(
             CORRUPT, f"the image data is damaged or cut short (libvips: {exc})"

@@ -84,8 +84,10 @@ def eligible(data: bytes) -> str | None:
     return mode if seen_idat else None
 
 
-def decode(data: bytes, header: Image.Image, mode: str) -> Image.Image:
-    """`data`'s pixels as a Pillow image carrying `header`'s info and format.
+def decode(data: bytes, header: Image.Image) -> Image.Image:
+    """`data`'s pixels as a Pillow image carrying `header`'s mode, info and format.
+
+    Call it for a PNG whose `eligible` mode is `header.mode`.
 
     Raises DecodeError when libvips finds the data damaged or cut short.
     """
@@ -93,7 +95,7 @@ def decode(data: bytes, header: Image.Image, mode: str) -> Image.Image:
     if loaded is None:
         raise RuntimeError("libvips is not available; check pngdecode.available() first")
     ffi, lib, image_type, source_type, int_type = loaded
-    im = Image.new(mode, header.size, None)  # filled below, strip by strip
+    im = Image.new(header.mode, header.size, None)  # filled below, strip by strip
     _run_loader(ffi, lib, image_type, source_type, int_type, data, im)
     im.info = dict(header.info)
     im.format = header.format
