@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
@@ -48,7 +50,7 @@ _OPTIONS = b"fail_on=error,access=sequential"
 _STRIP_BYTES = 1 << 16
 
 _lock = threading.Lock()
-_vips: Any = None  # (ffi, lib, image GType, source GType, int GType) once loaded
+_vips: _Vips | None = None  # once loaded
 _unavailable = False
 
 
@@ -91,25 +93,62 @@ def decode(data: bytes, header: Image.Image) -> Image.Image:
 
     Raises DecodeError when libvips finds the data damaged or cut short.
     """
-    loaded = _load()
-    if loaded is None:
+    vips = _load()
+    if vips is None:
         raise RuntimeError("libvips is not available; check pngdecode.available() first")
-    ffi, lib, image_type, source_type, int_type = loaded
     im = Image.new(header.mode, header.size, None)  # filled below, strip by strip
-    _run_loader(ffi, lib, image_type, source_type, int_type, data, im)
+    _run_loader(vips, data, im)
     im.info = dict(header.info)
     im.format = header.format
     return im
 
 
-def _load() -> Any:
+@dataclass(frozen=True)
+class _Vips:
+    """The loaded cffi module and the GTypes the loader's properties need."""
+
+    ffi: Any
+    lib: Any
+    image_type: int
+    source_type: int
+    int_type: int
+
+    def error(self) -> DecodeError:
+        message = self.ffi.string(self.lib.vips_error_buffer()).decode("utf-8", "replace")
+        self.lib.vips_error_clear()
+        return DecodeError(message.strip() or "libvips failed without a message")
+
+    def set_object(self, obj: Any, name: bytes, value: Any, gtype: int) -> None:
+        gvalue = self.ffi.new("GValue *")
+        self.lib.g_value_init(gvalue, gtype)
+        self.lib.g_value_set_object(gvalue, value)
+        self.lib.g_object_set_property(self.ffi.cast("GObject *", obj), name, gvalue)
+        self.lib.g_value_unset(gvalue)
+
+    def get(self, obj: Any, name: bytes, gtype: int, read: Callable[[Any], Any]) -> Any:
+        """A property of `obj`, taken out of its GValue by `read`."""
+        gvalue = self.ffi.new("GValue *")
+        self.lib.g_value_init(gvalue, gtype)
+        self.lib.g_object_get_property(self.ffi.cast("GObject *", obj), name, gvalue)
+        value = read(gvalue)
+        self.lib.g_value_unset(gvalue)
+        return value
+
+    def new_ref(self, gvalue: Any) -> Any:
+        """An object-valued GValue's object, with a reference of our own."""
+        value = self.lib.g_value_get_object(gvalue)
+        self.lib.g_object_ref(value)
+        return value
+
+
+def _load() -> _Vips | None:
     global _vips, _unavailable
     if _vips is not None or _unavailable:
         return _vips
     with _lock:
         if _vips is None and not _unavailable:
-            # Damage is reported through the error buffer (`_error`); libvips'
-            # own warnings on stderr would only repeat it in the FC log.
+            # Damage is reported through the error buffer (`_Vips.error`);
+            # libvips' own warnings on stderr would only repeat it in the FC log.
             os.environ.setdefault("VIPS_WARNING", "0")
             try:
                 import _libvips  # from the pyvips-binary wheel
@@ -127,55 +166,57 @@ def _load() -> Any:
             if 0 in types:  # pragma: no cover - a libvips that registers them lazily
                 _unavailable = True  # Pillow, rather than every PNG failing to load
                 return None
-            _vips = (ffi, lib, *types)
+            _vips = _Vips(ffi, lib, *types)
     return _vips
 
 
-def _run_loader(ffi, lib, image_type, source_type, int_type, data, im):  # noqa: PLR0917
+def _run_loader(vips: _Vips, data: bytes, im: Image.Image) -> None:
     """libvips' `pngload_source` on `data`, its pixels copied into `im`.
 
     The reference-counting follows pyvips' `Operation.call`: build through
     the (disabled) cache, take a reference to the output image, drop the
     operation's outputs and the operation.
     """
+    ffi, lib = vips.ffi, vips.lib
     memory = ffi.from_buffer(data)  # no copy; `data` outlives the source
     source = lib.vips_source_new_from_memory(memory, len(data))
     if source == ffi.NULL:
-        raise _error(ffi, lib)
+        raise vips.error()
     try:
         op = lib.vips_operation_new(b"pngload_source")
         if op == ffi.NULL:
-            raise _error(ffi, lib)
+            raise vips.error()
         try:
-            _set_object(ffi, lib, op, b"source", source, source_type)
+            vips.set_object(op, b"source", source, vips.source_type)
             if lib.vips_object_set_from_string(ffi.cast("VipsObject *", op), _OPTIONS) != 0:
-                raise _error(ffi, lib)
+                raise vips.error()
             built = lib.vips_cache_operation_build(op)
             if built == ffi.NULL:
                 lib.vips_object_unref_outputs(ffi.cast("VipsObject *", op))
-                raise _error(ffi, lib)
+                raise vips.error()
         finally:
             lib.g_object_unref(op)
         try:
-            image = ffi.cast("VipsImage *", _get_object(ffi, lib, built, b"out", image_type))
+            image = vips.get(built, b"out", vips.image_type, vips.new_ref)
+            image = ffi.cast("VipsImage *", image)
             lib.vips_object_unref_outputs(ffi.cast("VipsObject *", built))
         finally:
             lib.g_object_unref(built)
         try:
             shape = tuple(
-                _get_int(ffi, lib, image, name, int_type)
+                vips.get(image, name, vips.int_type, lib.g_value_get_int)
                 for name in (b"width", b"height", b"bands")
             )
             if shape != (*im.size, _BANDS[im.mode]):
                 raise RuntimeError(f"libvips decoded {shape}, the header says {im.size} {im.mode}")
-            _copy_rows(ffi, lib, image, im)
+            _copy_rows(vips, image, im)
         finally:
             lib.g_object_unref(image)
     finally:
         lib.g_object_unref(source)
 
 
-def _copy_rows(ffi, lib, image, im: Image.Image) -> None:
+def _copy_rows(vips: _Vips, image: Any, im: Image.Image) -> None:
     """Decode top to bottom in strips of about 64 KiB, each unpacked straight
     into `im` by Pillow's raw decoder (as `ImageFile.load` does with tiles).
 
@@ -183,12 +224,13 @@ def _copy_rows(ffi, lib, image, im: Image.Image) -> None:
     pixels in 4 bytes, libvips in 3 and 2, so a whole-image buffer would be
     a second full-size copy at the peak (+34 MiB for a 12 MP RGB PNG).
     """
+    ffi, lib = vips.ffi, vips.lib
     width, height = im.size
     bands = _BANDS[im.mode]
     rows = max(1, _STRIP_BYTES // (width * bands))
     region = lib.vips_region_new(image)
     if region == ffi.NULL:
-        raise _error(ffi, lib)
+        raise vips.error()
     try:
         decoder = Image._getdecoder(im.mode, "raw", (im.mode, 0, 1))
         decoder.setimage(im.im, (0, 0, width, height))
@@ -198,7 +240,7 @@ def _copy_rows(ffi, lib, image, im: Image.Image) -> None:
                 strip = min(rows, height - top)
                 raw = lib.vips_region_fetch(region, 0, top, width, strip, length)
                 if raw == ffi.NULL:
-                    raise _error(ffi, lib)
+                    raise vips.error()
                 raw = ffi.gc(raw, lib.g_free, length[0])
                 if length[0] != width * strip * bands:  # not 8 bits a sample after all
                     raise RuntimeError(f"libvips gave {length[0]} bytes for {strip} rows")
@@ -208,37 +250,3 @@ def _copy_rows(ffi, lib, image, im: Image.Image) -> None:
             decoder.cleanup()
     finally:
         lib.g_object_unref(region)
-
-
-def _set_object(ffi, lib, obj, name, value, gtype) -> None:  # noqa: PLR0917
-    gvalue = ffi.new("GValue *")
-    lib.g_value_init(gvalue, gtype)
-    lib.g_value_set_object(gvalue, value)
-    lib.g_object_set_property(ffi.cast("GObject *", obj), name, gvalue)
-    lib.g_value_unset(gvalue)
-
-
-def _get_object(ffi, lib, obj, name, gtype):
-    """A new reference to an object-valued property."""
-    gvalue = ffi.new("GValue *")
-    lib.g_value_init(gvalue, gtype)
-    lib.g_object_get_property(ffi.cast("GObject *", obj), name, gvalue)
-    value = lib.g_value_get_object(gvalue)
-    lib.g_object_ref(value)
-    lib.g_value_unset(gvalue)
-    return value
-
-
-def _get_int(ffi, lib, obj, name, gtype) -> int:
-    gvalue = ffi.new("GValue *")
-    lib.g_value_init(gvalue, gtype)
-    lib.g_object_get_property(ffi.cast("GObject *", obj), name, gvalue)
-    value = lib.g_value_get_int(gvalue)
-    lib.g_value_unset(gvalue)
-    return value
-
-
-def _error(ffi, lib) -> DecodeError:
-    message = ffi.string(lib.vips_error_buffer()).decode("utf-8", "replace").strip()
-    lib.vips_error_clear()
-    return DecodeError(message or "libvips failed without a message")
