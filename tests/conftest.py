@@ -53,3 +53,14 @@ def decode(data: bytes) -> Image.Image:
 @pytest.fixture
 def corpus_dir() -> Path:
     return IMAGES
+
+
+@pytest.fixture(autouse=True)
+def _pillow_pixel_limit():
+    """`process()` sets Pillow's global MAX_IMAGE_PIXELS from its config (as
+    the function's one configuration should); a test's small limit must not
+    reach the next test's Pillow calls (a 4 MP fuzz config made the memory
+    probe's 12 MP image a "decompression bomb" when run after it)."""
+    before = Image.MAX_IMAGE_PIXELS
+    yield
+    Image.MAX_IMAGE_PIXELS = before
