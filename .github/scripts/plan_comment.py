@@ -68,6 +68,16 @@ def summarize(plan_text: str) -> str:
 
 def upsert(api: str, repo: str, pr: int, token: str, *, body: str, env_name: str) -> str:
     """Update this environment's plan comment, or create it. Returns the action taken."""
+    comment = find(api, repo, pr, env_name, token)
+    if comment is not None:
+        call("PATCH", f"{api}/repos/{repo}/issues/comments/{comment['id']}", token, {"body": body})
+        return "updated"
+    call("POST", f"{api}/repos/{repo}/issues/{pr}/comments", token, {"body": body})
+    return "created"
+
+
+def find(api: str, repo: str, pr: int, env_name: str, token: str) -> dict | None:
+    """This environment's plan comment on the pull request (every page read), or None."""
     page = 1
     while True:
         comments = call(
@@ -75,18 +85,10 @@ def upsert(api: str, repo: str, pr: int, token: str, *, body: str, env_name: str
         )
         for comment in comments:
             if marker(env_name) in (comment.get("body") or ""):
-                call(
-                    "PATCH",
-                    f"{api}/repos/{repo}/issues/comments/{comment['id']}",
-                    token,
-                    {"body": body},
-                )
-                return "updated"
+                return comment
         if len(comments) < 100:
-            break
+            return None
         page += 1
-    call("POST", f"{api}/repos/{repo}/issues/{pr}/comments", token, {"body": body})
-    return "created"
 
 
 def main(env: dict[str, str] | None = None) -> int:

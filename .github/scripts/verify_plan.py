@@ -20,8 +20,7 @@ import hashlib
 import os
 import sys
 
-from github_api import call
-from plan_comment import marker, parse
+from plan_comment import find, parse
 
 RECOVER = (
     "Nothing was applied. Re-run the pull request's plan (its run: `Re-run all jobs`), "
@@ -31,20 +30,13 @@ RECOVER = (
 
 
 def reviewed_comment(api: str, repo: str, pr: int, env_name: str, *, token: str) -> str:
-    page = 1
-    while True:
-        comments = call(
-            "GET", f"{api}/repos/{repo}/issues/{pr}/comments?per_page=100&page={page}", token
+    comment = find(api, repo, pr, env_name, token)
+    if comment is None:
+        raise SystemExit(
+            f"verify_plan: pull request #{pr} has no `{env_name}` plan comment, so no "
+            f"plan was reviewed. {RECOVER}"
         )
-        for comment in comments:
-            if marker(env_name) in (comment.get("body") or ""):
-                return comment["body"]
-        if len(comments) < 100:
-            raise SystemExit(
-                f"verify_plan: pull request #{pr} has no `{env_name}` plan comment, so no "
-                f"plan was reviewed. {RECOVER}"
-            )
-        page += 1
+    return comment["body"]
 
 
 def check(shown_now: str, comment_body: str, *, pr: int, env_name: str) -> None:
