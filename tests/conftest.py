@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -64,3 +67,38 @@ def _pillow_pixel_limit():
     before = Image.MAX_IMAGE_PIXELS
     yield
     Image.MAX_IMAGE_PIXELS = before
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (at the moment of asking)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def moto_s3(buckets: tuple[str, ...], key_id: str, secret: str) -> Iterator[tuple[str, object]]:
+    """moto's S3 server on a free loopback port, with `buckets` made: (endpoint, boto3 client).
+
+    oss2 speaks to it as to OSS (the request shapes the handler uses match).
+    """
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            region_name="us-east-1",
+        )
+        for bucket in buckets:
+            s3.create_bucket(Bucket=bucket)
+        yield endpoint, s3
+    finally:
+        server.stop()

@@ -22,17 +22,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import oss2
 import pytest
-from moto.server import ThreadedMotoServer
+from conftest import moto_s3
 
 import imgpipe.smoke as smoke_module
 from fc_handler.handle import handle_event
@@ -258,31 +256,13 @@ class Pipeline:
 # ---------------------------------------------------------------- fixtures
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def cloud():
     """moto's S3 server with the dev stack's buckets, and the evaluated stack."""
     ev = evaluate({"env": "dev"})
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=KEY_ID,
-        aws_secret_access_key=SECRET,
-        region_name="us-east-1",
-    )
-    for name in ("source_bucket", "target_bucket"):
-        s3.create_bucket(Bucket=ev.output(name))
-    yield ev, s3, endpoint
-    server.stop()
+    buckets = (ev.output("source_bucket"), ev.output("target_bucket"))
+    with moto_s3(buckets, KEY_ID, SECRET) as (endpoint, s3):
+        yield ev, s3, endpoint
 
 
 @pytest.fixture

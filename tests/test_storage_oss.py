@@ -19,17 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import socket
 import threading
 import time
 from types import SimpleNamespace
 from urllib.parse import unquote, urlsplit
 
-import boto3
 import oss2
 import pytest
-from conftest import image_bytes
-from moto.server import ThreadedMotoServer
+from conftest import free_port, image_bytes, moto_s3
 
 from fc_handler.handle import handle_event
 from fc_handler.settings import Settings
@@ -161,29 +158,10 @@ def fake_oss():
         yield fake
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def oss_endpoint():
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        region_name="us-east-1",
-    )
-    for bucket in (SRC, DST):
-        s3.create_bucket(Bucket=bucket)
-    yield endpoint, s3
-    server.stop()
+    with moto_s3((SRC, DST), "test", "test") as (endpoint, s3):
+        yield endpoint, s3
 
 
 @pytest.fixture
@@ -295,7 +273,7 @@ def test_transient_5xx_and_throttling_raise_from_the_handler(overloaded_endpoint
 
 
 def test_network_error_is_transient():
-    storage = OssStorage(oss2.Auth("t", "t"), f"http://127.0.0.1:{_free_port()}", connect_timeout=1)
+    storage = OssStorage(oss2.Auth("t", "t"), f"http://127.0.0.1:{free_port()}", connect_timeout=1)
     with pytest.raises(TransientError):
         storage.head(SRC, "uploads/x.jpg")
 
