@@ -1,4 +1,5 @@
-"""Real Terraform against the stand-in alicloud provider, for the CI tests (test helper).
+"""Real Terraform against the stand-in alicloud provider, and a stand-in for
+GitHub's REST API, for the CI tests (test helper).
 
 One `tests/tfprovider/provider.py --reattach` process per test module,
 `terraform init` in a temporary copy with local state: the same plumbing as
@@ -8,11 +9,13 @@ so the CI tests need nothing from that module.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -92,3 +95,31 @@ def planned(env: dict[str, str], workdir: Path, variables: dict[str, object]) ->
     ok(terraform(env, workdir, "plan", "-out=t.tfplan", *var_args(variables)))
     shown = json.loads(ok(terraform(env, workdir, "show", "-json", "t.tfplan")).stdout)
     return {r["address"]: r["change"]["after"] for r in shown["resource_changes"]}
+
+
+class JsonApi(http.server.BaseHTTPRequestHandler):
+    """A quiet request handler that answers JSON (`_send`): GitHub's REST API
+    and the STS stand-in in the CI tests subclass it with their endpoints."""
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status: int, body) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@contextmanager
+def serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`handler` on a loopback port, in a thread; yields its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -9,15 +9,12 @@ one of them, and verify_plan.py must accept only that one.
 
 from __future__ import annotations
 
-import http.server
-import json
 import shutil
 import sys
-import threading
 from typing import ClassVar
 
 import pytest
-from ci_standin import TERRAFORM, ok, standin, terraform
+from ci_standin import TERRAFORM, JsonApi, ok, serve, standin, terraform
 
 from imgpipe import REPO_ROOT
 
@@ -108,38 +105,28 @@ def test_a_comment_in_another_form_is_refused():
         verify_plan.check("Plan: 1 to add", "LGTM", pr=7, env_name="prod")
 
 
-class Comments(http.server.BaseHTTPRequestHandler):
+class Comments(JsonApi):
     """GitHub's issue comments endpoint, one page."""
 
     bodies: ClassVar[list[str]] = []
 
-    def log_message(self, *args):
-        pass
-
     def do_GET(self):
         assert self.path.startswith("/repos/o/r/issues/7/comments?per_page=100&page=1")
-        data = json.dumps([{"id": i, "body": b} for i, b in enumerate(self.bodies)]).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._send(200, [{"id": i, "body": b} for i, b in enumerate(self.bodies)])
 
 
 def test_main_reads_the_comment_for_its_environment(shown, tmp_path):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Comments)
-    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     show_file = tmp_path / "shown.txt"
     show_file.write_text(shown["reviewed"])
     env = {
-        "GITHUB_API_URL": f"http://127.0.0.1:{server.server_address[1]}",
         "GITHUB_REPOSITORY": "o/r",
         "GITHUB_TOKEN": "t",
         "PR_NUMBER": "7",
         "TF_ENV": "prod",
         "SHOW_FILE": str(show_file),
     }
-    try:
+    with serve(Comments) as url:
+        env["GITHUB_API_URL"] = url
         staging = plan_comment.render("staging", shown["other"], "x", "u")
         Comments.bodies = ["looks good", staging, comment_for(shown["reviewed"])]
         assert verify_plan.main(env) == 0
@@ -149,8 +136,6 @@ def test_main_reads_the_comment_for_its_environment(shown, tmp_path):
         Comments.bodies = [staging.replace("staging", "prod")]  # prod's comment, other plan
         with pytest.raises(SystemExit, match="not the plan reviewed"):
             verify_plan.main(env)
-    finally:
-        server.shutdown()
 
 
 def test_a_plan_whose_state_moved_on_is_refused_by_terraform(tmp_path):

@@ -10,11 +10,8 @@ first answers can be empty. Workflow runs are listed newest first.
 
 from __future__ import annotations
 
-import http.server
-import json
 import sys
 import tempfile
-import threading
 import urllib.parse
 from pathlib import Path
 from typing import ClassVar
@@ -26,6 +23,7 @@ from imgpipe import REPO_ROOT
 sys.path.insert(0, str(REPO_ROOT / ".github" / "scripts"))
 import environment_guard
 import reviewed_plan
+from ci_standin import JsonApi, serve
 
 MERGE = "a" * 40
 HEAD = "b" * 40
@@ -42,23 +40,12 @@ def pull(number: int, *, merged: bool, base: str, merge_sha: str | None, head: s
     }
 
 
-class GitHub(http.server.BaseHTTPRequestHandler):
+class GitHub(JsonApi):
     pulls: ClassVar[list[list[dict]]] = []  # one answer per call; the last one repeats
     calls: ClassVar[int] = 0
     runs: ClassVar[list[dict]] = []
     artifacts: ClassVar[dict[int, list[dict]]] = {}
     environments: ClassVar[dict[str, dict]] = {}
-
-    def log_message(self, *args):
-        pass
-
-    def _send(self, status: int, body) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_GET(self):
         url = urllib.parse.urlparse(self.path)
@@ -97,10 +84,8 @@ def api():
         42: [{"name": f"package-{HEAD}", "expired": False}],
         41: [{"name": f"tfplan-prod-{HEAD}", "expired": False}],
     }
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), GitHub)
-    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve(GitHub) as url:
+        yield url
 
 
 def run(api: str, branch: str = "main", env_name: str = "prod", attempts: int = 3, out=None):

@@ -7,18 +7,17 @@ against local HTTP servers that answer like GitHub's and Alibaba's APIs.
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
 import subprocess
 import sys
-import threading
 import urllib.parse
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 import yaml
+from ci_standin import JsonApi, serve
 
 from imgpipe import REPO_ROOT
 
@@ -208,23 +207,12 @@ def test_pre_commit_runs_the_same_checks():
 # ---------------------------------------------------------------- scripts, for real
 
 
-class FakeApis(http.server.BaseHTTPRequestHandler):
+class FakeApis(JsonApi):
     """GitHub's OIDC and REST endpoints and Alibaba's STS, as far as the scripts use them."""
 
     comments: ClassVar[list[dict]] = []
     sts_params: ClassVar[dict] = {}
     sts_query: ClassVar[dict] = {}
-
-    def log_message(self, *args):
-        pass
-
-    def _send(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_GET(self):
         url = urllib.parse.urlparse(self.path)
@@ -274,10 +262,8 @@ class FakeApis(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def api():
     FakeApis.comments = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeApis)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve(FakeApis) as url:
+        yield url
 
 
 def test_oidc_exchange_exports_masked_temporary_credentials(api, tmp_path, capsys):
