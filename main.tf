@@ -1,62 +1,61 @@
 # imgpipe: OSS upload -> EventBridge -> Function Compute 3.0 -> variants in a
 # second bucket; failures to an MNS dead-letter queue.
 #
-#   terraform init -backend-config=backend.hcl
 #   make package
-#   terraform apply -var env=prod
+#   terraform init -backend-config=backend.hcl
+#   terraform plan -var env=prod -out prod.tfplan && terraform apply prod.tfplan
+#
+# This directory is the deployable root: it configures the provider (here)
+# and the state backend (versions.tf), and deploys the stack, which is the
+# reusable module modules/imgpipe/ (all of it: buckets, function, routing,
+# dead letters, alarms). Call that module from your own configuration to
+# deploy several stacks (for_each over environments, examples/multi-env).
+# variables.tf is modules/imgpipe/variables.tf (a symbolic link): one list
+# of inputs, each passed through below; tests/test_terraform.py checks that
+# none is left out.
 
 provider "alicloud" {
   region = var.region
 }
 
-data "alicloud_account" "current" {
-  count = var.account_id == null ? 1 : 0
-}
+module "imgpipe" {
+  source = "./modules/imgpipe"
 
-locals {
-  account_id  = var.account_id != null ? var.account_id : data.alicloud_account.current[0].id
-  name        = "${var.name_prefix}-${var.env}"
-  log_project = "${var.name_prefix}-${var.env}-logs-${local.account_id}"
-  tags        = merge({ app = "imgpipe", env = var.env, managed-by = "terraform" }, var.tags)
-
-  # The literal start of each variant's keys: what the function may write
-  # and what it must never process again.
-  output_prefixes = distinct([
-    for v in var.variants : split("{", replace(var.key_template, "{variant}", v.name))[0]
-  ])
-
-  # The processor configuration the handler parses (function_src/imgproc/config.py).
-  processor_config = {
-    variants = [
-      for v in var.variants : { for k, val in {
-        name    = v.name
-        width   = v.width
-        height  = v.height
-        formats = v.formats
-      } : k => val if val != null }
-    ]
-    quality    = var.quality
-    background = var.background
-    watermark  = var.watermark.text == "" && var.watermark.image == "" ? null : var.watermark
-    # null when unused: the handler's default, and the config fingerprint of
-    # a deployment that does not use it stays as it was.
-    metadata       = length(var.metadata.keep) > 0 ? var.metadata : null
-    max_megapixels = var.max_megapixels
-    key_template   = var.key_template
-  }
-
-  manifest = var.code_oss_bucket == null ? jsondecode(file("${path.module}/${var.package_dir}/function.json")) : null
-  checksum = local.manifest == null ? null : local.manifest.crc64
-}
-
-module "storage" {
-  source = "./modules/storage"
-
-  name_prefix                        = var.name_prefix
   env                                = var.env
-  name_suffix                        = local.account_id
+  region                             = var.region
+  account_id                         = var.account_id
+  name_prefix                        = var.name_prefix
+  tags                               = var.tags
   source_prefix                      = var.source_prefix
-  variants_prefix                    = split("{", var.key_template)[0]
+  image_suffixes                     = var.image_suffixes
+  variants                           = var.variants
+  quality                            = var.quality
+  watermark                          = var.watermark
+  metadata                           = var.metadata
+  background                         = var.background
+  max_megapixels                     = var.max_megapixels
+  key_template                       = var.key_template
+  rejected_prefix                    = var.rejected_prefix
+  delete_variants_with_source        = var.delete_variants_with_source
+  max_object_mb                      = var.max_object_mb
+  cache_control                      = var.cache_control
+  runtime                            = var.runtime
+  package_dir                        = var.package_dir
+  code_oss_bucket                    = var.code_oss_bucket
+  code_oss_object                    = var.code_oss_object
+  layer_arns                         = var.layer_arns
+  memory_mb                          = var.memory_mb
+  cpu                                = var.cpu
+  timeout_seconds                    = var.timeout_seconds
+  reserved_concurrency               = var.reserved_concurrency
+  internet_access                    = var.internet_access
+  log_retention_days                 = var.log_retention_days
+  async_invocation                   = var.async_invocation
+  async_retries                      = var.async_retries
+  async_max_event_age_seconds        = var.async_max_event_age_seconds
+  async_success_destination          = var.async_success_destination
+  dlq_retention_seconds              = var.dlq_retention_seconds
+  create_service_linked_roles        = var.create_service_linked_roles
   upload_expiration_days             = var.upload_expiration_days
   variants_ia_days                   = var.variants_ia_days
   noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
@@ -65,106 +64,10 @@ module "storage" {
   kms_key_id                         = var.kms_key_id
   cors_allowed_origins               = var.cors_allowed_origins
   force_destroy                      = var.force_destroy
-  tags                               = local.tags
-}
-
-module "dlq" {
-  source = "./modules/dlq"
-
-  queue_name                = "${local.name}-dead-letters"
-  region                    = var.region
-  account_id                = local.account_id
-  message_retention_seconds = var.dlq_retention_seconds
-  tags                      = local.tags
-}
-
-module "iam" {
-  source = "./modules/iam"
-
-  name           = "${local.name}-function"
-  region         = var.region
-  account_id     = local.account_id
-  source_bucket  = module.storage.source_bucket
-  source_prefix  = var.source_prefix
-  target_bucket  = module.storage.target_bucket
-  write_prefixes = concat(local.output_prefixes, [var.rejected_prefix])
-  delete_outputs = var.delete_variants_with_source
-  queue_name     = module.dlq.queue_name
-  log_project    = local.log_project
-  logstore       = "function"
-  kms_key_id     = var.kms_key_id
-  tags           = local.tags
-}
-
-module "function" {
-  source = "./modules/function"
-
-  function_name   = "${local.name}-images"
-  runtime         = var.runtime
-  role_arn        = module.iam.role_arn
-  zip_path        = var.code_oss_bucket == null ? "${path.module}/${var.package_dir}/function.zip" : null
-  code_checksum   = local.checksum
-  code_oss_bucket = var.code_oss_bucket
-  code_oss_object = var.code_oss_object
-  layer_arns      = var.layer_arns
-  memory_mb       = var.memory_mb
-  cpu             = var.cpu
-  timeout_seconds = var.timeout_seconds
-
-  reserved_concurrency = var.reserved_concurrency
-  internet_access      = var.internet_access
-  log_project          = local.log_project
-  logstore             = "function"
-  log_retention_days   = var.log_retention_days
-
-  dead_letter_arn             = module.dlq.queue_arn
-  async_success_destination   = var.async_success_destination
-  max_async_retry_attempts    = var.async_retries
-  max_async_event_age_seconds = var.async_max_event_age_seconds
-
-  # The handler's configuration (README, "Function environment").
-  environment = {
-    SOURCE_BUCKET    = module.storage.source_bucket
-    TARGET_BUCKET    = module.storage.target_bucket
-    SOURCE_PREFIX    = var.source_prefix
-    IMGPIPE_CONFIG   = jsonencode(local.processor_config)
-    REJECTED_PREFIX  = var.rejected_prefix
-    MAX_OBJECT_BYTES = tostring(var.max_object_mb * 1024 * 1024)
-    CACHE_CONTROL    = var.cache_control
-
-    DELETE_VARIANTS_WITH_SOURCE = tostring(var.delete_variants_with_source)
-  }
-
-  tags = local.tags
-}
-
-module "events" {
-  source = "./modules/events"
-
-  function_name               = module.function.function_name
-  trigger_name                = "oss-uploads"
-  source_bucket               = module.storage.source_bucket
-  source_prefix               = var.source_prefix
-  image_suffixes              = var.image_suffixes
-  created_event_types         = ["PutObject", "PostObject", "CopyObject", "CompleteMultipartUpload"]
-  removed_event_types         = var.delete_variants_with_source ? ["DeleteObject", "DeleteObjects"] : []
-  dead_letter_arn             = module.dlq.eventbridge_dlq_arn
-  async_invocation            = var.async_invocation
-  create_service_linked_roles = var.create_service_linked_roles
-}
-
-module "alarms" {
-  source = "./modules/alarms"
-  count  = coalesce(var.enable_alarms, var.env == "prod") ? 1 : 0
-
-  name                     = local.name
-  function_name            = module.function.function_name
-  queue_name               = module.dlq.queue_name
-  region                   = var.region
-  account_id               = local.account_id
-  contact_groups           = var.alarm_contact_groups
-  function_error_threshold = var.alarm_function_errors
-  queue_depth_threshold    = var.alarm_dead_letters
-  function_error_metric    = var.alarm_function_error_metric
-  queue_depth_metric       = var.alarm_queue_depth_metric
+  enable_alarms                      = var.enable_alarms
+  alarm_contact_groups               = var.alarm_contact_groups
+  alarm_function_errors              = var.alarm_function_errors
+  alarm_dead_letters                 = var.alarm_dead_letters
+  alarm_function_error_metric        = var.alarm_function_error_metric
+  alarm_queue_depth_metric           = var.alarm_queue_depth_metric
 }

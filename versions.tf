@@ -1,28 +1,18 @@
+# The deployable root's Terraform settings: the provider's version
+# constraint is the stack's (modules/imgpipe/versions.tf says why 1.292.0),
+# and the state backend, which only a root module can declare.
 terraform {
   required_version = ">= 1.5.0"
 
   required_providers {
     alicloud = {
-      source = "aliyun/alicloud"
-      # >= 1.292.0 because of the async invoke config bug: up to v1.289.0 the
-      # provider always sends an empty `onSuccess` destination, and FC rejects
-      # an on_failure-only config ("destination can't be empty";
-      # terraform-provider-alicloud issue #10031). The fix is PR #10298,
-      # merged on 2026-08-26. The 1.290.0 notes were generated on 2026-08-25
-      # (PR #10287, which also opened the 1.291.0 block), so 1.290.0 does not
-      # list it and 1.291.0 is the first release whose notes can. We could not
-      # read a CHANGELOG newer than 2026-08-22, so we require the first release
-      # we can prove is later than the merge: 1.292.0 (its notes list PRs up
-      # to #10391, opened long after #10298). docs/alibaba-cloud-review.md,
-      # point 9. Should the create still fail, the escape hatch is
-      # `async_success_destination` (README, "Known provider issues").
-      # fcv3 resources need >= 1.228.0, the public access block >= 1.224.0.
+      source  = "aliyun/alicloud"
       version = ">= 1.292.0, < 2.0.0"
     }
   }
 
   # State lives in OSS, locked through Tablestore, because CI applies.
   # Partial configuration: `terraform init -backend-config=backend.hcl`
-  # (see backend.hcl.example and README, "Remote state").
+  # (see backend.hcl.example and docs/deploying.md, "Remote state").
   backend "oss" {}
 }

@@ -7,8 +7,8 @@ variables {
   function_name               = "imgpipe-test-images"
   runtime                     = "python3.10"
   role_arn                    = "acs:ram::1234567890123456:role/imgpipe-test-function"
-  zip_path                    = "tests/data/tf-package/function.zip"
-  code_checksum               = "1798254305334793085"
+  package                     = merge(jsondecode(file("tests/data/tf-package/function.json")), { zip = "tests/data/tf-package/function.zip" })
+  code_bucket                 = "imgpipe-test-code-1234567890123456"
   layer_arns                  = []
   memory_mb                   = 1024
   cpu                         = 1
@@ -24,7 +24,7 @@ variables {
   tags                        = {}
 }
 
-run "inline_zip" {
+run "code_through_oss" {
   command = plan
 
   module {
@@ -32,12 +32,20 @@ run "inline_zip" {
   }
 
   assert {
-    condition     = alicloud_fcv3_function.this.code[0].zip_file == filebase64("tests/data/tf-package/function.zip")
-    error_message = "the package is uploaded inline from zip_path"
+    condition     = alicloud_oss_bucket_object.code[0].key == "imgpipe-test-images/592bc3b89b3444444bc7fe6c86e0420abca7779fb3b9066f8132f36cc19cfef0.zip"
+    error_message = "the package is uploaded under its sha256: a new package is a new object"
   }
   assert {
-    condition     = alicloud_fcv3_function.this.code[0].oss_bucket_name == null
-    error_message = "no OSS location when the package is inline"
+    condition     = alicloud_oss_bucket_object.code[0].bucket == var.code_bucket && alicloud_oss_bucket_object.code[0].content_md5 == "ekPUH5woBdEldDUnqMC9fg=="
+    error_message = "the package goes to the code bucket, with the manifest's Content-MD5 for OSS to check"
+  }
+  assert {
+    condition     = alicloud_fcv3_function.this.code[0].zip_file == null && alicloud_fcv3_function.this.code[0].oss_object_name == alicloud_oss_bucket_object.code[0].key
+    error_message = "by default nothing goes inline: the function names the uploaded object"
+  }
+  assert {
+    condition     = alicloud_fcv3_function.this.code[0].checksum == "1798254305334793085"
+    error_message = "FC checks the code it reads against the manifest's CRC-64"
   }
   assert {
     condition     = length(alicloud_fcv3_concurrency_config.this) == 0
@@ -53,6 +61,42 @@ run "inline_zip" {
   }
 }
 
+run "inline_zip" {
+  command = plan
+
+  module {
+    source = "./modules/function"
+  }
+
+  variables {
+    code_upload = "inline"
+  }
+
+  assert {
+    condition     = alicloud_fcv3_function.this.code[0].zip_file == filebase64("tests/data/tf-package/function.zip")
+    error_message = "a small package can still go inline"
+  }
+  assert {
+    condition     = alicloud_fcv3_function.this.code[0].oss_bucket_name == null && length(alicloud_oss_bucket_object.code) == 0
+    error_message = "no OSS object when the package is inline"
+  }
+}
+
+run "inline_too_large" {
+  command = plan
+
+  module {
+    source = "./modules/function"
+  }
+
+  variables {
+    code_upload = "inline"
+    package     = merge(jsondecode(file("tests/data/tf-package/function.json")), { zip = "tests/data/tf-package/function.zip", size = 1032193 })
+  }
+
+  expect_failures = [alicloud_fcv3_function.this]
+}
+
 run "code_from_oss" {
   command = plan
 
@@ -61,15 +105,14 @@ run "code_from_oss" {
   }
 
   variables {
-    zip_path        = null
-    code_checksum   = null
+    package         = null
     code_oss_bucket = "imgpipe-artifacts"
     code_oss_object = "function-0123abcd.zip"
   }
 
   assert {
-    condition     = alicloud_fcv3_function.this.code[0].zip_file == null
-    error_message = "nothing is uploaded inline when the code is in OSS"
+    condition     = alicloud_fcv3_function.this.code[0].zip_file == null && length(alicloud_oss_bucket_object.code) == 0
+    error_message = "nothing is uploaded when the code is already in OSS"
   }
   assert {
     condition     = alicloud_fcv3_function.this.code[0].oss_bucket_name == "imgpipe-artifacts" && alicloud_fcv3_function.this.code[0].oss_object_name == "function-0123abcd.zip"

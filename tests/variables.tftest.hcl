@@ -7,7 +7,7 @@
 mock_provider "alicloud" {}
 
 override_data {
-  target = data.alicloud_account.current
+  target = module.imgpipe.data.alicloud_account.current
   values = { id = "1234567890123456" }
 }
 
@@ -313,4 +313,62 @@ run "bad_alarm_contact_groups" {
     alarm_contact_groups = []
   }
   expect_failures = [var.alarm_contact_groups]
+}
+
+run "bad_code_upload" {
+  command = plan
+  variables {
+    code_upload = "s3"
+  }
+  expect_failures = [var.code_upload]
+}
+
+# Lengths that reach the cloud's limits (docs/limits.md): the largest value
+# accepted plans, one more is refused by the validation that names the limit.
+run "longest_prefixes_plan" {
+  command = plan
+  variables {
+    source_prefix   = "${join("", [for i in range(255) : "s"])}/"
+    rejected_prefix = "${join("", [for i in range(255) : "r"])}/"
+    key_template    = "${join("", [for i in range(233) : "k"])}/{variant}/{path}.{ext}"
+  }
+}
+
+run "source_prefix_too_long" {
+  command = plan
+  variables {
+    source_prefix = "${join("", [for i in range(256) : "s"])}/"
+  }
+  expect_failures = [var.source_prefix]
+}
+
+run "rejected_prefix_too_long" {
+  command = plan
+  variables {
+    rejected_prefix = "${join("", [for i in range(256) : "r"])}/"
+  }
+  expect_failures = [var.rejected_prefix]
+}
+
+run "key_template_too_long" {
+  command = plan
+  variables {
+    key_template = "${join("", [for i in range(234) : "k"])}/{variant}/{path}.{ext}"
+  }
+  expect_failures = [var.key_template]
+}
+
+run "most_image_suffixes_plan" {
+  command = plan
+  variables {
+    image_suffixes = [for i in range(32) : ".x${i}abcdefghijklm"]
+  }
+}
+
+run "too_many_image_suffixes" {
+  command = plan
+  variables {
+    image_suffixes = [for i in range(33) : ".x${i}"]
+  }
+  expect_failures = [var.image_suffixes]
 }

@@ -21,8 +21,10 @@ Outcomes, one log line each:
   stale rejection record likewise (DELETE_VARIANTS_WITH_SOURCE);
 - `ignored`: the event is not for us (not a finished creation, a deletion
   when deletions are not followed or whose object exists again, another
-  bucket, outside the source prefix, the function's own output, a folder
-  marker, an empty or oversized object, an object deleted since);
+  bucket, outside the source prefix, a key without an image ending
+  (IMAGE_SUFFIXES, any case: the event pattern cannot filter endings), the
+  function's own output, a folder marker, an empty or oversized object, an
+  object deleted since);
 - `failed`: anything else (network, OSS 5xx, throttling, permissions, a
   bug). After every record has had its turn, the first failure is raised,
   so FC retries the invocation and finally dead-letters it. Records that
@@ -162,6 +164,8 @@ def ignore_reason(record: ObjectEvent, key: str, settings: Settings) -> str | No
         return "own-output"
     if key.endswith("/"):
         return "folder-marker"
+    if not settings.is_image_key(key):
+        return "not-an-image-suffix"
     return None
 
 

@@ -21,6 +21,10 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "SOURCE_BUCKET": (None, "bucket users upload to"),
     "TARGET_BUCKET": (None, "bucket the variants and rejection records are written to"),
     "SOURCE_PREFIX": ("uploads/", "only keys under this prefix are processed"),
+    "IMAGE_SUFFIXES": (
+        ".jpg,.jpeg,.png,.webp,.gif,.tif,.tiff,.bmp,.heic,.heif,.avif",
+        "comma-separated key endings processed, any case; other keys are ignored unread",
+    ),
     "IMGPIPE_CONFIG": ("{}", "processor configuration JSON (variants, quality, watermark...)"),
     "REJECTED_PREFIX": ("rejected/", "where rejection records go in the target bucket"),
     "MAX_OBJECT_BYTES": ("52428800", "larger objects are ignored without downloading"),
@@ -50,6 +54,15 @@ class Settings:
     oss_endpoint: str
     local_buckets: str
     delete_variants_with_source: bool = True
+    # The event pattern cannot filter endings within EventBridge's 5
+    # expressions per field in every case (modules/events/main.tf): this does.
+    image_suffixes: tuple[str, ...] = (
+        ".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp", ".heic", ".heif", ".avif"
+    )  # fmt: skip
+
+    def is_image_key(self, key: str) -> bool:
+        """Whether `key` ends in one of IMAGE_SUFFIXES, in any case (.JPG, .Jpeg, .jPg)."""
+        return key.lower().endswith(self.image_suffixes)
 
     @property
     def guarded_prefixes(self) -> tuple[str, ...]:
@@ -78,6 +91,7 @@ class Settings:
         raw_max = get("MAX_OBJECT_BYTES")
         if not raw_max.isdigit() or int(raw_max) <= 0:
             raise SettingsError(f"MAX_OBJECT_BYTES: a positive integer required, got {raw_max!r}")
+        suffixes = _suffixes(get("IMAGE_SUFFIXES"))
         raw_delete = get("DELETE_VARIANTS_WITH_SOURCE")
         if raw_delete not in ("true", "false"):
             msg = f"DELETE_VARIANTS_WITH_SOURCE: true or false required, got {raw_delete!r}"
@@ -94,6 +108,7 @@ class Settings:
             oss_endpoint=get("OSS_ENDPOINT"),
             local_buckets=get("IMGPIPE_LOCAL_BUCKETS"),
             delete_variants_with_source=raw_delete == "true",
+            image_suffixes=suffixes,
         )
         if source_bucket == target_bucket:
             for guarded in settings.guarded_prefixes:
@@ -109,6 +124,19 @@ def _bucket(value: str, name: str) -> str:
     if not _BUCKET.match(value):
         raise SettingsError(f"{name}: {value!r} is not a valid OSS bucket name")
     return value
+
+
+_SUFFIX = re.compile(r"^\.[A-Za-z0-9][A-Za-z0-9._+-]{0,15}$")
+
+
+def _suffixes(value: str) -> tuple[str, ...]:
+    items = [s.strip() for s in value.split(",")]
+    bad = [s for s in items if not _SUFFIX.match(s)]
+    if bad or not items:
+        raise SettingsError(
+            f"IMAGE_SUFFIXES: comma-separated endings like .jpg required, got {value!r}"
+        )
+    return tuple(dict.fromkeys(s.lower() for s in items))
 
 
 def _prefix(value: str, name: str, *, allow_empty: bool) -> str:

@@ -2,32 +2,45 @@
 #
 # The FC-native EventBridge trigger makes FC create the EventBridge rule on
 # the default bus itself. EventBridge patterns AND across keys and OR within
-# a list, so a prefix and suffixes in one list would match either: the
-# bucket is matched on data.oss.bucket.name, the folder on
-# data.oss.object.key (prefix), and the image extension on `subject`
-# (acs:oss:<region>:<account>:<bucket>/<key>, suffix), which needs no
-# account ID. Matching is case-sensitive, hence the case variants. Deletions
-# (removed_event_types) share the bucket, prefix and suffix rules: deleting
-# `uploads/a.jpg` reaches the function, which deletes a.jpg's variants.
+# a list: the bucket is matched on data.oss.bucket.name, the folder on
+# data.oss.object.key (prefix), the finished-object (and, with
+# delete-follow, deletion) event types on `type`.
+#
+# Which keys are images is decided by the function, not by the pattern
+# (fc_handler.settings IMAGE_SUFFIXES, case-insensitively). EventBridge
+# allows at most 5 expressions of the map form ({prefix}, {suffix}, ...) per
+# field ("Expressions per field in stringExpression mode | 5 (map
+# structure)", https://help.aliyun.com/en/eventbridge/product-overview/limits),
+# and its matching is case-sensitive, so the 11 default endings in three
+# cases each were 33 expressions on `subject`: a rule EventBridge refuses.
+# No pattern within 5 expressions routes .jpg, .JPG and .Jpg of 11 endings;
+# the handler ignores a non-image key from the event alone (no OSS request,
+# a few milliseconds: 75 CU per 10,000 such invocations, docs/cost.md), and
+# it matches every case, which the pattern never did (.jPg). Every field
+# here carries at most one map expression; the precondition below and the
+# stand-in provider hold that at 5 (docs/limits.md).
 
 locals {
-  suffixes = distinct(flatten([
-    for s in var.image_suffixes : [lower(s), upper(s), title(lower(s))]
-  ]))
-
   filter_pattern = {
     source = ["acs.oss"]
     type = concat(
       [for t in var.created_event_types : "oss:ObjectCreated:${t}"],
       [for t in var.removed_event_types : "oss:ObjectRemoved:${t}"],
     )
-    subject = [for s in local.suffixes : { suffix = s }]
     data = {
       oss = {
         bucket = { name = [var.source_bucket] }
         object = { key = [{ prefix = var.source_prefix }] }
       }
     }
+  }
+
+  # Map expressions per field, for the limit of 5 (one entry per leaf list).
+  pattern_expressions = {
+    source = length([for v in local.filter_pattern.source : v if can(keys(v))])
+    type   = length([for v in local.filter_pattern.type : v if can(keys(v))])
+    bucket = length([for v in local.filter_pattern.data.oss.bucket.name : v if can(keys(v))])
+    key    = length([for v in local.filter_pattern.data.oss.object.key : v if can(keys(v))])
   }
 
   # asyncInvocationType: FC 3.0's API reference (EventBridgeTriggerConfig,
@@ -77,11 +90,18 @@ resource "alicloud_fcv3_trigger" "oss_uploads" {
   trigger_name   = var.trigger_name
   trigger_type   = "eventbridge"
   qualifier      = "LATEST"
-  description    = "OSS uploads to ${var.source_bucket}/${var.source_prefix} (images only)."
+  description    = "OSS uploads to ${var.source_bucket}/${var.source_prefix} (the function ignores non-images)."
   trigger_config = jsonencode(local.trigger_config)
 
   depends_on = [
     alicloud_event_bridge_service_linked_role.send_to_fc,
     alicloud_event_bridge_service_linked_role.send_to_mns,
   ]
+
+  lifecycle {
+    precondition {
+      condition     = alltrue([for n in values(local.pattern_expressions) : n <= 5])
+      error_message = "The event pattern has more than 5 map expressions in a field (${jsonencode(local.pattern_expressions)}): EventBridge allows 5 per field in stringExpression mode (https://help.aliyun.com/en/eventbridge/product-overview/limits)."
+    }
+  }
 }

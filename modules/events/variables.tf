@@ -18,11 +18,6 @@ variable "source_prefix" {
   type        = string
 }
 
-variable "image_suffixes" {
-  description = "Key endings routed to the function, lower case; upper and title case are added."
-  type        = list(string)
-}
-
 variable "created_event_types" {
   description = "OSS event types that mean a finished object."
   type        = list(string)

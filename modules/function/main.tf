@@ -1,4 +1,36 @@
-# The function, its logs, and what happens to failed asynchronous calls.
+# The function, its code package, its logs, and what happens to failed
+# asynchronous calls.
+
+# How the code reaches FC. The provider is built on terraform-plugin-sdk v1,
+# whose gRPC server takes messages of at most 4 MiB (grpc-go's default
+# MaxRecvMsgSize; aliyun/terraform-provider-alicloud issue #7355:
+# "received message larger than max (7884827 vs. 4194304)" for exactly
+# `zip_file = filebase64(...)`). An update's PlanResourceChange and
+# ApplyResourceChange each carry the code three times (prior state,
+# proposed or planned state, configuration), so inline code must stay under
+# a third of 4 MiB, less 64 KiB for the rest of the function's arguments:
+# 1,376,256 base64 characters, a 1,032,192-byte (1008 KiB) zip. The
+# package `make package` builds is about 20 MiB, so by default Terraform
+# uploads it to the stack's code bucket under its sha256 (a new package is
+# a new object, an unchanged one changes nothing) and the function names
+# the object: the plan carries the path, never the bytes (the provider
+# reads `source` only when it uploads). docs/limits.md.
+locals {
+  external     = var.code_oss_bucket != null
+  inline       = !local.external && var.code_upload == "inline"
+  inline_limit = 1376256 # base64 characters; see above
+  # base64 of n bytes is 4 * ceil(n / 3) characters.
+  inline_size = var.package == null ? 0 : 4 * ceil(var.package.size / 3)
+}
+
+resource "alicloud_oss_bucket_object" "code" {
+  count        = !local.external && !local.inline && var.package != null ? 1 : 0
+  bucket       = var.code_bucket
+  key          = "${var.function_name}/${var.package.sha256}.zip"
+  source       = var.package.zip
+  content_md5  = var.package.content_md5 # OSS refuses a body that does not match the manifest
+  content_type = "application/zip"
+}
 
 resource "alicloud_log_project" "this" {
   project_name = var.log_project
@@ -119,13 +151,14 @@ resource "alicloud_fcv3_function" "this" {
   environment_variables = var.environment
   tags                  = var.tags
 
-  # The checksum comes from build.py's manifest. The zip is byte-for-byte
-  # reproducible, so the checksum (and the plan) changes only with the code.
+  # The checksum comes from build.py's manifest: FC verifies the code it
+  # reads against it. The zip is byte-for-byte reproducible, so the
+  # checksum, the object key and the plan change only with the code.
   code {
-    zip_file        = var.zip_path == null ? null : filebase64(var.zip_path)
-    oss_bucket_name = var.code_oss_bucket
-    oss_object_name = var.code_oss_object
-    checksum        = var.code_checksum
+    zip_file        = local.inline && var.package != null ? filebase64(var.package.zip) : null
+    oss_bucket_name = local.external ? var.code_oss_bucket : one(alicloud_oss_bucket_object.code[*].bucket)
+    oss_object_name = local.external ? var.code_oss_object : one(alicloud_oss_bucket_object.code[*].key)
+    checksum        = var.package == null ? null : var.package.crc64
   }
 
   # The logstore is referenced through its index, so the index exists before
@@ -140,6 +173,19 @@ resource "alicloud_fcv3_function" "this" {
     log_begin_rule          = "None"
     enable_request_metrics  = true
     enable_instance_metrics = true
+  }
+
+  lifecycle {
+    precondition {
+      condition     = local.external || var.package != null
+      error_message = "No package in ${var.package_dir}: function.json and function.zip are missing. Run `make package` at the repository root first (it writes dist/function.zip and dist/function.json), or set package_dir to where they are."
+    }
+    # Checked before the configuration is evaluated, so an oversized package
+    # never reaches the provider's 4 MiB gRPC limit.
+    precondition {
+      condition     = !local.inline || local.inline_size <= local.inline_limit
+      error_message = "code_upload = \"inline\" sends the package base64-encoded in the provider's gRPC messages, which carry at most 4 MiB (terraform-plugin-sdk v1; three copies on an update): at most ${local.inline_limit} base64 characters (a 1008 KiB zip), and this package needs ${local.inline_size}. Use code_upload = \"oss\" (the default). docs/limits.md."
+    }
   }
 }
 

@@ -13,19 +13,38 @@ variable "role_arn" {
   type        = string
 }
 
-variable "zip_path" {
-  description = "Path of the package built by `make package` (inline upload); null with code_oss_*."
+variable "package" {
+  description = "The package `make package` built: path of function.zip and its manifest's sha256, crc64 (FC's code.checksum), content_md5 and size; null with code_oss_* (or when no manifest was found)."
+  type = object({
+    zip         = string
+    sha256      = string
+    crc64       = string
+    content_md5 = string
+    size        = number
+  })
+  default = null
+}
+
+variable "package_dir" {
+  description = "Where the package was looked for (named in the error when it is missing)."
+  type        = string
+  default     = "dist"
+}
+
+variable "code_upload" {
+  description = "\"oss\": upload the package to code_bucket and let FC read it there; \"inline\": send it base64 in the request (small packages only)."
+  type        = string
+  default     = "oss"
+}
+
+variable "code_bucket" {
+  description = "Bucket the package is uploaded to with code_upload = \"oss\" (the stack's code bucket)."
   type        = string
   default     = null
 }
 
-variable "code_checksum" {
-  description = "CRC-64 of the package (dist/function.json `crc64`): FC verifies the upload, and only a new checksum redeploys."
-  type        = string
-}
-
 variable "code_oss_bucket" {
-  description = "Bucket holding an uploaded package, instead of an inline upload."
+  description = "Bucket holding a package uploaded outside Terraform (then package is not used)."
   type        = string
   default     = null
 }

@@ -108,6 +108,16 @@ resource "alicloud_ram_policy" "function" {
   rotate_strategy = "DeleteOldestNonDefaultVersionWhenLimitExceeded"
   description     = "Least privilege for the image pipeline function."
   tags            = var.tags
+
+  lifecycle {
+    # RAM CreatePolicy: "PolicyDocument ... The maximum length is 6,144
+    # characters" (docs/limits.md). Prefixes are capped in variables.tf so
+    # the largest accepted values fit; this names the limit if they do not.
+    precondition {
+      condition     = length(jsonencode(local.policy)) <= 6144
+      error_message = "The function's RAM policy would be ${length(jsonencode(local.policy))} characters; RAM allows 6,144 (docs/limits.md). Shorten source_prefix, key_template's literal prefix or rejected_prefix."
+    }
+  }
 }
 
 resource "alicloud_ram_role_policy_attachment" "function" {

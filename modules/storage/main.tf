@@ -1,17 +1,23 @@
-# Three buckets: uploads (source), variants (target) and their access logs.
+# Three buckets: uploads (source), variants (target) and their access logs;
+# a fourth for the function's code package when the module uploads it
+# (code_bucket: the package reaches FC through OSS, docs/limits.md).
 #
 # Versioning, encryption, logging, CORS and lifecycle are inline blocks of
 # alicloud_oss_bucket: they are not deprecated, `lifecycle_rule` exists only
 # inline, and checkov's OSS checks read these blocks (not the split-out
 # resources). The ACL and the public access block are separate resources
-# (inline `acl` is deprecated; the block has no inline form), so the bucket
-# ignores `acl`.
+# (inline `acl` is deprecated; the block has no inline form). The buckets
+# leave `acl` unset, and it is Optional+Computed in the provider's schema
+# (resource_alicloud_oss_bucket.go at v1.289.0), so the ACL resource's value
+# read back is no diff: no `ignore_changes = [acl]`, which made `terraform
+# validate` warn "Deprecated attribute" once per bucket.
 
 locals {
   names = {
     source = "${var.name_prefix}-${var.env}-src-${var.name_suffix}"
     target = "${var.name_prefix}-${var.env}-out-${var.name_suffix}"
     logs   = "${var.name_prefix}-${var.env}-log-${var.name_suffix}"
+    code   = "${var.name_prefix}-${var.env}-code-${var.name_suffix}"
   }
   sse = var.kms_key_id == null ? { algorithm = "AES256", key = null } : { algorithm = "KMS", key = var.kms_key_id }
 }
@@ -52,10 +58,6 @@ resource "alicloud_oss_bucket" "logs" {
     abort_multipart_upload {
       days = var.abort_multipart_days
     }
-  }
-
-  lifecycle {
-    ignore_changes = [acl]
   }
 }
 
@@ -106,10 +108,6 @@ resource "alicloud_oss_bucket" "source" {
       days = var.abort_multipart_days
     }
   }
-
-  lifecycle {
-    ignore_changes = [acl]
-  }
 }
 
 resource "alicloud_oss_bucket" "target" {
@@ -157,18 +155,56 @@ resource "alicloud_oss_bucket" "target" {
       days = var.abort_multipart_days
     }
   }
+}
 
-  lifecycle {
-    ignore_changes = [acl]
+resource "alicloud_oss_bucket" "code" {
+  # checkov:skip=CKV_ALI_11: transfer acceleration speeds up uploads from far away at extra cost per GB; uploads and the function are in one region, so it stays off (enable it on the bucket if your users are remote)
+  # checkov:skip=CKV_ALI_6: encrypted at rest either way: OSS-managed AES256 by default (no key to manage, no KMS charge per request); set kms_key_id to use a customer master key
+  count         = var.code_bucket ? 1 : 0
+  bucket        = local.names.code
+  storage_class = "Standard"
+  force_destroy = true # holds only packages Terraform uploaded, each also in dist/
+  tags          = merge(var.tags, { role = "function-code" })
+
+  # One object per package (its sha256 in the key): a new package replaces
+  # the object, and the old one stays a noncurrent version for a day, for
+  # an apply that is rolled back while FC still reads it.
+  versioning {
+    status = "Enabled"
+  }
+
+  server_side_encryption_rule {
+    sse_algorithm     = local.sse.algorithm
+    kms_master_key_id = local.sse.key
+  }
+
+  logging {
+    target_bucket = alicloud_oss_bucket.logs.bucket
+    target_prefix = "code/"
+  }
+
+  lifecycle_rule {
+    id      = "housekeeping"
+    enabled = true
+    prefix  = ""
+    noncurrent_version_expiration {
+      days = 1
+    }
+    abort_multipart_upload {
+      days = var.abort_multipart_days
+    }
   }
 }
 
 locals {
-  buckets = {
-    logs   = alicloud_oss_bucket.logs.bucket
-    source = alicloud_oss_bucket.source.bucket
-    target = alicloud_oss_bucket.target.bucket
-  }
+  buckets = merge(
+    {
+      logs   = alicloud_oss_bucket.logs.bucket
+      source = alicloud_oss_bucket.source.bucket
+      target = alicloud_oss_bucket.target.bucket
+    },
+    var.code_bucket ? { code = alicloud_oss_bucket.code[0].bucket } : {},
+  )
 }
 
 resource "alicloud_oss_bucket_acl" "this" {

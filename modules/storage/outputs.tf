@@ -12,3 +12,8 @@ output "logs_bucket" {
   description = "Name of the bucket holding the other buckets' access logs."
   value       = alicloud_oss_bucket.logs.bucket
 }
+
+output "code_bucket" {
+  description = "Name of the bucket holding the function's code package (null without code_bucket)."
+  value       = one(alicloud_oss_bucket.code[*].bucket)
+}

@@ -68,3 +68,9 @@ variable "tags" {
   description = "Tags for every bucket."
   type        = map(string)
 }
+
+variable "code_bucket" {
+  description = "Create a private bucket for the function's code package (the module uploads it there)."
+  type        = bool
+  default     = true
+}

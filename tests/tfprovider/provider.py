@@ -30,6 +30,11 @@ What it does the way terraform-plugin-sdk v2 (the provider's SDK) does:
   provider's id format where the snapshot documents it, ARNs in their
   format, otherwise a digest of the planned values).
 
+The cloud's limits (`limit_errors`, docs/limits.md): a plan is refused where
+the real API would refuse the apply (RAM policy length, FC environment size,
+EventBridge expressions per pattern field), and gRPC messages over 4 MiB are
+refused as the real provider refuses them.
+
 What it does not do: talk to a cloud, CustomizeDiff, DiffSuppressFunc,
 StateFunc, import, or the provider's runtime checks. README "Proving the
 Terraform without a cloud" lists what only the real provider can catch.
@@ -492,6 +497,76 @@ def validate_block(block: dict[str, Any], config: Any, steps: list[str | int]) -
     return diags
 
 
+# ------------------------------------------------------------------ the cloud's limits
+# What the real API refuses at create or update, with its source
+# (docs/limits.md has the table). The real provider sends these values
+# unchecked and the apply fails; the stand-in refuses them when it plans,
+# so that every offline plan of every configuration proves them.
+
+GRPC_MAX_MESSAGE = 4 * 1024 * 1024  # terraform-plugin-sdk v1's gRPC server (grpc-go default)
+RAM_POLICY_MAX = 6144
+FC_ENVIRONMENT_MAX = 4096
+PATTERN_EXPRESSIONS_MAX = 5
+
+
+def _count_pattern_expressions(pattern: Any, path: str = "") -> dict[str, int]:
+    """Map-form expressions ({prefix}, {suffix}, ...) in each leaf list of an event pattern."""
+    counts: dict[str, int] = {}
+    if isinstance(pattern, dict):
+        for key, value in pattern.items():
+            counts.update(_count_pattern_expressions(value, f"{path}.{key}" if path else key))
+    elif isinstance(pattern, list):
+        counts[path] = sum(1 for item in pattern if isinstance(item, dict))
+    return counts
+
+
+def limit_errors(rtype: str, planned: dict[str, Any]) -> list[tuple[str, list[str | int]]]:
+    """(message, attribute path) for each documented limit `planned` breaks."""
+    errors: list[tuple[str, list[str | int]]] = []
+    if rtype == "alicloud_ram_policy":
+        doc = planned.get("policy_document")
+        if isinstance(doc, str) and len(doc) > RAM_POLICY_MAX:
+            errors.append(
+                (
+                    f"RAM CreatePolicy refuses this policy_document: {len(doc)} characters, "
+                    f"and 'The document must be 1 to {RAM_POLICY_MAX:,} characters in length' "
+                    "(https://alibabacloud.com/help/en/resource-management/api-createpolicy)",
+                    ["policy_document"],
+                )
+            )
+    if rtype == "alicloud_fcv3_function":
+        env = planned.get("environment_variables")
+        if isinstance(env, dict) and not has_unknown(env):
+            size = sum(len(k.encode()) + len(str(v).encode()) for k, v in env.items())
+            if size > FC_ENVIRONMENT_MAX:
+                errors.append(
+                    (
+                        f"FC refuses these environment_variables: {size} bytes of names and "
+                        "values, and 'The total size of all environment variables cannot exceed "
+                        "4 KB' (https://www.alibabacloud.com/help/en/functioncompute/fc/"
+                        "environment-variables)",
+                        ["environment_variables"],
+                    )
+                )
+    if rtype == "alicloud_fcv3_trigger":
+        raw = planned.get("trigger_config")
+        if isinstance(raw, str):
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                pattern = json.loads(json.loads(raw).get("eventRuleFilterPattern") or "{}")
+                for field, n in sorted(_count_pattern_expressions(pattern).items()):
+                    if n > PATTERN_EXPRESSIONS_MAX:
+                        errors.append(
+                            (
+                                f"EventBridge refuses this event pattern: {n} expressions in "
+                                f"field {field!r}, and 'Expressions per field in stringExpression "
+                                f"mode | {PATTERN_EXPRESSIONS_MAX} (map structure)' "
+                                "(https://help.aliyun.com/en/eventbridge/product-overview/limits)",
+                                ["trigger_config"],
+                            )
+                        )
+    return errors
+
+
 # ------------------------------------------------------------------ plan and apply
 
 
@@ -575,6 +650,7 @@ ID_FORMATS = {
     "alicloud_ots_instance": "{name}",
     "alicloud_ots_table": "{instance_name}:{table_name}",
     "alicloud_ims_oidc_provider": "{oidc_provider_name}",
+    "alicloud_oss_bucket_object": "{key}",
 }
 FAKE_FORMATS = {
     ("alicloud_ram_role", "arn"): "acs:ram::{account}:role/{role_name}",
@@ -724,6 +800,11 @@ class AlicloudStandIn(rpc.ProviderServicer):
         if replace:  # a new object: its computed attributes are unknown again
             planned = plan_block(block, proposed, config, creating=True)
         _log("plan", request.type_name, prior=prior, planned=planned, replace=replace)
+        limits = limit_errors(request.type_name, planned)
+        if limits:
+            return pb.PlanResourceChange.Response(
+                diagnostics=[_diag(message, path) for message, path in limits]
+            )
         return pb.PlanResourceChange.Response(
             planned_state=encode(planned),
             requires_replace=[_path(p) for p in replace],
@@ -795,7 +876,14 @@ def serve(*, reattach: bool = False) -> None:
         def StreamStdio(self, request, context):
             return iter([])
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    # The real provider's message limit: terraform-plugin-sdk v1 serves gRPC
+    # with grpc-go's default of 4 MiB per received message (provider issue
+    # #7355: "received message larger than max (7884827 vs. 4194304)").
+    # Python's grpc has the same default; it is set here so that it is seen.
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=8),
+        options=[("grpc.max_receive_message_length", GRPC_MAX_MESSAGE)],
+    )
     rpc.add_ProviderServicer_to_server(AlicloudStandIn(), server)
     controller_rpc.add_GRPCControllerServicer_to_server(Controller(), server)
     stdio_rpc.add_GRPCStdioServicer_to_server(Stdio(), server)

@@ -1,0 +1,74 @@
+output "source_bucket" {
+  description = "Bucket to upload pictures to (under source_prefix)."
+  value       = module.storage.source_bucket
+}
+
+output "target_bucket" {
+  description = "Bucket the variants and rejection records are written to."
+  value       = module.storage.target_bucket
+}
+
+output "logs_bucket" {
+  description = "Bucket holding the other buckets' access logs."
+  value       = module.storage.logs_bucket
+}
+
+output "function_name" {
+  description = "Name of the FC function."
+  value       = module.function.function_name
+}
+
+output "function_arn" {
+  description = "ARN of the FC function."
+  value       = module.function.function_arn
+}
+
+output "function_role_arn" {
+  description = "ARN of the function's RAM role."
+  value       = module.iam.role_arn
+}
+
+output "trigger_name" {
+  description = "Name of the EventBridge trigger on the function."
+  value       = module.events.trigger_name
+}
+
+output "event_filter_pattern" {
+  description = "The EventBridge pattern uploads must match to reach the function (JSON)."
+  value       = module.events.filter_pattern
+}
+
+output "queue_name" {
+  description = "Name of the MNS dead-letter queue."
+  value       = module.dlq.queue_name
+}
+
+output "queue_arn" {
+  description = "ARN of the dead-letter queue as FC's async config uses it."
+  value       = module.dlq.queue_arn
+}
+
+output "log_project" {
+  description = "SLS project of the function's logs."
+  value       = module.function.log_project
+}
+
+output "logstore" {
+  description = "SLS logstore with one JSON line per processed object."
+  value       = module.function.logstore
+}
+
+output "package_checksum" {
+  description = "CRC-64 of the deployed package (from dist/function.json)."
+  value       = local.checksum
+}
+
+output "pipeline_config" {
+  description = "What the function was configured with, as JSON (source_prefix, rejected_prefix, max_object_bytes, processor): `imgpipe smoke` reads it to know which variants to expect, `imgpipe backfill` which objects are current."
+  value = jsonencode({
+    source_prefix    = var.source_prefix
+    rejected_prefix  = var.rejected_prefix
+    max_object_bytes = var.max_object_mb * 1024 * 1024
+    processor        = local.processor_config
+  })
+}
