@@ -270,11 +270,7 @@ def routing_decision(pattern: dict, event: dict) -> str:
     if matches(pattern, event):
         return "routed: the event matches every field of the pattern Terraform deploys"
     failed = [name for name, rule in pattern.items() if not matches({name: rule}, event)]
-    return (
-        "filtered: no match on "
-        + ", ".join(failed)
-        + (" (the key's suffix is not an image suffix)" if failed == ["subject"] else "")
-    )
+    return "filtered: no match on " + ", ".join(failed)
 
 
 def outcome_text(row: Row) -> str:

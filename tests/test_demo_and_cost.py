@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +30,8 @@ EXPECTED = {
     "print/brochure-cmyk.jpg": ("processed", None),
     "broken/truncated.jpg": ("rejected", "corrupt"),
     "broken/not-a-photo.jpg": ("rejected", "unsupported"),
-    "notes.txt": ("filtered", None),
+    # routed (the pattern filters no endings), ignored by the handler unread
+    "notes.txt": ("ignored", "not-an-image-suffix"),
 }
 
 
@@ -89,8 +91,8 @@ def test_demo_outputs_are_real_and_correct(demo, samples):
     record = json.loads((target / "rejected" / "broken" / "truncated.jpg.json").read_text())
     assert record["reason"] == "corrupt"
     log_lines = (demo.work_dir / "function.log").read_text().splitlines()
-    assert len(log_lines) == 6  # one per routed upload
-    assert {json.loads(line)["outcome"] for line in log_lines} == {"processed", "rejected"}
+    assert len(log_lines) == 7  # one per routed upload (notes.txt too: ignored, logged)
+    assert {json.loads(line)["outcome"] for line in log_lines} == {"processed", "rejected", "ignored"}
 
 
 def test_demo_routes_with_the_pattern_terraform_deploys(demo, tmp_path, monkeypatch):
@@ -98,7 +100,8 @@ def test_demo_routes_with_the_pattern_terraform_deploys(demo, tmp_path, monkeypa
     pattern = evaluate({"env": "dev"}).filter_pattern
     assert pattern["data"]["oss"]["bucket"]["name"] == [demo.source_bucket]
     assert matches(pattern, {"source": "acs.oss"}) is False
-    # ... so a change to the Terraform variables changes what the demo routes
+    # ... and the handler's settings are the evaluated function environment's,
+    # so a change to the Terraform variables changes what the demo processes
     import imgpipe.demo as demo_module
 
     real_evaluate = demo_module.evaluate
@@ -110,7 +113,7 @@ def test_demo_routes_with_the_pattern_terraform_deploys(demo, tmp_path, monkeypa
     files = [("phone/IMG_0006.jpg", PHONE), ("design/logo-alpha.png", LOGO)]
     result = run(files, tmp_path / ".demo", progress=False)
     assert {r.key: (r.routed, r.outcome) for r in result.rows} == {
-        "uploads/phone/IMG_0006.jpg": (False, "filtered"),
+        "uploads/phone/IMG_0006.jpg": (True, "ignored"),
         "uploads/design/logo-alpha.png": (True, "processed"),
     }
 
@@ -157,7 +160,7 @@ def test_make_demo_command_prints_the_table(tmp_path):
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "routed   processed" in done.stdout and "filtered" in done.stdout
+    assert re.search(r"routed +processed", done.stdout) and "not-an-image-suffix" in done.stdout
     assert "Cost if this mix arrived 5,000,000 times a month" in done.stdout
 
 

@@ -141,7 +141,8 @@ def test_the_report_shows_every_upload_beside_its_real_variants(demo_run):
         assert f"uploads/{sample.name}" in page
     assert "EXIF orientation 6" in page and "4000&times;3000" in page
     assert "rejection record" in page and "&quot;reason&quot;: &quot;corrupt&quot;" in page
-    assert "filtered: no match on subject" in page  # the routing decision, in words
+    assert "routed: the event matches every field" in page  # the routing decision, in words
+    assert "not-an-image-suffix" in page  # notes.txt: routed, ignored by the handler unread
     # the dead letter of the outage upload, and that redrive took it
     dead = page.split("<h2>Dead letters</h2>")[1].split("<h2>")[0]
     assert "uploads/later/IMG_0008.jpg" in dead and "re-driven by imgpipe redrive" in dead

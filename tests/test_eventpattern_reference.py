@@ -284,18 +284,19 @@ ROUTED = [
         "uploads/with space.webp",
         "uploads/t.TIFF",
         "uploads/b.Avif",
+        # Routed too: the pattern filters no endings (EventBridge's 5
+        # expressions per field); the handler ignores non-images unread.
+        "uploads/a.jPG",
+        "uploads/notes.txt",
+        "uploads/a.jpg.txt",
     )
 ]
 FILTERED = [
-    (SRC, "uploads/notes.txt", "PutObject"),
-    (SRC, "uploads/a.jpg.txt", "PutObject"),
     (SRC, "uploads/a.jpg", "ObjectRemoved:AbortMultipartUpload"),
-    (SRC, "uploads/notes.txt", "ObjectRemoved:DeleteObject"),
     (SRC, "elsewhere/a.jpg", "ObjectRemoved:DeleteObjects"),
     (SRC, "uploads/a.jpg", "InitiateMultipartUpload"),
     (SRC, "uploads/a.jpg", "UploadPart"),
     (SRC, "uploads/a.jpg", "AppendObject"),
-    (SRC, "uploads/a.jPG", "PutObject"),  # mixed case other than title case
     (SRC, "elsewhere/a.jpg", "PutObject"),
     (SRC, "uploadsX/a.jpg", "PutObject"),
     ("someone-elses-bucket", "uploads/a.jpg", "PutObject"),
@@ -327,7 +328,6 @@ def test_alibabas_sample_oss_event_against_the_modules_pattern():
             "trigger_name": "t",
             "source_bucket": event["data"]["oss"]["bucket"]["name"],
             "source_prefix": "input/",
-            "image_suffixes": [".csv"],
             "created_event_types": ["PutObject", "PostObject"],
             "dead_letter_arn": "acs:mns:cn-hangzhou:1:/queues/q",
             "async_invocation": True,
@@ -339,7 +339,6 @@ def test_alibabas_sample_oss_event_against_the_modules_pattern():
     for matcher in (matches, moto_matches):
         assert matcher(pattern, event) is True
         for path, value in [
-            (("subject",), event["subject"][:-4] + ".txt"),  # not the suffix
             (("type",), "oss:ObjectRemoved:DeleteObject"),
             (("data", "oss", "object", "key"), "output/x.csv"),
             (("data", "oss", "bucket", "name"), "other"),

@@ -154,14 +154,21 @@ def test_native_event_with_several_records_and_a_rejection(buckets):
     files = {
         "uploads/1.jpg": image_bytes("hopper.jpg"),
         "uploads/2.png": image_bytes("broken.png"),
-        "uploads/3.txt": b"just some text",
+        "uploads/3.jpg": b"just some text",
         "uploads/4.webp": image_bytes("hopper.webp"),
+        "uploads/5.txt": b"just some text",
     }
     for key, data in files.items():
         upload(buckets, key, data)
     outcomes = run(native_event([(SRC, k, d) for k, d in files.items()]), buckets)
-    assert [o.outcome for o in outcomes] == ["processed", "rejected", "rejected", "processed"]
-    assert [o.reason for o in outcomes] == [None, "corrupt", "unsupported", None]
+    # 5.txt is no image key (IMAGE_SUFFIXES): ignored unread, no rejection record
+    assert [o.outcome for o in outcomes] == [
+        "processed", "rejected", "rejected", "processed", "ignored"
+    ]  # fmt: skip
+    assert [o.reason for o in outcomes] == [
+        None, "corrupt", "unsupported", None, "not-an-image-suffix"
+    ]  # fmt: skip
+    assert not (buckets.root / DST / "rejected" / "5.txt.json").exists()
     record = json.loads(buckets.get(DST, "rejected/2.png.json"))
     assert record["key"] == "uploads/2.png" and record["reason"] == "corrupt"
     assert record["retryable"] is False and record["request_id"] == "req-1"

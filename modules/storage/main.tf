@@ -197,24 +197,28 @@ resource "alicloud_oss_bucket" "code" {
 }
 
 locals {
-  buckets = merge(
-    {
+  buckets = {
+    for role, bucket in {
       logs   = alicloud_oss_bucket.logs.bucket
       source = alicloud_oss_bucket.source.bucket
       target = alicloud_oss_bucket.target.bucket
-    },
-    var.code_bucket ? { code = alicloud_oss_bucket.code[0].bucket } : {},
-  )
+      code   = var.code_bucket ? local.names.code : null # depends_on below: after the bucket
+    } : role => bucket if bucket != null
+  }
 }
 
 resource "alicloud_oss_bucket_acl" "this" {
   for_each = local.buckets
   bucket   = each.value
   acl      = "private"
+
+  depends_on = [alicloud_oss_bucket.code]
 }
 
 resource "alicloud_oss_bucket_public_access_block" "this" {
   for_each            = local.buckets
   bucket              = each.value
   block_public_access = true
+
+  depends_on = [alicloud_oss_bucket.code]
 }
