@@ -141,3 +141,46 @@ run "reserved_concurrency_and_success_workaround" {
     error_message = "the provider-bug workaround adds the on_success destination"
   }
 }
+
+# FC's 4 KB for all environment variables (docs/limits.md), both sides:
+# names and values of exactly 4,096 bytes plan; one byte more is refused.
+run "environment_at_fcs_limit" {
+  command = plan
+
+  module {
+    source = "./modules/function"
+  }
+
+  variables {
+    environment = { SOURCE_BUCKET = "src", IMGPIPE_CONFIG = "${join("", [for i in range(1016) : "xxxx"])}xx" } # 13 + 3 + 14 + 4,066
+  }
+}
+
+run "environment_over_fcs_limit" {
+  command = plan
+
+  module {
+    source = "./modules/function"
+  }
+
+  variables {
+    environment = { SOURCE_BUCKET = "src", IMGPIPE_CONFIG = "${join("", [for i in range(1016) : "xxxx"])}xxx" }
+  }
+
+  expect_failures = [alicloud_fcv3_function.this]
+}
+
+run "environment_counts_bytes_not_characters" {
+  command = plan
+
+  module {
+    source = "./modules/function"
+  }
+
+  variables {
+    # 1,400 characters of three bytes each: 4,200 bytes
+    environment = { W = join("", [for i in range(700) : "水水"]) }
+  }
+
+  expect_failures = [alicloud_fcv3_function.this]
+}

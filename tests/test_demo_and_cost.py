@@ -92,7 +92,8 @@ def test_demo_outputs_are_real_and_correct(demo, samples):
     assert record["reason"] == "corrupt"
     log_lines = (demo.work_dir / "function.log").read_text().splitlines()
     assert len(log_lines) == 7  # one per routed upload (notes.txt too: ignored, logged)
-    assert {json.loads(line)["outcome"] for line in log_lines} == {"processed", "rejected", "ignored"}
+    outcomes = {json.loads(line)["outcome"] for line in log_lines}
+    assert outcomes == {"processed", "rejected", "ignored"}
 
 
 def test_demo_routes_with_the_pattern_terraform_deploys(demo, tmp_path, monkeypatch):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -342,11 +343,16 @@ def test_the_examples_that_use_the_module_are_found():
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_terraform_accepts_the_example(example, tmp_path):
     """`terraform plan` of the real example file, against the module's real variables."""
-    _variables_only(REPO_ROOT, tmp_path)
+    _variables_only(REPO_ROOT / "modules" / "imgpipe", tmp_path / "modules" / "imgpipe")
     ex = tmp_path / "examples" / example
     ex.mkdir(parents=True)
-    for tf in (REPO_ROOT / "examples" / example).glob("*.tf"):
-        shutil.copy(tf, ex / tf.name)
+    # Its module call, without its provider configuration: the stub module
+    # has no resources (tests/test_terraform_real.py plans the examples
+    # whole, through the stand-in provider).
+    main = (REPO_ROOT / "examples" / example / "main.tf").read_text()
+    (ex / "main.tf").write_text(
+        re.sub(r'^provider "alicloud" \{.*?^\}\n', "", main, flags=re.M | re.S)
+    )
     env = _tf_env(tmp_path)
     init = _terraform(["init", "-input=false", "-no-color", "-backend=false"], ex, env)
     assert init.returncode == 0, init.stdout + init.stderr

@@ -426,7 +426,8 @@ def test_alarms_watch_the_functions_errors_and_the_queues_depth():
         "threshold": "1",
         "times": 1,
     }
-    assert dlq["metric"] == "ActiveMessages"
+    # MNS documents the queue's ActiveMessages as this CloudMonitor metric
+    assert dlq["metric"] == "NumberOfMessagesVisible"
     assert json.loads(dlq["metric_dimensions"]) == [
         {"userId": ACCOUNT, "region": REGION, "queue": n["queue"]}
     ]

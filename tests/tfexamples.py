@@ -18,6 +18,8 @@ from tfparse import load_from_path
 from imgpipe import REPO_ROOT
 from imgpipe.terraform import Evaluated, _stage
 
+STACK = "../../modules/imgpipe"  # how the examples call the reusable stack
+
 
 def read_hcl(path: Path) -> dict[str, Any]:
     """A .tf file as plain Python values (strings without their quotes)."""
@@ -28,11 +30,13 @@ def read_hcl(path: Path) -> dict[str, Any]:
 
 
 def examples_using_the_module() -> list[str]:
-    """Examples that call the root module (`source = "../.."`)."""
+    """Examples that call the stack (`source = "../../modules/imgpipe"`) once, without for_each."""
     found = []
     for main in sorted((REPO_ROOT / "examples").glob("*/main.tf")):
         for block in read_hcl(main).get("module", []):
-            if any(spec.get("source") == "../.." for spec in block.values()):
+            if any(
+                spec.get("source") == STACK and "for_each" not in spec for spec in block.values()
+            ):
                 found.append(main.parent.name)
     return found
 
@@ -40,7 +44,7 @@ def examples_using_the_module() -> list[str]:
 def example_arguments(example: str) -> dict[str, Any]:
     """The arguments the example passes to the module, read from its file."""
     doc = read_hcl(REPO_ROOT / "examples" / example / "main.tf")
-    (spec,) = [s for b in doc["module"] for s in b.values() if s.get("source") == "../.."]
+    (spec,) = [s for b in doc["module"] for s in b.values() if s.get("source") == STACK]
     return {k: v for k, v in spec.items() if k != "source"}
 
 

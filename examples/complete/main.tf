@@ -1,10 +1,16 @@
 # Every knob, as a production deployment might set them.
 
+provider "alicloud" {
+  region = "cn-shanghai" # the same region as the stack's `region`
+}
+
 module "imgpipe" {
-  source = "../.."
+  source = "../../modules/imgpipe"
 
   env         = "prod"
   region      = "cn-shanghai"
+  package_dir = "../../dist"
+  code_upload = "oss" # the default: the 20 MiB package cannot go inline (docs/limits.md)
   name_prefix = "photos"
   tags        = { team = "platform", cost-center = "web" }
 
@@ -43,8 +49,13 @@ module "imgpipe" {
   cpu                  = 1
   timeout_seconds      = 120
   reserved_concurrency = 20
-  internet_access      = false
-  log_retention_days   = 90
+  # Without internet access (and no VPC) the function still reaches OSS's
+  # internal endpoint, the only one it uses: FC "Configure network settings"
+  # (help.aliyun.com/document_detail/2513536.html): with neither internet
+  # nor VPC access a function reaches the internal network through the
+  # function network. docs/limits.md.
+  internet_access    = false
+  log_retention_days = 90
 
   async_retries               = 4
   async_max_event_age_seconds = 21600

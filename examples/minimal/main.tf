@@ -3,13 +3,19 @@
 #   make package            # at the repository root, builds dist/function.zip
 #   terraform init -backend=false && terraform apply
 #
-# The root module configures the alicloud provider from `region` and reads
-# credentials from the environment (ALIBABA_CLOUD_ACCESS_KEY_ID, ...).
+# The stack (modules/imgpipe) configures no provider: a configuration that
+# calls it does, here from the environment's credentials
+# (ALIBABA_CLOUD_ACCESS_KEY_ID, ...) and the stack's default region.
+
+provider "alicloud" {
+  region = "cn-hangzhou"
+}
 
 module "imgpipe" {
-  source = "../.."
+  source = "../../modules/imgpipe"
 
-  env = "dev"
+  env         = "dev"
+  package_dir = "../../dist" # what `make package` wrote, relative to this directory
 }
 
 output "upload_to" {

@@ -33,6 +33,11 @@ resource "alicloud_cms_alarm" "function_errors" {
   }
 }
 
+# Messages waiting in the dead-letter queue: MNS documents a queue's
+# ActiveMessages as the CloudMonitor metric `NumberOfMessagesVisible`
+# (namespace acs_mns_new, dimensions userId, region, queue; GetQueueAttributes,
+# alibabacloud.com/help/en/mns/getqueueattributes, 2026: "ActiveMessages ->
+# CloudMonitor metric NumberOfMessagesVisible"). docs/limits.md.
 resource "alicloud_cms_alarm" "dead_letters" {
   name    = "${var.name}-dead-letters"
   project = "acs_mns_new"

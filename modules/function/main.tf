@@ -21,6 +21,14 @@ locals {
   inline_limit = 1376256 # base64 characters; see above
   # base64 of n bytes is 4 * ceil(n / 3) characters.
   inline_size = var.package == null ? 0 : 4 * ceil(var.package.size / 3)
+
+  # FC: "The total size of all environment variables cannot exceed 4 KB"
+  # (alibabacloud.com/help/en/functioncompute/fc/environment-variables).
+  # Names and values in UTF-8 bytes, counted through base64 (Terraform's
+  # length() counts characters): a watermark text in Chinese weighs 3 bytes
+  # a character. Each "=" of padding stands for one byte fewer.
+  environment_b64   = base64encode(join("", [for k, v in var.environment : "${k}${v}"]))
+  environment_bytes = length(local.environment_b64) * 3 / 4 - length(regexall("=", local.environment_b64))
 }
 
 resource "alicloud_oss_bucket_object" "code" {
@@ -59,18 +67,32 @@ resource "alicloud_log_store" "this" {
 # (function_src/fc_handler/logs.py), so `message` is indexed as JSON with the
 # handler's keys: `message.outcome: rejected` then works, and so does
 # `| select "message.reason", count(*) group by "message.reason"`.
+#
+# Every full-text and text/json index names its delimiters: without `token`
+# the provider sends an empty list (resource_alicloud_log_store_index.go at
+# v1.289.0, line 427: strings.Split("", "") is empty, and the SDK's Token
+# field has no omitempty), which SLS does not document. local.sls_tokens is
+# SLS's default set (SLS "Create indexes": "delimiters such as
+# \n\t\r,;[]{}()&^*#@~=<>/\?:'\"", plus the space, as the SLS Go SDK's
+# CreateDefaultIndex has it).
+locals {
+  sls_tokens = " \n\t\r,;[]{}()&^*#@~=<>/\\?:'\""
+}
+
 resource "alicloud_log_store_index" "this" {
   project  = alicloud_log_project.this.project_name
   logstore = alicloud_log_store.this.logstore_name
 
   full_text {
     case_sensitive = false
+    token          = local.sls_tokens
   }
 
   field_search {
     name             = "message"
     type             = "json"
     enable_analytics = true
+    token            = local.sls_tokens
 
     # The handler's fields (function_src/fc_handler/logs.py FIELDS).
     json_keys {
@@ -126,12 +148,14 @@ resource "alicloud_log_store_index" "this" {
     name             = "functionName"
     type             = "text"
     enable_analytics = true
+    token            = local.sls_tokens
   }
 
   field_search {
     name             = "requestId"
     type             = "text"
     enable_analytics = true
+    token            = local.sls_tokens
   }
 }
 
@@ -179,6 +203,10 @@ resource "alicloud_fcv3_function" "this" {
     precondition {
       condition     = local.external || var.package != null
       error_message = "No package in ${var.package_dir}: function.json and function.zip are missing. Run `make package` at the repository root first (it writes dist/function.zip and dist/function.json), or set package_dir to where they are."
+    }
+    precondition {
+      condition     = local.environment_bytes <= 4096
+      error_message = "The function's environment would be ${local.environment_bytes} bytes of names and values; FC allows 4 KB in all (docs/limits.md). Fewer or shorter variants, a shorter watermark text or fewer image_suffixes make it fit."
     }
     # Checked before the configuration is evaluated, so an oversized package
     # never reaches the provider's 4 MiB gRPC limit.

@@ -520,5 +520,7 @@ variable "alarm_function_error_metric" {
 variable "alarm_queue_depth_metric" {
   description = "CloudMonitor metric (project acs_mns_new) of a queue's waiting messages."
   type        = string
-  default     = "ActiveMessages"
+  # MNS GetQueueAttributes (alibabacloud.com/help/en/mns/getqueueattributes,
+  # 2026): "ActiveMessages -> CloudMonitor metric NumberOfMessagesVisible".
+  default = "NumberOfMessagesVisible"
 }
