@@ -41,6 +41,7 @@ module "imgpipe" {
   cache_control                      = var.cache_control
   runtime                            = var.runtime
   package_dir                        = var.package_dir
+  code_upload                        = var.code_upload
   code_oss_bucket                    = var.code_oss_bucket
   code_oss_object                    = var.code_oss_object
   layer_arns                         = var.layer_arns

@@ -577,3 +577,207 @@ def test_planted_bug_fails_naming_the_place(
     text = " ".join(result.text.split())
     assert " ".join(message.split()) in text, result.text[-3000:]
     assert f"on {path} line {line}" in result.text, result.text[-3000:]
+
+
+# ------------------------------------------------------------------ the cloud's limits
+# docs/limits.md lists each limit, its source and where it is enforced. The
+# stand-in refuses, like the real provider and API, messages over 4 MiB, RAM
+# policies over 6,144 characters, FC environments over 4 KB and more than 5
+# expressions in an event pattern field; the plans below meet them with a
+# package of the real one's size and the largest values the variables take.
+
+MIB = 1024 * 1024
+INLINE_LIMIT_BYTES = 1_032_192  # modules/function/main.tf: a third of 4 MiB, less 64 KiB, as a zip
+
+
+@pytest.fixture(scope="session")
+def repo_with_package(repo_copy: Path, package_dir: str) -> Path:
+    """The repository copy with the real-size package where `make package` puts it."""
+    shutil.copytree(package_dir, repo_copy / "dist", dirs_exist_ok=True)
+    return repo_copy
+
+
+@pytest.mark.parametrize(("example", "stacks"), [("minimal", 1), ("complete", 1), ("multi-env", 2)])
+def test_examples_plan_with_a_real_size_package(
+    example: str, stacks: int, repo_with_package: Path, terraform
+) -> None:
+    """`make package`, then a plan of each example: the code goes through OSS, never inline."""
+    workdir = repo_with_package / "examples" / example
+    terraform(workdir, "init", backend=False, input=False).ok()
+    terraform(workdir, "plan", out="example.tfplan", input=False).ok()
+    plan = json.loads(terraform(workdir, "show", "example.tfplan", json=terraform.flag).ok().out)
+    objects = [
+        r["change"]["after"] for r in _resources(plan) if r["type"] == "alicloud_oss_bucket_object"
+    ]
+    functions = [
+        r["change"]["after"] for r in _resources(plan) if r["type"] == "alicloud_fcv3_function"
+    ]
+    assert len(objects) == len(functions) == stacks
+    manifest = json.loads((repo_with_package / "dist" / "function.json").read_text())
+    assert manifest["size"] >= 20 * MIB  # what `make package` builds, not a toy
+    for obj, function in zip(objects, functions):
+        assert obj["key"] == f"{function['function_name']}/{manifest['sha256']}.zip"
+        (code,) = function["code"]
+        assert code["zip_file"] is None and code["checksum"] == manifest["crc64"]
+        assert code["oss_object_name"] == obj["key"]
+
+
+def _plan_with(root: Path, terraform, name: str, variables: dict[str, Any]) -> Run:
+    var_file = root / f"{name}.tfvars.json"
+    var_file.write_text(json.dumps(variables))
+    return terraform(root, "plan", var_file=str(var_file), input=False)
+
+
+def _longest_names(package_dir: str) -> dict[str, Any]:
+    """The longest name parts and prefixes variables.tf accepts."""
+    return {
+        "env": "staging",
+        "name_prefix": "a" * 15,
+        "account_id": "9" * 20,
+        "package_dir": package_dir,
+        "source_prefix": "s" * 255 + "/",
+        "rejected_prefix": "r" * 255 + "/",
+        "key_template": "k" * 233 + "/{variant}/{path}.{ext}",
+        "watermark": {"text": "w" * 200},
+        "kms_key_id": "k" * 36,
+        "enable_alarms": True,
+    }
+
+
+def _variants(count: int) -> list[dict[str, Any]]:
+    return [
+        {"name": f"{i:02d}" + "v" * 62, "width": 16384, "height": 16384,
+         "formats": ["jpeg", "webp", "avif", "png"]}
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def test_the_longest_accepted_values_plan_within_every_limit(
+    repo_copy: Path, terraform, package_dir: str
+) -> None:
+    """Longest names and prefixes, a KMS key, alarms, and as many long variants as 4 KB holds."""
+    variables = {**_longest_names(package_dir), "variants": _variants(11)}
+    result = _plan_with(repo_copy, terraform, "longest", variables).ok()
+    assert "Plan:" in result.out
+    # ... and the policy the stand-in accepted is the one RAM gets: under 6,144
+    terraform(repo_copy, "plan", var_file=str(repo_copy / "longest.tfvars.json"), out="l.tfplan")
+    shown = json.loads(terraform(repo_copy, "show", "l.tfplan", json=terraform.flag).ok().out)
+    policy = _one(shown, "alicloud_ram_policy")["policy_document"]
+    assert 3000 < len(policy) <= 6144, len(policy)
+
+
+def test_more_variants_than_fcs_environment_holds_are_refused_naming_the_limit(
+    repo_copy: Path, terraform, package_dir: str
+) -> None:
+    """24 variants of 64-character names in four formats: 11,911 policy characters before."""
+    variables = {**_longest_names(package_dir), "variants": _variants(24)}
+    result = _plan_with(repo_copy, terraform, "too-many", variables)
+    assert result.returncode != 0
+    text = " ".join(result.text.split())
+    assert "FC allows 4 KB in all (docs/limits.md)" in text, result.text[-3000:]
+    assert "on modules/function/main.tf line" in result.text
+    assert "received message larger than max" not in text
+
+
+def test_inline_code_at_the_limit_creates_and_updates_within_4_mib(
+    tmp_path: Path, terraform
+) -> None:
+    """An update carries the code three times (prior, planned, config): still under 4 MiB."""
+    root = _copy_repo(tmp_path / "repo")
+    terraform(root, "init", input=False).ok()
+    for seed in (1, 2):  # create, then a new package of the same size: an update
+        package = write_package(tmp_path / f"p{seed}", INLINE_LIMIT_BYTES, seed=seed)
+        variables = {"env": "dev", "package_dir": str(package), "code_upload": "inline"}
+        terraform(root, "apply", var=variables, auto_approve=terraform.flag, input=False).ok()
+    state = json.loads((root / "terraform.tfstate").read_text())
+    (function,) = [r for r in state["resources"] if r["type"] == "alicloud_fcv3_function"]
+    (code,) = function["instances"][0]["attributes"]["code"]
+    assert len(code["zip_file"]) == 1_376_256 and code["oss_object_name"] is None
+
+
+# (file, find, replace, extra variables, what terraform must say, line the error names)
+PLANTED_LIMITS = {
+    "inline package of 5 MiB": (
+        None,
+        "",
+        "",
+        {"code_upload": "inline", "package_mib": 5},
+        "sends the package base64-encoded in the provider's gRPC messages",
+        ("modules/function/main.tf", "local.inline_size <= local.inline_limit"),
+    ),
+    "inline package of 5 MiB, past the module's own check": (
+        "modules/function/main.tf",
+        "      condition     = !local.inline || local.inline_size <= local.inline_limit\n",
+        "      condition     = local.inline || !local.inline\n",
+        {"code_upload": "inline", "package_mib": 5},
+        # what the real provider says (issue #7355), in grpc-python's words;
+        # a gRPC error carries no place, which is why the module checks first
+        "Received message larger than max (6992406 vs. 4194304)",
+        None,
+    ),
+    "sixth expression in a pattern field": (
+        "modules/events/main.tf",
+        "        object = { key = [{ prefix = var.source_prefix }] }\n",
+        "        object = { key = [for p in range(6) : "
+        '{ prefix = "${var.source_prefix}${p}" }] }\n',
+        {},
+        "EventBridge allows 5 per field in stringExpression mode",
+        ("modules/events/main.tf", "n <= 5]"),
+    ),
+    "sixth expression in a field the module does not count": (
+        "modules/events/main.tf",
+        '    source = ["acs.oss"]\n',
+        '    source  = ["acs.oss"]\n'
+        '    subject = [for s in [".a", ".b", ".c", ".d", ".e", ".f"] : { suffix = s }]\n',
+        {},
+        "EventBridge refuses this event pattern: 6 expressions in field 'subject'",
+        ("modules/events/main.tf", "trigger_config = jsonencode(local.trigger_config)"),
+    ),
+    "policy past 6,144 characters": (
+        "modules/iam/main.tf",
+        '        Resource = ["acs:log:${var.region}:${var.account_id}:project/${var.log_project}'
+        '/logstore/${var.logstore}"]\n',
+        '        Resource = [for i in range(60) : "acs:log:${var.region}:${var.account_id}:project/'
+        '${var.log_project}/logstore/${var.logstore}-${i}"]\n',
+        {},
+        "RAM allows 6,144 (docs/limits.md)",
+        ("modules/iam/main.tf", "length(jsonencode(local.policy)) <= 6144"),
+    ),
+    "policy past 6,144 characters, past the module's own check": (
+        "modules/iam/main.tf",
+        "      condition     = length(jsonencode(local.policy)) <= 6144\n",
+        "      condition     = local.policy != null\n",
+        {"planted_policy": True},
+        "RAM CreatePolicy refuses this policy_document",
+        ("modules/iam/main.tf", "policy_document = jsonencode(local.policy)"),
+    ),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(PLANTED_LIMITS))
+def test_a_planted_limit_breach_is_caught_naming_the_place(
+    bug: str, tmp_path: Path, terraform, package_dir: str
+) -> None:
+    path, find, replace, extra, message, place = PLANTED_LIMITS[bug]
+    root = _copy_repo(tmp_path / "repo")
+    edits = [(path, find, replace)] if path else []
+    if extra.pop("planted_policy", False):  # the same long policy as the bug above it
+        edits.append(PLANTED_LIMITS["policy past 6,144 characters"][:3])
+    for file, old, new in edits:
+        text = (root / file).read_text()
+        assert text.count(old) == 1, f"{file} changed: update the planted bug {bug!r}"
+        (root / file).write_text(text.replace(old, new))
+    variables: dict[str, Any] = {"env": "dev", "package_dir": package_dir}
+    if mib := extra.pop("package_mib", None):
+        variables["package_dir"] = str(write_package(tmp_path / "package", mib * MIB))
+    variables.update(extra)
+    terraform(root, "init", input=False).ok()
+    result = terraform(root, "plan", var=variables, input=False)
+    assert result.returncode != 0, f"{bug}: terraform plan passed"
+    text = " ".join(result.text.split())
+    assert " ".join(message.split()) in text, result.text[-3000:]
+    if place:
+        where, marker = place
+        lines = (root / where).read_text().splitlines()
+        line = next(n for n, content in enumerate(lines, 1) if marker in content)
+        assert f"on {where} line {line}" in result.text, result.text[-3000:]
