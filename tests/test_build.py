@@ -277,9 +277,9 @@ def test_missing_binary_wheel_names_the_package(tmp_path):
 
 def test_limits_are_checked_with_clear_errors():
     mib = 1024 * 1024
-    build.check_limits(99 * mib, 499 * mib, "x")
-    with pytest.raises(build.BuildError, match=r"101\.0 MiB zipped; FC accepts at most 100 MiB"):
-        build.check_limits(101 * mib, 200 * mib, "dist/function.zip")
+    build.check_limits(500_000_000, 499 * mib, "x")  # FC's 500 MB through OSS, exactly
+    with pytest.raises(build.BuildError, match=r"500\.0 MB zipped; FC accepts at most 500 MB"):
+        build.check_limits(500_000_001, 200 * mib, "dist/function.zip")
     with pytest.raises(build.BuildError, match=r"501\.0 MiB unzipped; FC accepts at most 500 MiB"):
         build.check_limits(50 * mib, 501 * mib, "dist/function.zip")
 

@@ -556,3 +556,36 @@ def test_every_module_pins_the_same_provider_and_terraform_versions():
                 )
     assert len(seen) >= 9
     assert set(seen.values()) == {('">= 1.5.0"', '">= 1.292.0, < 2.0.0"')}, seen
+
+
+def test_the_root_passes_every_variable_and_output_of_the_stack():
+    """The deployable root (main.tf) hands each variable to modules/imgpipe and each output back.
+
+    variables.tf is the stack's own file (a symbolic link), so a variable
+    added there and not passed here would silently keep its default at the
+    root: this caught code_upload.
+    """
+    import hcl2
+
+    stack = REPO_ROOT / "modules" / "imgpipe"
+    assert (REPO_ROOT / "variables.tf").resolve() == (stack / "variables.tf").resolve()
+    variables = re.findall(r'^variable "(\w+)"', (stack / "variables.tf").read_text(), re.M)
+    with (REPO_ROOT / "main.tf").open() as fh:
+        (call,) = [
+            b for m in hcl2.load(fh)["module"] for n, b in m.items() if n.strip('"') == "imgpipe"
+        ]
+    passed = {k: v for k, v in call.items() if k not in ("source", "__is_block__")}
+    assert passed == {n: f"${{var.{n}}}" for n in variables}
+    outputs = re.findall(r'^output "(\w+)"', (stack / "outputs.tf").read_text(), re.M)
+    root = re.findall(r'^output "(\w+)"', (REPO_ROOT / "outputs.tf").read_text(), re.M)
+    assert root == outputs
+
+
+def test_the_stack_configures_no_provider_and_no_backend():
+    """So it can be called with for_each, count and depends_on (examples/multi-env)."""
+    for tf in (REPO_ROOT / "modules").rglob("*.tf"):
+        text = tf.read_text()
+        assert not re.search(r'^provider "', text, re.M), tf
+        assert not re.search(r"^\s+backend ", text, re.M), tf
+    root = (REPO_ROOT / "main.tf").read_text() + (REPO_ROOT / "versions.tf").read_text()
+    assert 'provider "alicloud"' in root and 'backend "oss" {}' in root
