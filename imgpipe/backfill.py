@@ -49,6 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fc_handler.settings import Settings, SettingsError, is_image_key, parse_suffixes
 from imgpipe import argtypes, stackoutputs
 from imgpipe.eventpattern import matches
 
@@ -86,6 +87,9 @@ class Stack:
     function_name: str | None = None
     environment: Mapping[str, str] = field(default_factory=dict)  # local runs
     max_object_bytes: int | None = None
+    # Endings the handler takes (IMAGE_SUFFIXES): the deployed pattern
+    # routes every key under the prefix (EventBridge's 5 expressions).
+    image_suffixes: tuple[str, ...] = Settings.image_suffixes
 
     def ignore_reason(self, item: Listed) -> str | None:
         """Why the handler would ignore this object, so invoking it is waste.
@@ -103,6 +107,15 @@ class Stack:
         if self.source_bucket == self.target_bucket and item.key.startswith(guarded):
             return "own-output"
         return None
+
+    def routes(self, item: Listed, event: dict[str, Any]) -> bool:
+        """Whether the deployed routing takes this object: the pattern, then the ending.
+
+        The ending is the handler's test (IMAGE_SUFFIXES, any case), which
+        took over from the pattern where EventBridge's 5 expressions per
+        field could not: an object either fails is "filtered", as before.
+        """
+        return matches(self.pattern, event) and is_image_key(item.key, self.image_suffixes)
 
     @classmethod
     def from_outputs(cls, outputs: dict[str, Any], *, memory_mb: int) -> Stack:
@@ -140,6 +153,7 @@ class Stack:
             account=account,
             function_name=str(found["function_name"]),
             max_object_bytes=_positive_int(pipeline.get("max_object_bytes")),
+            image_suffixes=_suffixes(pipeline.get("image_suffixes")),
         )
 
     @classmethod
@@ -169,7 +183,18 @@ class Stack:
             account=LOCAL_ACCOUNT,
             environment=env,
             max_object_bytes=settings.max_object_bytes,
+            image_suffixes=settings.image_suffixes,
         )
+
+
+def _suffixes(value: Any) -> tuple[str, ...]:
+    """pipeline_config's image_suffixes; a stack from before it had them: the handler's default."""
+    if value is None:
+        return Settings.image_suffixes
+    try:
+        return parse_suffixes(",".join(value))
+    except (SettingsError, TypeError) as exc:
+        raise BackfillError(f"pipeline_config output: image_suffixes: {exc}") from None
 
 
 def _positive_int(value: Any) -> int | None:
@@ -525,7 +550,7 @@ class Backfill:
                 for item in self.lister(after):
                     counts.listed += 1
                     event = object_event(self.stack, item, force=self.force)
-                    if not matches(self.stack.pattern, event):
+                    if not self.stack.routes(item, event):
                         pending.append((item.key, None, "filtered"))
                     elif self.stack.ignore_reason(item):
                         pending.append((item.key, None, "ignored"))

@@ -42,7 +42,7 @@ from imgpipe.terraform import evaluate
 from imgproc import load_config
 from imgproc.config import fingerprint
 
-ROUTED_IMAGES = 7  # the demo's samples the pattern routes (notes.txt is not)
+ROUTED_IMAGES = 8  # the demo's function log lines: every sample is routed (notes.txt is ignored)
 
 
 @pytest.fixture(scope="module")

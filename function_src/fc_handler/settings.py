@@ -61,8 +61,7 @@ class Settings:
     )  # fmt: skip
 
     def is_image_key(self, key: str) -> bool:
-        """Whether `key` ends in one of IMAGE_SUFFIXES, in any case (.JPG, .Jpeg, .jPg)."""
-        return key.lower().endswith(self.image_suffixes)
+        return is_image_key(key, self.image_suffixes)
 
     @property
     def guarded_prefixes(self) -> tuple[str, ...]:
@@ -124,6 +123,20 @@ def _bucket(value: str, name: str) -> str:
     if not _BUCKET.match(value):
         raise SettingsError(f"{name}: {value!r} is not a valid OSS bucket name")
     return value
+
+
+def is_image_key(key: str, suffixes: tuple[str, ...]) -> bool:
+    """Whether `key` ends in one of `suffixes` (lower case), in any case (.JPG, .Jpeg, .jPg).
+
+    The one test of "is this an image key", for the handler and for
+    `imgpipe backfill`, which skips what the handler would ignore.
+    """
+    return key.lower().endswith(suffixes)
+
+
+def parse_suffixes(value: str) -> tuple[str, ...]:
+    """IMAGE_SUFFIXES (comma-separated) as a tuple of lower-case endings."""
+    return _suffixes(value)
 
 
 _SUFFIX = re.compile(r"^\.[A-Za-z0-9][A-Za-z0-9._+-]{0,15}$")

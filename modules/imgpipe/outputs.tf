@@ -69,6 +69,7 @@ output "pipeline_config" {
     source_prefix    = var.source_prefix
     rejected_prefix  = var.rejected_prefix
     max_object_bytes = var.max_object_mb * 1024 * 1024
+    image_suffixes   = distinct([for s in var.image_suffixes : lower(s)])
     processor        = local.processor_config
   })
 }
