@@ -337,3 +337,50 @@ def test_variables_refuse_what_alibaba_or_github_would(ci_oidc, variable, value,
     done = terraform(env, workdir, "plan", *var_args({**VARIABLES, variable: value}))
     assert done.returncode != 0
     assert message in " ".join((done.stdout + done.stderr).split()), done.stderr[-2000:]
+
+
+# ------------------------------------------------- the workflow against the trusts
+
+WORKFLOW = REPO_ROOT / ".github" / "workflows" / "terraform.yml"
+
+
+def _role_variables() -> dict[str, str]:
+    """{role kind: the GitHub variable that carries its ARN}, from ci-oidc's output descriptions."""
+    text = (REPO_ROOT / "examples" / "ci-oidc" / "main.tf").read_text()
+    found = re.findall(
+        r'output "(\w+)_role_arns" \{\s*description = "[^"]*variable (ALIBABA_CLOUD_\w+)', text
+    )
+    return dict(found)
+
+
+def _jobs_by_role() -> dict[str, list[tuple[str, str]]]:
+    """{role kind: [(job id, its `environment:` template)]} for every job that assumes a role."""
+    import yaml
+
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    out: dict[str, list[tuple[str, str]]] = {}
+    for kind, variable in _role_variables().items():
+        for job_id, job in jobs.items():
+            if f"vars.{variable}" in json.dumps(job):
+                out.setdefault(kind, []).append((job_id, job.get("environment", "")))
+    return out
+
+
+def test_every_job_that_assumes_a_role_runs_in_an_environment_its_trust_accepts(trusts):
+    """A job's `environment:` renamed (say `<env>-planning`) would lock it out of its role.
+
+    The subject GitHub puts in the job's token names the environment the job
+    declares; each role's trust (from a real plan of examples/ci-oidc) must
+    accept that subject, in both forms, for every environment.
+    """
+    jobs = _jobs_by_role()
+    assert set(jobs) == {"plan", "apply", "smoke"}, jobs
+    for kind, pairs in jobs.items():
+        for job_id, template in pairs:
+            assert template, f"job {job_id} assumes the {kind} role without an environment"
+            for env in ENVS:
+                github_env = template.replace("${{ needs.env.outputs.env }}", env)
+                assert "${{" not in github_env, (job_id, template)
+                for form in (name_only, immutable):
+                    role = f"imgpipe-ci-{kind}-{env}"
+                    assert assumable(trusts[role], form(github_env)), (job_id, github_env, role)

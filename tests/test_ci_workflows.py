@@ -487,3 +487,55 @@ def test_lock_file_check_fails_with_the_one_time_instruction(tmp_path):
     runs = "\n".join(s.get("run", "") for job in jobs().values() for s in job.get("steps", []))
     inits = re.findall(r"terraform init[^\n]*", runs)
     assert inits and all("-lockfile=readonly" in line for line in inits), inits
+
+
+# ---------------------------------------------------------------- wiring between jobs and docs
+
+
+def _render(template: str, values: dict[str, str]) -> str:
+    """`${{ a.b }}` replaced from `values`; anything else left, so a test sees it."""
+    return re.sub(
+        r"\$\{\{\s*([\w.-]+)\s*\}\}", lambda m: values.get(m.group(1), m.group(0)), template
+    )
+
+
+def _artifact_steps(job: str, action: str) -> list[dict]:
+    return [s["with"] for s in jobs()[job]["steps"] if f"actions/{action}@" in s.get("uses", "")]
+
+
+def test_the_plan_artifact_is_downloaded_under_the_name_it_was_uploaded_with():
+    """The plan job uploads it; reviewed_plan.py names what the apply job downloads."""
+    import reviewed_plan
+
+    sha = "b" * 40
+    (plan_upload,) = [
+        w for w in _artifact_steps("plan", "upload-artifact") if "tfplan" in w["path"]
+    ]
+    for env_name in ("dev", "staging", "prod"):
+        uploaded = _render(plan_upload["name"], {"env.TF_ENV": env_name, "env.HEAD_SHA": sha})
+        assert uploaded == reviewed_plan.artifact_name(env_name, sha)
+    (download,) = _artifact_steps("apply", "download-artifact")
+    assert download["name"] == "${{ steps.reviewed.outputs.artifact }}"
+    assert download["run-id"] == "${{ steps.reviewed.outputs.run_id }}"
+    # the plan's HEAD_SHA is the pull request's head, the SHA reviewed_plan.py looks for
+    assert jobs()["plan"]["env"]["HEAD_SHA"].startswith("${{ github.event.pull_request.head.sha")
+    # and the package: uploaded by `checks`, downloaded by `plan`, in the same run
+    (package_up,) = _artifact_steps("checks", "upload-artifact")
+    (package_down,) = _artifact_steps("plan", "download-artifact")
+    assert package_up["name"] == package_down["name"] and "github.sha" in package_up["name"]
+    assert "dist/" in plan_upload["path"]  # the apply deploys the package the plan was made with
+
+
+def _doc_variables() -> set[str]:
+    """The variables docs/ci.md tells the user to set: first column of its variable tables."""
+    text = (REPO_ROOT / "docs" / "ci.md").read_text()
+    return set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", text, re.M))
+
+
+def test_every_variable_the_workflow_reads_is_in_the_docs_and_back():
+    text = (WORKFLOWS / "terraform.yml").read_text()
+    read = set(re.findall(r"\bvars\.([A-Za-z0-9_]+)", text))
+    assert {"TF_STATE_BUCKET", "ALIBABA_CLOUD_APPLY_ROLE_ARN"} <= read  # the scan works
+    documented = _doc_variables()
+    assert read - documented == set(), "read by the workflow, missing from docs/ci.md's tables"
+    assert documented - read == set(), "in docs/ci.md's tables, never read by the workflow"

@@ -181,9 +181,11 @@ locals {
   )
   lock_region  = coalesce(var.lock_region, var.region)
   state_prefix = coalesce(var.state_prefix, var.name_prefix)
-  lock_arn     = "acs:ots:${local.lock_region}:${var.account_id}:instance/${var.lock_instance}/table/${var.lock_table}"
-  owner_name   = split("/", var.github_repository)[0]
-  repo_name    = split("/", var.github_repository)[1]
+  # Tablestore: "use lowercase letters" for the instance name in a Resource
+  # (Tablestore, "Custom RAM policy", Resource definition).
+  lock_arn   = "acs:ots:${local.lock_region}:${var.account_id}:instance/${lower(var.lock_instance)}/table/${var.lock_table}"
+  owner_name = split("/", var.github_repository)[0]
+  repo_name  = split("/", var.github_repository)[1]
   # Both forms of GitHub's subject for a job in `environment`.
   subjects = {
     for env in flatten([for e in var.environments : [e, "${e}-plan", "${e}-smoke"]]) : env => [
