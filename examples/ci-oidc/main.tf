@@ -223,12 +223,13 @@ locals {
 
   # Read the state, as Terraform's OSS backend does with -lock=false
   # (hashicorp/terraform v1.11.4, internal/backend/remote-state/oss):
-  # ListObjects to list workspaces (backend_state.go:58-66, fatal), GetObject
-  # for the state (client.go:55-90), DescribeTable whenever tablestore_table
-  # is set (backend_state.go:43-50: "error describing table store", fatal)
-  # and GetRow for the state's digest row (client.go:215-233; an error there
-  # is only a warning). No PutObject, PutRow or DeleteRow: the lock is
-  # never taken, so it can never be broken.
+  # ListObjects to list workspaces (backend_state.go:58-66, fatal),
+  # GetObject for the state (client.go:409-422, getObj), DescribeTable
+  # whenever tablestore_table is set (backend_state.go:43-50: "error
+  # describing table store", fatal) and GetRow for the state's digest row
+  # (client.go:207-228, getMD5; an error there is only a warning). No
+  # PutObject, PutRow or DeleteRow: the lock is never taken, so it can
+  # never be broken.
   state_read_statements = [
     {
       Effect   = "Allow"
@@ -245,35 +246,53 @@ locals {
   # What the plan's refresh reads, per resource type of the stack (the root
   # module and modules/; tests/test_ci_oidc_roles.py fails when a type is
   # added there and not here), on the stack's own resources: every name the
-  # stack gives starts with name_prefix. Read actions only: Get*, List*,
-  # Describe* (RAM: "Policy elements", Action: wildcards are allowed).
+  # stack gives starts with name_prefix. Read actions only. Evidence: each
+  # type's Read in aliyun/terraform-provider-alicloud (commit 81c43b6,
+  # 2026-08-21), the API its Describe* function calls, as noted per line.
   stack_arn = {
-    oss  = ["acs:oss:*:${var.account_id}:${var.name_prefix}-*"]
-    fc   = ["acs:fc:${var.region}:${var.account_id}:functions/${var.name_prefix}-*", "acs:fc:${var.region}:${var.account_id}:functions/${var.name_prefix}-*/*"]
-    mns  = ["acs:mns:${var.region}:${var.account_id}:/queues/${var.name_prefix}-*"]
-    log  = ["acs:log:${var.region}:${var.account_id}:project/${var.name_prefix}-*", "acs:log:${var.region}:${var.account_id}:project/${var.name_prefix}-*/*"]
-    ram  = ["acs:ram::${var.account_id}:role/${var.name_prefix}-*", "acs:ram::${var.account_id}:policy/${var.name_prefix}-*"]
-    slr  = ["acs:ram::${var.account_id}:role/aliyunserviceroleforeventbridge*"]
-    cms  = ["*"] # CloudMonitor's alarm rules have no resource-level ARN
+    oss = ["acs:oss:*:${var.account_id}:${var.name_prefix}-*"]
+    fc  = ["acs:fc:${var.region}:${var.account_id}:functions/${var.name_prefix}-*", "acs:fc:${var.region}:${var.account_id}:functions/${var.name_prefix}-*/*"]
+    mns = ["acs:mns:${var.region}:${var.account_id}:/queues/${var.name_prefix}-*"]
+    log = ["acs:log:${var.region}:${var.account_id}:project/${var.name_prefix}-*", "acs:log:${var.region}:${var.account_id}:project/${var.name_prefix}-*/*"]
+    ram = ["acs:ram::${var.account_id}:role/${var.name_prefix}-*", "acs:ram::${var.account_id}:policy/${var.name_prefix}-*"]
+    # CloudMonitor's alarm rules and EventBridge's role check have no
+    # resource-level ARN: only their read actions below get "*".
+    all  = ["*"]
     none = []
   }
   plan_reads = {
-    alicloud_oss_bucket                       = { arn = "oss", actions = ["oss:GetBucket*"] }
-    alicloud_oss_bucket_acl                   = { arn = "oss", actions = ["oss:GetBucketAcl"] }
-    alicloud_oss_bucket_public_access_block   = { arn = "oss", actions = ["oss:GetBucketPublicAccessBlock"] }
-    alicloud_fcv3_function                    = { arn = "fc", actions = ["fc:GetFunction", "fc:ListTagResources"] }
-    alicloud_fcv3_trigger                     = { arn = "fc", actions = ["fc:GetTrigger"] }
-    alicloud_fcv3_async_invoke_config         = { arn = "fc", actions = ["fc:GetAsyncInvokeConfig"] }
-    alicloud_fcv3_concurrency_config          = { arn = "fc", actions = ["fc:GetConcurrencyConfig"] }
-    alicloud_message_service_queue            = { arn = "mns", actions = ["mns:GetQueueAttributes", "mns:ListTagResources"] }
-    alicloud_log_project                      = { arn = "log", actions = ["log:GetProject", "log:ListTagResources"] }
-    alicloud_log_store                        = { arn = "log", actions = ["log:GetLogStore"] }
-    alicloud_log_store_index                  = { arn = "log", actions = ["log:GetIndex"] }
-    alicloud_ram_role                         = { arn = "ram", actions = ["ram:GetRole", "ram:ListPoliciesForRole"] }
-    alicloud_ram_policy                       = { arn = "ram", actions = ["ram:GetPolicy", "ram:GetPolicyVersion", "ram:ListPolicyVersions"] }
-    alicloud_ram_role_policy_attachment       = { arn = "ram", actions = ["ram:ListPoliciesForRole"] }
-    alicloud_event_bridge_service_linked_role = { arn = "slr", actions = ["ram:GetRole"] }
-    alicloud_cms_alarm                        = { arn = "cms", actions = ["cms:DescribeMetricRuleList"] }
+    # resource_alicloud_oss_bucket.go Read: GetBucketInfo, GetBucketCORS, GetBucketLifecycle, GetBucketLogging, GetBucketReferer, GetBucketWebsite, ...
+    alicloud_oss_bucket = { arn = "oss", actions = ["oss:GetBucket*"] }
+    # service_alicloud_oss_v2.go DescribeOssBucketAcl: GET /?acl
+    alicloud_oss_bucket_acl = { arn = "oss", actions = ["oss:GetBucketAcl"] }
+    # DescribeOssBucketPublicAccessBlock: GET /?publicAccessBlock
+    alicloud_oss_bucket_public_access_block = { arn = "oss", actions = ["oss:GetBucketPublicAccessBlock"] }
+    # service_alicloud_fcv3_v2.go DescribeFcv3Function: GET /2023-03-30/functions/{name}; tags
+    alicloud_fcv3_function = { arn = "fc", actions = ["fc:GetFunction", "fc:ListTagResources"] }
+    # DescribeFcv3Trigger: GET .../functions/{name}/triggers/{trigger}
+    alicloud_fcv3_trigger = { arn = "fc", actions = ["fc:GetTrigger"] }
+    # DescribeFcv3AsyncInvokeConfig: GET .../functions/{name}/async-invoke-config
+    alicloud_fcv3_async_invoke_config = { arn = "fc", actions = ["fc:GetAsyncInvokeConfig"] }
+    # DescribeFcv3ConcurrencyConfig: GET .../functions/{name}/concurrency
+    alicloud_fcv3_concurrency_config = { arn = "fc", actions = ["fc:GetConcurrencyConfig"] }
+    # service_alicloud_message_service_v2.go DescribeMessageServiceQueue: GetQueueAttributes (tags included)
+    alicloud_message_service_queue = { arn = "mns", actions = ["mns:GetQueueAttributes"] }
+    # resource_alicloud_log_project.go Read: GetProject (sls_v2 "/"), ListTagResources, GetProjectPolicy
+    alicloud_log_project = { arn = "log", actions = ["log:GetProject", "log:ListTagResources", "log:GetProjectPolicy"] }
+    # resource_alicloud_log_store.go Read: GetLogStore, GetLogStoreMeteringMode
+    alicloud_log_store = { arn = "log", actions = ["log:GetLogStore", "log:GetLogStoreMeteringMode"] }
+    # resource_alicloud_log_store_index.go Read: GetLogStore, then GetIndex
+    alicloud_log_store_index = { arn = "log", actions = ["log:GetLogStore", "log:GetIndex"] }
+    # service_alicloud_ram_v2.go DescribeRamRole: GetRole; DescribeRoleListTagResources: ListTagResources
+    alicloud_ram_role = { arn = "ram", actions = ["ram:GetRole", "ram:ListTagResources"] }
+    # DescribeRamPolicy: GetPolicy; DescribePolicyListTagResources: ListTagResources
+    alicloud_ram_policy = { arn = "ram", actions = ["ram:GetPolicy", "ram:ListTagResources"] }
+    # DescribeRamRolePolicyAttachment: ListPoliciesForRole
+    alicloud_ram_role_policy_attachment = { arn = "ram", actions = ["ram:ListPoliciesForRole"] }
+    # service_alicloud_eventbridge.go DescribeEventBridgeServiceLinkedRole: CheckRoleForProduct
+    alicloud_event_bridge_service_linked_role = { arn = "all", actions = ["eventbridge:CheckRoleForProduct"] }
+    # resource_alicloud_cms_alarm.go Read: DescribeAlarm (DescribeMetricRuleList), DescribeMetricRuleTargets
+    alicloud_cms_alarm = { arn = "all", actions = ["cms:DescribeMetricRuleList", "cms:DescribeMetricRuleTargets"] }
     # data "alicloud_account" calls sts:GetCallerIdentity, which every
     # identity may call (STS API reference, GetCallerIdentity).
     data_alicloud_account = { arn = "none", actions = [] }
