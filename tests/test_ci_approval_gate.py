@@ -13,6 +13,7 @@ on a pull request", "Get a pull request", issue comments).
 
 from __future__ import annotations
 
+import base64
 import sys
 import urllib.parse
 from typing import ClassVar
@@ -26,7 +27,7 @@ sys.path.insert(0, str(REPO_ROOT / ".github" / "scripts"))
 import approval_gate
 import plan_comment
 
-HEAD, OLD = "b" * 40, "c" * 40
+HEAD, OLD, BASE = "b" * 40, "c" * 40, "d" * 40
 BOT = {"login": "github-actions[bot]", "type": "Bot"}
 
 
@@ -40,11 +41,24 @@ class GitHub(JsonApi):
     reviews: ClassVar[list[dict]] = []
     commits: ClassVar[list[dict]] = []
     comments: ClassVar[list[dict]] = []
+    codeowners: ClassVar[dict[str, str]] = {}  # commit -> .github/CODEOWNERS there
 
     def do_GET(self):
-        path = urllib.parse.urlparse(self.path).path
+        url = urllib.parse.urlparse(self.path)
+        path = url.path
+        if path == "/repos/o/r/contents/.github/CODEOWNERS":
+            ref = urllib.parse.parse_qs(url.query)["ref"][0]
+            if ref not in self.codeowners:
+                return self._send(404, {"message": "Not Found"})
+            content = base64.b64encode(self.codeowners[ref].encode()).decode()
+            return self._send(200, {"encoding": "base64", "content": content})
         answers = {
-            "/repos/o/r/pulls/7": {"number": 7, "user": {"login": "author"}, "head": {"sha": HEAD}},
+            "/repos/o/r/pulls/7": {
+                "number": 7,
+                "user": {"login": "author"},
+                "head": {"sha": HEAD},
+                "base": {"sha": BASE},
+            },
             "/repos/o/r/pulls/7/reviews": self.reviews,
             "/repos/o/r/pulls/7/commits": self.commits,
             "/repos/o/r/issues/7/comments": self.comments,
@@ -60,14 +74,13 @@ def api(tmp_path):
     GitHub.commits = [{"author": {"login": "author"}, "committer": {"login": "web-flow"}}]
     body = plan_comment.render("prod", "Plan: 1 to add.\n", "x", "u")
     GitHub.comments = [{"id": 1, "user": BOT, "body": body, "updated_at": "2026-11-27T11:00:00Z"}]
-    (tmp_path / "CODEOWNERS").write_text(
-        (REPO_ROOT / ".github" / "CODEOWNERS").read_text().replace("@OWNER", "@alice @acme/team")
-    )
+    shipped = (REPO_ROOT / ".github" / "CODEOWNERS").read_text()
+    GitHub.codeowners = {BASE: shipped.replace("@OWNER", "@alice @acme/team")}
     with serve(GitHub) as url:
         yield url
 
 
-def gate(api: str, tmp_path, gate: str = "pull-request-approval") -> int:
+def gate(api: str, tmp_path=None, gate: str = "pull-request-approval") -> int:
     return approval_gate.main(
         {
             "GITHUB_API_URL": api,
@@ -76,7 +89,6 @@ def gate(api: str, tmp_path, gate: str = "pull-request-approval") -> int:
             "GATE": gate,
             "PR_NUMBER": "7",
             "TF_ENV": "prod",
-            "CODEOWNERS_FILE": str(tmp_path / "CODEOWNERS"),
         }
     )
 
@@ -119,3 +131,13 @@ def test_the_environment_reviewers_gate_needs_no_pull_request_approval(api, tmp_
     GitHub.reviews = []
     assert gate(api, tmp_path, gate="environment-reviewers") == 0
     assert "the environment's reviewers approve" in capsys.readouterr().out
+
+
+def test_owners_are_read_from_the_base_not_from_the_change(api, tmp_path):
+    """A pull request naming its approver as a new code owner does not make that approval count."""
+    GitHub.reviews = [review("carol")]
+    with pytest.raises(SystemExit, match="carol is not a code owner"):
+        gate(api, tmp_path)
+    # the same CODEOWNERS at the base would let carol approve
+    GitHub.codeowners[BASE] = GitHub.codeowners[BASE].replace("@alice", "@carol")
+    assert gate(api, tmp_path) == 0

@@ -17,6 +17,11 @@ requires one review that:
 - comes from a person CODEOWNERS names as owner of the workflow (teams
   cannot be checked with the job's token), who is neither the pull
   request's author nor the author or committer of one of its commits.
+  CODEOWNERS is read as it was on the pull request's base commit, as GitHub
+  reads it for the review it requires ("For code owners to receive review
+  requests, the CODEOWNERS file must be on the base branch of the pull
+  request": GitHub docs, "About code owners"): a pull request that names a
+  new owner does not make that owner's approval of itself count.
 
 GitHub REST: "List reviews for a pull request" (state, commit_id,
 submitted_at), "List commits on a pull request", "Get a pull request";
@@ -27,9 +32,10 @@ Standard library only.
 
 from __future__ import annotations
 
+import base64
 import os
 import sys
-from pathlib import Path
+import urllib.parse
 
 import codeowners
 import plan_comment
@@ -90,6 +96,13 @@ def approver(
     return None, why
 
 
+def codeowners_at(api: str, repo: str, ref: str, token: str) -> str:
+    """.github/CODEOWNERS as it is at commit `ref` ("Get repository content", `contents: read`)."""
+    path = urllib.parse.quote(".github/CODEOWNERS")
+    got = call("GET", f"{api}/repos/{repo}/contents/{path}?ref={ref}", token)
+    return base64.b64decode(got.get("content") or "").decode("utf-8", errors="replace")
+
+
 def main(env: dict[str, str] | None = None) -> int:
     env = dict(os.environ if env is None else env)
     if env.get("GATE") != APPROVAL:
@@ -97,8 +110,8 @@ def main(env: dict[str, str] | None = None) -> int:
         return 0
     api = env.get("GITHUB_API_URL", "https://api.github.com")
     repo, token, number = env["GITHUB_REPOSITORY"], env["GITHUB_TOKEN"], int(env["PR_NUMBER"])
-    text = Path(env.get("CODEOWNERS_FILE", ".github/CODEOWNERS")).read_text(encoding="utf-8")
     pull = call("GET", f"{api}/repos/{repo}/pulls/{number}", token)
+    text = codeowners_at(api, repo, pull["base"]["sha"], token)
     comment = plan_comment.find(api, repo, number, env["TF_ENV"], token)
     if comment is None:
         raise SystemExit(
