@@ -147,7 +147,7 @@ def test_the_gate_table_names_the_gates_the_guard_decides_between():
         "GitHub Enterprise Cloud",
     }
     assert "`pull-request-approval`" in plans["GitHub Team"][1]
-    assert "never applies" in plans["GitHub Free"][1]
+    assert "not supported" in plans["GitHub Free"][1]
 
 
 def test_every_message_in_when_it_stops_is_printed_by_the_code():
