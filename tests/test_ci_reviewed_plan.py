@@ -241,6 +241,7 @@ PROTECTED = {
     "deployment_branch_policy": BRANCHES,
     "can_admins_bypass": False,
 }
+SMOKE = {"protection_rules": [], "deployment_branch_policy": BRANCHES}
 PULL_RULE = {
     "type": "pull_request",
     "parameters": {
@@ -255,7 +256,7 @@ PULL_RULE = {
 
 @pytest.fixture
 def protected(api):
-    GitHub.environments = {"prod": dict(PROTECTED)}
+    GitHub.environments = {"prod": dict(PROTECTED), "prod-smoke": dict(SMOKE)}
     GitHub.branch_policies = [{"name": "main", "type": "branch"}]
     GitHub.rules = []
     return api
@@ -276,6 +277,7 @@ def test_apply_refuses_an_environment_github_created_unprotected(api):
 
 
 def test_apply_refuses_a_wait_timer_alone_or_a_missing_environment(protected):
+    GitHub.environments["staging-smoke"] = dict(SMOKE)
     GitHub.environments["staging"] = {
         **PROTECTED,
         "protection_rules": [{**REVIEWERS, "reviewers": []}],
@@ -304,6 +306,16 @@ def test_apply_refuses_protection_an_administrator_or_the_merger_can_bypass(prot
         guard(protected)
     del GitHub.environments["prod"]["can_admins_bypass"]  # GitHub's default is true
     with pytest.raises(SystemExit, match="administrators can bypass"):
+        guard(protected)
+
+
+def test_apply_refuses_an_unrestricted_smoke_environment(protected):
+    """The smoke role writes into prod's buckets: `prod-smoke` must be main's alone too."""
+    GitHub.environments["prod-smoke"] = {"protection_rules": [], "deployment_branch_policy": None}
+    with pytest.raises(SystemExit, match="`prod-smoke`: every branch may deploy"):
+        guard(protected)
+    del GitHub.environments["prod-smoke"]
+    with pytest.raises(SystemExit, match="cannot read the GitHub environment `prod-smoke`"):
         guard(protected)
 
 

@@ -26,8 +26,9 @@ gate protects an apply"):
 
 Both need a deployment branch policy naming only the deploy branch, so the
 environment's OIDC subject (and with it the apply role) is reachable from
-that branch alone, and a CODEOWNERS file that gives everything the CI jobs
-execute an owner (codeowners.EXECUTED) and no longer has its placeholder.
+that branch alone (the smoke job's `<env>-smoke` too), and a CODEOWNERS
+file that gives everything the CI jobs execute an owner
+(codeowners.EXECUTED) and no longer has its placeholder.
 Prints `gate=<name>` for `$GITHUB_OUTPUT`. Standard library only.
 """
 
@@ -131,30 +132,47 @@ def codeowners_problems(root: Path, path: Path, *, gate: str) -> list[str]:
     return found
 
 
-def main(env: dict[str, str] | None = None) -> int:
-    env = dict(os.environ if env is None else env)
-    name, branch = env["TF_ENV"], env.get("GITHUB_REF_NAME", "main")
-    api = env.get("GITHUB_API_URL", "https://api.github.com")
-    repo, token = env["GITHUB_REPOSITORY"], env["GITHUB_TOKEN"]
+def read_environment(api: str, repo: str, name: str, token: str):
+    """(the environment, its custom deployment branch policies or None); ApiError if unreadable."""
     base = f"{api}/repos/{repo}/environments/{urllib.parse.quote(name)}"
-    how = HOW.format(env=name, branch=branch)
-    try:
-        environment = call("GET", base, token)
-    except ApiError as exc:
-        raise SystemExit(
-            f"environment_guard: cannot read the GitHub environment `{name}` "
-            f"(HTTP {exc.status}). " + how
-        ) from None
+    environment = call("GET", base, token)
     policies = None
     if (environment.get("deployment_branch_policy") or {}).get("custom_branch_policies"):
         policies = call("GET", f"{base}/deployment-branch-policies?per_page=100", token).get(
             "branch_policies", []
         )
+    return environment, policies
+
+
+def main(env: dict[str, str] | None = None) -> int:
+    env = dict(os.environ if env is None else env)
+    name, branch = env["TF_ENV"], env.get("GITHUB_REF_NAME", "main")
+    api = env.get("GITHUB_API_URL", "https://api.github.com")
+    repo, token = env["GITHUB_REPOSITORY"], env["GITHUB_TOKEN"]
+    how = HOW.format(env=name, branch=branch)
+    try:
+        environment, policies = read_environment(api, repo, name, token)
+    except ApiError as exc:
+        raise SystemExit(
+            f"environment_guard: cannot read the GitHub environment `{name}` "
+            f"(HTTP {exc.status}). " + how
+        ) from None
     has_reviewers = any(
         r.get("type") == "required_reviewers" for r in environment.get("protection_rules") or []
     )
     gate = REVIEWERS if has_reviewers else APPROVAL
     found = branch_policy_problems(environment, policies, branch)
+    # The smoke job's environment: its role writes test objects into the
+    # stack's buckets and deletes dead-letter messages, so it too must be
+    # reachable from the deploy branch alone.
+    try:
+        smoke, smoke_policies = read_environment(api, repo, f"{name}-smoke", token)
+        found += [
+            f"`{name}-smoke`: {problem}"
+            for problem in branch_policy_problems(smoke, smoke_policies, branch)
+        ]
+    except ApiError as exc:
+        found.append(f"cannot read the GitHub environment `{name}-smoke` (HTTP {exc.status})")
     if gate == REVIEWERS:
         found += reviewer_problems(environment)
     else:
