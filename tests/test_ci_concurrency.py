@@ -187,3 +187,25 @@ def test_a_new_push_to_a_pull_request_still_replaces_its_running_plan():
     github.arrive("other-pr", "pull_request", pr=6)
     github.arrive("push-2", "pull_request", pr=5)
     assert github.cancelled == ["push-1"]  # pull request 6 is untouched
+
+
+def test_applies_join_their_queue_in_push_order_whatever_the_tests_take():
+    """The apply job waits for nothing slow, so its place in the queue is its push's.
+
+    Three merges pushed a minute apart; each run's jobs start at its push.
+    The `env` job takes seconds, the tests (`checks`) minutes, different for
+    each merge. An apply joins the apply group when every job it `needs` is
+    done: after `checks` (as before issue 23) the merge with the quickest
+    tests is applied first; after `env` alone, the first pushed is.
+    """
+    pushed = {"merge-1": 0.0, "merge-2": 1.0, "merge-3": 2.0}
+    minutes = {"env": {"merge-1": 0.1, "merge-2": 0.1, "merge-3": 0.1}}
+    minutes["checks"] = {"merge-1": 9.0, "merge-2": 3.0, "merge-3": 5.0}
+
+    def queue_order(needs: list[str]) -> list[str]:
+        joins = {run: at + max(minutes[job][run] for job in needs) for run, at in pushed.items()}
+        return sorted(joins, key=joins.__getitem__)
+
+    assert queue_order(["env", "checks"]) == ["merge-2", "merge-3", "merge-1"]  # the old wiring
+    needs = yaml.safe_load(WORKFLOW.read_text())["jobs"]["apply"]["needs"]
+    assert queue_order(needs) == ["merge-1", "merge-2", "merge-3"]

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 
 import pytest
 from ci_standin import TERRAFORM, copy_example, ok, planned, standin, terraform, var_args
+
+from imgpipe import REPO_ROOT
 
 if TERRAFORM is None:
     pytest.skip("terraform not installed (README: Proving the Terraform)", allow_module_level=True)
@@ -27,7 +30,7 @@ if TERRAFORM is None:
 ACCOUNT = "1234567890123456"  # the stand-in's alicloud_account, not used by ci-oidc
 OWNER_ID, REPO_ID = "5550001", "7770002"
 ISSUER = "https://token.actions.githubusercontent.com"
-PROVIDER = f"acs:ram::{ACCOUNT}:oidc-provider/github-actions"
+PROVIDER = f"acs:ram::{ACCOUNT}:oidc-provider/imgpipe-github-actions"
 VARIABLES = {
     "account_id": ACCOUNT,
     "github_repository": "acme/photos",
@@ -116,7 +119,11 @@ ENVS = ("dev", "staging", "prod")
 @pytest.mark.parametrize("form", [name_only, immutable], ids=["name-only", "immutable"])
 def test_each_role_is_assumable_from_its_environment_in_both_subject_forms(trusts, form):
     for env in ENVS:
-        for kind, github_env in (("plan", f"{env}-plan"), ("apply", env)):
+        for kind, github_env in (
+            ("plan", f"{env}-plan"),
+            ("apply", env),
+            ("smoke", f"{env}-smoke"),
+        ):
             allowed = {role for role, trust in trusts.items() if assumable(trust, form(github_env))}
             assert allowed == {f"imgpipe-ci-{kind}-{env}"}, (github_env, allowed)
 
@@ -178,21 +185,109 @@ def _attached(blocks: dict, kind: str) -> set[str]:
     }
 
 
-def test_plan_role_reads_the_state_and_cannot_write_it_or_the_lock(blocks):
-    assert _attached(blocks, "plan") == {"ReadOnlyAccess", "imgpipe-ci-state-read"}
-    actions = {
-        action
-        for s in _policy(blocks, "imgpipe-ci-state-read")["Statement"]
-        for action in s["Action"]
-    }
-    assert actions == {"oss:GetObject", "oss:ListObjects", "oss:GetBucketInfo"}
-    # ReadOnlyAccess is Alibaba's read-only system policy: no Put/Delete anywhere
-    assert not any(a.startswith("ots:") or "Put" in a or "Delete" in a for a in actions)
+READ = ("Get", "List", "Describe", "Check")  # CheckRoleForProduct reads whether a role exists
+
+
+def test_plan_role_reads_the_state_and_the_stack_and_nothing_else(blocks):
+    """A custom policy, not ReadOnlyAccess: any same-repository pull request reaches this role."""
+    assert _attached(blocks, "plan") == {"imgpipe-ci-plan"}
+    statements = _policy(blocks, "imgpipe-ci-plan")["Statement"]
+    actions = {a for s in statements for a in s["Action"]}
+    # Terraform's OSS backend with tablestore_table set: DescribeTable is fatal if refused
+    assert {"oss:GetObject", "oss:ListObjects", "ots:DescribeTable", "ots:GetRow"} <= actions
+    assert all(a.split(":", 1)[1].startswith(READ) for a in actions), sorted(actions)
+    unscoped = {"cms:DescribeMetricRuleList", "cms:DescribeMetricRuleTargets"}
+    unscoped.add("eventbridge:CheckRoleForProduct")  # no resource-level ARN for these
+    for statement in statements:
+        assert statement["Effect"] == "Allow" and "Condition" not in statement
+        for resource in statement["Resource"]:
+            scoped = (
+                "imgpipe-" in resource
+                or resource.endswith("/table/terraform_lock")
+                or f"imgpipe-tfstate-{ACCOUNT}" in resource
+            )
+            assert scoped or set(statement["Action"]) <= unscoped, statement
+    (lock,) = [s for s in statements if any(a.startswith("ots:") for a in s["Action"])]
+    assert lock["Resource"] == [
+        f"acs:ots:cn-hangzhou:{ACCOUNT}:instance/tfl4567890123456/table/terraform_lock"
+    ]
+
+
+def test_smoke_role_touches_only_the_smoke_tests_objects(blocks):
+    assert _attached(blocks, "smoke") == {"imgpipe-ci-smoke"}
+    statements = _policy(blocks, "imgpipe-ci-smoke")["Statement"]
+    writes = [
+        s
+        for s in statements
+        if any(a in s["Action"] for a in ("oss:PutObject", "oss:DeleteObject"))
+    ]
+    assert writes and all(r.endswith("/*imgpipe-smoke/*") for s in writes for r in s["Resource"]), (
+        writes
+    )
+    assert not any(
+        a.startswith(("ram:", "fc:", "ots:Put", "ots:Delete"))
+        for s in statements
+        for a in s["Action"]
+    )
+
+
+def _stack_types() -> set[str]:
+    """Every resource and data source type of the root module and modules/."""
+    found = set()
+    for tf in [*REPO_ROOT.glob("*.tf"), *REPO_ROOT.glob("modules/**/*.tf")]:
+        for kind, name in re.findall(r'^(resource|data) "(alicloud_\w+)"', tf.read_text(), re.M):
+            found.add(name if kind == "resource" else f"data_{name}")
+    return found
+
+
+def test_plan_role_reads_every_type_the_stack_has(ci_oidc):
+    """A type added to the stack without its read actions here would fail every plan."""
+    env, workdir = ci_oidc
+    ok(terraform(env, workdir, "plan", "-out=types.tfplan", *var_args(VARIABLES)))
+    shown = json.loads(ok(terraform(env, workdir, "show", "-json", "types.tfplan")).stdout)
+    covered = set(shown["planned_values"]["outputs"]["plan_read_types"]["value"])
+    stack = _stack_types()
+    assert "alicloud_oss_bucket" in stack and "data_alicloud_account" in stack  # the scan works
+    assert stack - covered == set(), "add these types to plan_reads in examples/ci-oidc/main.tf"
+
+
+def test_a_second_repository_shares_the_account(ci_oidc):
+    """Its own prefix: no name collides; the first repository's OIDC provider is reused."""
+    first = _plan(ci_oidc)
+    other_provider = f"acs:ram::{ACCOUNT}:oidc-provider/imgpipe-github-actions"
+    second = _plan(
+        ci_oidc,
+        name_prefix="shop",
+        github_repository="acme/shop",
+        oidc_provider_arn=other_provider,
+    )
+    assert not any(a.startswith("alicloud_ims_oidc_provider") for a in second)
+
+    def names(values: dict) -> set[str]:
+        return {
+            v.get("role_name") or v.get("policy_name") or v.get("oidc_provider_name")
+            for a, v in values.items()
+            if not a.startswith("alicloud_ram_role_policy_attachment")
+        }
+
+    assert names(first) & names(second) == set()
+    trusts = [
+        json.loads(v["assume_role_policy_document"])
+        for a, v in second.items()
+        if a.startswith("alicloud_ram_role.")
+    ]
+    assert trusts and all(
+        t["Statement"][0]["Principal"]["Federated"] == [other_provider] for t in trusts
+    )
+    state = json.loads(second["alicloud_ram_policy.plan"]["policy_document"])["Statement"][0][
+        "Resource"
+    ]
+    assert state[1].endswith(f"imgpipe-tfstate-{ACCOUNT}/shop/*")  # its own state prefix
 
 
 def test_apply_role_writes_the_state_and_holds_the_lock(blocks):
     apply = _attached(blocks, "apply")
-    assert "imgpipe-ci-state" in apply and "imgpipe-ci-state-read" not in apply
+    assert "imgpipe-ci-state" in apply and "imgpipe-ci-plan" not in apply
     assert "ReadOnlyAccess" not in apply and "AdministratorAccess" not in apply
     assert "AliyunRAMFullAccess" not in apply  # RAM only through the scoped policy
     statements = _policy(blocks, "imgpipe-ci-state")["Statement"]
@@ -242,3 +337,50 @@ def test_variables_refuse_what_alibaba_or_github_would(ci_oidc, variable, value,
     done = terraform(env, workdir, "plan", *var_args({**VARIABLES, variable: value}))
     assert done.returncode != 0
     assert message in " ".join((done.stdout + done.stderr).split()), done.stderr[-2000:]
+
+
+# ------------------------------------------------- the workflow against the trusts
+
+WORKFLOW = REPO_ROOT / ".github" / "workflows" / "terraform.yml"
+
+
+def _role_variables() -> dict[str, str]:
+    """{role kind: the GitHub variable that carries its ARN}, from ci-oidc's output descriptions."""
+    text = (REPO_ROOT / "examples" / "ci-oidc" / "main.tf").read_text()
+    found = re.findall(
+        r'output "(\w+)_role_arns" \{\s*description = "[^"]*variable (ALIBABA_CLOUD_\w+)', text
+    )
+    return dict(found)
+
+
+def _jobs_by_role() -> dict[str, list[tuple[str, str]]]:
+    """{role kind: [(job id, its `environment:` template)]} for every job that assumes a role."""
+    import yaml
+
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    out: dict[str, list[tuple[str, str]]] = {}
+    for kind, variable in _role_variables().items():
+        for job_id, job in jobs.items():
+            if f"vars.{variable}" in json.dumps(job):
+                out.setdefault(kind, []).append((job_id, job.get("environment", "")))
+    return out
+
+
+def test_every_job_that_assumes_a_role_runs_in_an_environment_its_trust_accepts(trusts):
+    """A job's `environment:` renamed (say `<env>-planning`) would lock it out of its role.
+
+    The subject GitHub puts in the job's token names the environment the job
+    declares; each role's trust (from a real plan of examples/ci-oidc) must
+    accept that subject, in both forms, for every environment.
+    """
+    jobs = _jobs_by_role()
+    assert set(jobs) == {"plan", "apply", "smoke"}, jobs
+    for kind, pairs in jobs.items():
+        for job_id, template in pairs:
+            assert template, f"job {job_id} assumes the {kind} role without an environment"
+            for env in ENVS:
+                github_env = template.replace("${{ needs.env.outputs.env }}", env)
+                assert "${{" not in github_env, (job_id, template)
+                for form in (name_only, immutable):
+                    role = f"imgpipe-ci-{kind}-{env}"
+                    assert assumable(trusts[role], form(github_env)), (job_id, github_env, role)

@@ -84,14 +84,23 @@ def test_a_plan_file_that_differs_from_its_comment_is_refused(shown):
         verify_plan.check(shown["other"], comment_for(shown["reviewed"]), pr=7, env_name="prod")
 
 
-def test_a_truncated_comment_still_pins_the_whole_plan(shown, monkeypatch):
-    monkeypatch.setattr(plan_comment, "MAX_BODY", 900)
-    comment = comment_for(shown["reviewed"])
-    assert "(truncated" in comment
-    verify_plan.check(shown["reviewed"], comment, pr=7, env_name="prod")
-    # same beginning, more after the cut: the visible text matches, the hash does not
-    with pytest.raises(SystemExit, match="SHA-256"):
-        verify_plan.check(shown["reviewed"] + "  # extra\n", comment, pr=7, env_name="prod")
+def test_a_plan_too_long_for_its_comment_is_never_applied(shown, monkeypatch):
+    """Gap 7: the comment shows the beginning; a hidden tail was never reviewed.
+
+    The issue's case: a 65k-character plan whose last line attaches
+    AdministratorAccess. The comment states the SHA-256 of the whole text,
+    and the file matches it, but no reviewer saw the tail.
+    """
+    tail = '  + policy_name = "AdministratorAccess"\n'
+    long_plan = shown["reviewed"] + "  # padding\n" * 6000 + tail
+    comment = comment_for(long_plan)
+    assert len(comment) <= plan_comment.MAX_BODY and "AdministratorAccess" not in comment
+    assert plan_comment.digest(long_plan) in comment  # the hash does cover the tail...
+    with pytest.raises(SystemExit, match="too long for its comment"):
+        verify_plan.check(long_plan, comment, pr=7, env_name="prod")  # ...and still refused
+    monkeypatch.setattr(plan_comment, "MAX_BODY", 900)  # any cut, even of a short plan
+    with pytest.raises(SystemExit, match="never reviewed"):
+        verify_plan.check(shown["reviewed"], comment_for(shown["reviewed"]), pr=7, env_name="prod")
 
 
 def test_an_edited_comment_text_is_refused_even_with_the_right_hash(shown):
@@ -112,7 +121,8 @@ class Comments(JsonApi):
 
     def do_GET(self):
         assert self.path.startswith("/repos/o/r/issues/7/comments?per_page=100&page=1")
-        self._send(200, [{"id": i, "body": b} for i, b in enumerate(self.bodies)])
+        bot = {"login": "github-actions[bot]", "type": "Bot"}
+        self._send(200, [{"id": i, "body": b, "user": bot} for i, b in enumerate(self.bodies)])
 
 
 def test_main_reads_the_comment_for_its_environment(shown, tmp_path):

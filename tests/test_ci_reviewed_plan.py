@@ -36,7 +36,21 @@ def pull(number: int, *, merged: bool, base: str, merge_sha: str | None, head: s
         "merged_at": "2026-11-27T10:00:00Z" if merged else None,
         "merge_commit_sha": merge_sha,
         "base": {"ref": base},
-        "head": {"sha": head},
+        "head": {"sha": head, "ref": "feature", "repo": {"full_name": "o/r"}},
+        "user": {"login": "author"},
+    }
+
+
+def workflow_run(run_id: int, head_sha: str = HEAD, *, repo: str = "o/r", branch: str = "feature"):
+    """A `pull_request` run as GitHub lists it; a fork's run has the fork as head_repository."""
+    return {
+        "id": run_id,
+        "event": "pull_request",
+        "head_sha": head_sha,
+        "head_branch": branch,
+        "repository": {"full_name": "o/r"},
+        "head_repository": {"full_name": repo},
+        "pull_requests": [{"number": 7}, {"number": 8}] if repo == "o/r" else [],
     }
 
 
@@ -46,6 +60,8 @@ class GitHub(JsonApi):
     runs: ClassVar[list[dict]] = []
     artifacts: ClassVar[dict[int, list[dict]]] = {}
     environments: ClassVar[dict[str, dict]] = {}
+    branch_policies: ClassVar[list[dict]] = []
+    rules: ClassVar[list[dict]] = []
 
     def do_GET(self):
         url = urllib.parse.urlparse(self.path)
@@ -64,6 +80,10 @@ class GitHub(JsonApi):
         if url.path.startswith("/repos/o/r/actions/runs/"):
             run_id = int(url.path.split("/")[-2])
             return self._send(200, {"artifacts": self.artifacts.get(run_id, [])})
+        if url.path.endswith("/deployment-branch-policies"):
+            return self._send(200, {"branch_policies": self.branch_policies})
+        if url.path == "/repos/o/r/rules/branches/main":
+            return self._send(200, self.rules)
         if url.path.startswith("/repos/o/r/environments/"):
             name = urllib.parse.unquote(url.path.rsplit("/", 1)[1])
             if name in self.environments:
@@ -74,11 +94,7 @@ class GitHub(JsonApi):
 @pytest.fixture
 def api():
     GitHub.calls = 0
-    GitHub.runs = [
-        {"id": 43, "head_sha": "stale"},
-        {"id": 42, "head_sha": HEAD},
-        {"id": 41, "head_sha": HEAD},
-    ]
+    GitHub.runs = [workflow_run(43, "stale"), workflow_run(42), workflow_run(41)]
     GitHub.artifacts = {
         43: [{"name": f"tfplan-prod-{HEAD}", "expired": False}],
         42: [{"name": f"package-{HEAD}", "expired": False}],
@@ -154,6 +170,29 @@ def test_the_link_is_waited_for_while_it_lags(api, tmp_path):
         run(api, attempts=2)
 
 
+def test_a_forks_run_with_the_same_commit_is_never_taken(api, tmp_path):
+    """Gap 9: a fork's pull request with the same head SHA runs the fork's workflow."""
+    GitHub.pulls = [[pull(7, merged=True, base="main", merge_sha=MERGE)]]
+    GitHub.runs = [
+        workflow_run(50, repo="mallory/r"),  # newest, same SHA and branch name, a fork
+        workflow_run(49, branch="other"),  # this repository, another branch with that commit
+        workflow_run(41),
+    ]
+    GitHub.artifacts[50] = [{"name": f"tfplan-prod-{HEAD}", "expired": False}]
+    GitHub.artifacts[49] = [{"name": f"tfplan-prod-{HEAD}", "expired": False}]
+    run(api, out=tmp_path / "out")
+    assert "run_id=41" in (tmp_path / "out").read_text()
+    GitHub.runs = [workflow_run(50, repo="mallory/r")]
+    with pytest.raises(SystemExit, match="no plan artifact"):
+        run(api)
+
+
+def test_a_run_listed_for_another_pull_request_is_never_taken(api):
+    GitHub.pulls = [[pull(9, merged=True, base="main", merge_sha=MERGE)]]
+    with pytest.raises(SystemExit, match="#9"):  # runs 41/42 list pull requests 7 and 8
+        run(api)
+
+
 def test_no_plan_artifact_says_how_to_recover(api):
     GitHub.pulls = [[pull(7, merged=True, base="main", merge_sha=MERGE)]]
     GitHub.artifacts[41] = [{"name": f"tfplan-prod-{HEAD}", "expired": True}]
@@ -167,27 +206,60 @@ def test_no_plan_artifact_says_how_to_recover(api):
 # ------------------------------------------------------------ environment guard
 
 
-OWNED = "/.github/ @acme/platform\n/examples/ci-oidc/ @acme/platform\n"
+def codeowners_text(owners: str = "@alice @bob") -> str:
+    return (REPO_ROOT / ".github" / "CODEOWNERS").read_text().replace("@OWNER", owners)
 
 
-def guard(api: str, name: str = "prod", codeowners: str | None = OWNED, tmp=None) -> int:
+def guard(api: str, name: str = "prod", codeowners: str | None = None, tmp=None, out=None) -> int:
     path = Path(tmp or tempfile.mkdtemp()) / "CODEOWNERS"
-    if codeowners is not None:
+    if codeowners is None:
+        codeowners = codeowners_text()
+    if codeowners is not False:
         path.write_text(codeowners)
-    return environment_guard.main(
-        {
-            "GITHUB_API_URL": api,
-            "GITHUB_REPOSITORY": "o/r",
-            "GITHUB_TOKEN": "t",
-            "GITHUB_REF_NAME": "main",
-            "TF_ENV": name,
-            "CODEOWNERS_FILE": str(path),
-        }
-    )
+    env = {
+        "GITHUB_API_URL": api,
+        "GITHUB_REPOSITORY": "o/r",
+        "GITHUB_TOKEN": "t",
+        "GITHUB_REF_NAME": "main",
+        "TF_ENV": name,
+        "CODEOWNERS_FILE": str(path),
+        "REPO_ROOT": str(REPO_ROOT),
+    }
+    if out:
+        env["GITHUB_OUTPUT"] = str(out)
+    return environment_guard.main(env)
 
 
-REVIEWERS = {"type": "required_reviewers", "reviewers": [{"type": "User", "reviewer": {}}]}
+REVIEWERS = {
+    "type": "required_reviewers",
+    "prevent_self_review": True,
+    "reviewers": [{"type": "User", "reviewer": {"login": "alice"}}],
+}
 BRANCHES = {"protected_branches": False, "custom_branch_policies": True}
+PROTECTED = {
+    "protection_rules": [REVIEWERS],
+    "deployment_branch_policy": BRANCHES,
+    "can_admins_bypass": False,
+}
+SMOKE = {"protection_rules": [], "deployment_branch_policy": BRANCHES}
+PULL_RULE = {
+    "type": "pull_request",
+    "parameters": {
+        "required_approving_review_count": 1,
+        "require_code_owner_review": True,
+        "dismiss_stale_reviews_on_push": True,
+        "require_last_push_approval": True,
+        "required_review_thread_resolution": False,
+    },
+}
+
+
+@pytest.fixture
+def protected(api):
+    GitHub.environments = {"prod": dict(PROTECTED), "prod-smoke": dict(SMOKE)}
+    GitHub.branch_policies = [{"name": "main", "type": "branch"}]
+    GitHub.rules = []
+    return api
 
 
 def test_apply_refuses_an_environment_github_created_unprotected(api):
@@ -195,53 +267,106 @@ def test_apply_refuses_an_environment_github_created_unprotected(api):
     GitHub.environments = {
         "prod": {"name": "prod", "protection_rules": [], "deployment_branch_policy": None}
     }
+    GitHub.rules = []
     with pytest.raises(SystemExit) as caught:
         guard(api)
     message = str(caught.value)
-    assert "no required reviewers" in message and "no deployment branch policy" in message
+    assert "no deployment branch policy" in message
+    assert "no branch ruleset requires a pull request" in message  # and no approval gate either
     assert "Settings -> Environments -> prod" in message and "Selected branches" in message
 
 
-def test_apply_refuses_a_wait_timer_alone_or_a_missing_environment(api):
-    GitHub.environments = {
-        "prod": {
-            "protection_rules": [{"type": "wait_timer", "wait_timer": 5}],
-            "deployment_branch_policy": BRANCHES,
-        },
-        "staging": {
-            "protection_rules": [{"type": "required_reviewers", "reviewers": []}],
-            "deployment_branch_policy": BRANCHES,
-        },
+def test_apply_refuses_a_wait_timer_alone_or_a_missing_environment(protected):
+    GitHub.environments["staging-smoke"] = dict(SMOKE)
+    GitHub.environments["staging"] = {
+        **PROTECTED,
+        "protection_rules": [{**REVIEWERS, "reviewers": []}],
     }
     with pytest.raises(SystemExit, match="no required reviewers"):
-        guard(api)
-    with pytest.raises(SystemExit, match="no required reviewers"):
-        guard(api, "staging")
+        guard(protected, "staging")
     with pytest.raises(SystemExit, match="cannot read the GitHub environment `dev` \\(HTTP 404"):
-        guard(api, "dev")
+        guard(protected, "dev")
 
 
-def test_apply_proceeds_behind_reviewers_and_a_branch_policy(api):
-    GitHub.environments = {
-        "prod": {"protection_rules": [REVIEWERS], "deployment_branch_policy": BRANCHES}
+def test_apply_proceeds_behind_reviewers_and_a_branch_policy(protected, tmp_path):
+    assert guard(protected, out=tmp_path / "out") == 0
+    assert (tmp_path / "out").read_text() == "gate=environment-reviewers\n"
+
+
+def test_apply_refuses_protection_an_administrator_or_the_merger_can_bypass(protected):
+    """Gap 11: `Allow administrators to bypass` on, or self-review allowed."""
+    GitHub.environments["prod"]["can_admins_bypass"] = True
+    with pytest.raises(SystemExit, match="administrators can bypass"):
+        guard(protected)
+    GitHub.environments["prod"] = {
+        **PROTECTED,
+        "protection_rules": [{**REVIEWERS, "prevent_self_review": False}],
     }
-    assert guard(api) == 0
+    with pytest.raises(SystemExit, match="Prevent self-review"):
+        guard(protected)
+    del GitHub.environments["prod"]["can_admins_bypass"]  # GitHub's default is true
+    with pytest.raises(SystemExit, match="administrators can bypass"):
+        guard(protected)
 
 
-def test_apply_refuses_until_codeowners_names_real_owners_of_github_dir(api, tmp_path):
-    GitHub.environments = {
-        "prod": {"protection_rules": [REVIEWERS], "deployment_branch_policy": BRANCHES}
-    }
+def test_apply_refuses_an_unrestricted_smoke_environment(protected):
+    """The smoke role writes into prod's buckets: `prod-smoke` must be main's alone too."""
+    GitHub.environments["prod-smoke"] = {"protection_rules": [], "deployment_branch_policy": None}
+    with pytest.raises(SystemExit, match="`prod-smoke`: every branch may deploy"):
+        guard(protected)
+    del GitHub.environments["prod-smoke"]
+    with pytest.raises(SystemExit, match="cannot read the GitHub environment `prod-smoke`"):
+        guard(protected)
+
+
+def test_apply_refuses_branches_other_than_the_deploy_branch(protected):
+    GitHub.branch_policies = [
+        {"name": "main", "type": "branch"},
+        {"name": "release/*", "type": "branch"},
+    ]
+    with pytest.raises(SystemExit, match="exactly the branch main"):
+        guard(protected)
+    GitHub.environments["prod"]["deployment_branch_policy"] = {"protected_branches": True}
+    with pytest.raises(SystemExit, match="any protected branch"):
+        guard(protected)
+
+
+def test_private_repository_gate_needs_a_strict_branch_ruleset(protected, tmp_path):
+    """No required reviewers (private, Pro or Team): a ruleset must ask a code owner to approve."""
+    GitHub.environments["prod"] = {**PROTECTED, "protection_rules": [], "can_admins_bypass": True}
+    GitHub.rules = [PULL_RULE]
+    assert guard(protected, out=tmp_path / "out") == 0
+    assert (tmp_path / "out").read_text() == "gate=pull-request-approval\n"
+    for key in (
+        "require_code_owner_review",
+        "dismiss_stale_reviews_on_push",
+        "require_last_push_approval",
+    ):
+        GitHub.rules = [{**PULL_RULE, "parameters": {**PULL_RULE["parameters"], key: False}}]
+        with pytest.raises(SystemExit, match="does not require"):
+            guard(protected)
+    GitHub.rules = [PULL_RULE]
+    with pytest.raises(SystemExit, match="names no person"):
+        guard(protected, codeowners=codeowners_text("@acme/platform"))
+
+
+def test_apply_refuses_until_codeowners_owns_everything_ci_executes(protected, tmp_path):
+    """Gap 10: imgpipe/ and requirements/ run in CI; a placeholder or a gap is refused."""
     shipped = (REPO_ROOT / ".github" / "CODEOWNERS").read_text()
     with pytest.raises(SystemExit, match="still names the placeholder @OWNER"):
-        guard(api, codeowners=shipped, tmp=tmp_path)
-    owned = shipped.replace("@OWNER", "@acme/platform")
-    assert guard(api, codeowners=owned, tmp=tmp_path) == 0
-    with pytest.raises(SystemExit, match=r"gives /\.github/ no owner"):
-        guard(api, codeowners="/examples/ @acme/platform\n", tmp=tmp_path)
+        guard(protected, codeowners=shipped, tmp=tmp_path)
+    assert guard(protected, codeowners=codeowners_text(), tmp=tmp_path) == 0
+    for line in ("/imgpipe/", "/requirements/", "/*.tf", "/.github/", "/function_src/"):
+        text = "\n".join(r for r in codeowners_text().splitlines() if not r.startswith(line))
+        with pytest.raises(SystemExit, match="gives no owner to what CI executes") as caught:
+            guard(protected, codeowners=text, tmp=tmp_path)
+        assert line.strip("/*") in str(caught.value)
+    # a later rule without owners takes ownership away again
+    with pytest.raises(SystemExit, match=r"imgpipe/smoke\.py"):
+        guard(protected, codeowners=codeowners_text() + "\n/imgpipe/smoke.py\n", tmp=tmp_path)
     (tmp_path / "CODEOWNERS").unlink()
     with pytest.raises(SystemExit, match="CODEOWNERS is missing"):
-        guard(api, codeowners=None, tmp=tmp_path)
+        guard(protected, codeowners=False, tmp=tmp_path)
 
 
 def test_an_api_refusal_is_one_clear_line(api):

@@ -109,6 +109,7 @@ def test_permissions_are_minimal():
             "actions": "read",
             "pull-requests": "read",
         },
+        "smoke": {"contents": "read", "id-token": "write"},
     }
     assert {name: job["permissions"] for name, job in jobs().items()} == allowed
 
@@ -119,12 +120,9 @@ def test_pull_requests_plan_and_merges_apply_the_reviewed_plan():
     assert set(triggers) == {"pull_request", "push", "workflow_dispatch"}
     assert "pull_request_target" not in triggers
     plan, apply = jobs()["plan"], jobs()["apply"]
-    # forks get no OIDC token: plan only pull requests from this repository
-    same_repo = (
-        "github.event_name != 'push' && (github.event_name != 'pull_request' || "
-        "github.event.pull_request.head.repo.full_name == github.repository)"
-    )
-    assert " ".join(plan["if"].split()) == same_repo
+    # forks run the plan job too, and fail in its first step (not skipped)
+    assert plan["if"] == "github.event_name != 'push'"
+    assert plan["steps"][0]["name"] == "refuse a fork's pull request"
     assert apply["if"] == "github.event_name == 'push'"
     assert triggers["push"]["branches"] == ["main", "staging", "develop"]  # develop applies dev
     plan_runs = "\n".join(s.get("run", "") for s in plan["steps"])
@@ -155,18 +153,78 @@ def test_pull_requests_plan_and_merges_apply_the_reviewed_plan():
         "environment_guard.py",
         "require_lock_file.sh",
         "reviewed_plan.py",
-        "alicloud_oidc.py",
-        "terraform init -lockfile=readonly",
+        "approval_gate.py",
+        "alicloud_oidc.py terraform init -lockfile=readonly",
         "terraform show -no-color reviewed/tfplan",
         "verify_plan.py",
-        "terraform apply",
+        "alicloud_oidc.py terraform apply",
     ]
     positions = [apply_runs.index(step) for step in order]
     assert positions == sorted(positions), "apply steps out of order"
     # no long-lived keys anywhere: no secrets are read at all
     assert "secrets." not in (WORKFLOWS / "terraform.yml").read_text()
-    assert "terraform apply -lock-timeout=5m -auto-approve reviewed/tfplan" in apply_runs
+    assert (
+        "alicloud_oidc.py terraform apply -lock-timeout=5m -auto-approve reviewed/tfplan"
+        in apply_runs
+    )
     assert "terraform plan" not in apply_runs  # nothing unreviewed is applied
+
+
+def test_a_forks_plan_fails_saying_why(tmp_path):
+    """A skipped required check counts as passed; a fork's plan job must fail instead."""
+    step = jobs()["plan"]["steps"][0]
+
+    def refuse(head: str) -> subprocess.CompletedProcess:
+        env = {"HEAD_REPO": head, "THIS_REPO": "acme/photos", "PATH": "/usr/bin:/bin"}
+        return subprocess.run(
+            ["bash", "-c", step["run"]], env=env, capture_output=True, text=True, check=False
+        )
+
+    fork = refuse("mallory/photos")
+    assert fork.returncode == 1 and "::error::" in fork.stdout and "fork" in fork.stdout
+    assert refuse("acme/photos").returncode == 0
+    # and the check cannot be skipped: nothing but `push` excludes the job
+    assert "head.repo" not in jobs()["plan"]["if"]
+
+
+def test_no_third_party_code_runs_where_apply_credentials_can_be_had():
+    """Gap 10: the apply job installs nothing; credentials live in one command each.
+
+    A job with `id-token: write` lets every step ask for an OIDC token, so the
+    apply job runs only Terraform and .github/scripts (standard library); the
+    smoke test's packages install in a job of its own, every file hash-checked.
+    """
+    apply = jobs()["apply"]
+    for step in apply["steps"]:
+        uses, run = step.get("uses", ""), step.get("run", "")
+        assert "setup-python" not in uses and not re.search(r"\bpip\b|imgpipe|make ", run), step
+        assert not re.search(r"^\s*python3? (?!\.github/scripts/)", run, re.M), step
+    for job in jobs().values():
+        for step in job.get("steps", []):
+            run = step.get("run", "")
+            assert "GITHUB_ENV" not in run, step
+            if any("ROLE_ARN" in str(v) for v in step.get("env", {}).values()):
+                # a cloud command runs inside alicloud_oidc.py; bare terraform only shows
+                bare = [
+                    line.strip()
+                    for line in run.replace("\\\n", " ").splitlines()
+                    if line.strip().startswith("terraform ")
+                ]
+                assert "alicloud_oidc.py" in run and all(
+                    line.startswith("terraform show") for line in bare
+                ), step
+    installs = [s["run"] for s in jobs()["smoke"]["steps"] if "pip install" in s.get("run", "")]
+    assert installs and all(
+        "--require-hashes" in line
+        for run in installs
+        for line in run.splitlines()
+        if "pip install" in line
+    )
+    for req in ("smoke.txt", "smoke-build.txt"):
+        text = (REPO_ROOT / "requirements" / req).read_text()
+        pins = [pin for pin in text.splitlines() if "==" in pin]
+        hashes = (REPO_ROOT / "requirements" / req).read_text().count("--hash=sha256:")
+        assert pins and hashes >= len(pins), req
 
 
 def test_environment_comes_from_the_branch_or_the_input(tmp_path):
@@ -245,7 +303,13 @@ class FakeApis(JsonApi):
             )
         if self.path.endswith("/issues/7/comments"):
             body = json.loads(raw)
-            FakeApis.comments.append({"id": len(FakeApis.comments) + 1, "body": body["body"]})
+            FakeApis.comments.append(
+                {
+                    "id": len(FakeApis.comments) + 1,
+                    "body": body["body"],
+                    "user": {"login": "github-actions[bot]", "type": "Bot"},
+                }
+            )
             return self._send(201, FakeApis.comments[-1])
         return self._send(404, {})
 
@@ -266,21 +330,33 @@ def api():
         yield url
 
 
-def test_oidc_exchange_exports_masked_temporary_credentials(api, tmp_path, capsys):
-    github_env = tmp_path / "env"
-    alicloud_oidc.main(
+def test_oidc_credentials_reach_only_the_command_they_are_for(api, tmp_path, capfd):
+    seen = tmp_path / "seen.json"
+    child = [
+        sys.executable,
+        "-c",
+        "import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 'w'))",
+        str(seen),
+    ]
+    github_env = tmp_path / "github_env"
+    code = alicloud_oidc.main(
+        child,
         {
             "GITHUB_ENV": str(github_env),
+            "PATH": "/usr/bin:/bin",
             "ACTIONS_ID_TOKEN_REQUEST_URL": f"{api}/oidc?x=1",
             "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token",
             "ALIBABA_CLOUD_ROLE_ARN": "acs:ram::123:role/imgpipe-ci-plan-prod",
             "ALIBABA_CLOUD_OIDC_PROVIDER_ARN": "acs:ram::123:oidc-provider/github-actions",
             "ALIBABA_CLOUD_STS_ENDPOINT": f"{api}/sts",
-        }
+        },
     )
-    exported = dict(line.split("=", 1) for line in github_env.read_text().splitlines())
+    assert code == 0
+    exported = json.loads(seen.read_text())
     assert exported["ALIBABA_CLOUD_ACCESS_KEY_ID"] == "STS.KEY"
     assert exported["ALICLOUD_SECURITY_TOKEN"] == "tok"
+    assert exported["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] == "s3cret"
+    assert not github_env.exists()  # later steps never see them
     # As aliyun/credentials-nodejs oidc_role_arn.ts sends it: the common
     # parameters in the query string, the call's own in the form body.
     assert set(FakeApis.sts_query) == {"Action", "Version", "Format", "Timestamp"}
@@ -295,30 +371,37 @@ def test_oidc_exchange_exports_masked_temporary_credentials(api, tmp_path, capsy
         "DurationSeconds",
     }
     assert FakeApis.sts_params["RoleArn"].endswith("imgpipe-ci-plan-prod")
-    out = capsys.readouterr().out
+    out = capfd.readouterr().out
     assert "::add-mask::s3cret" in out and "::add-mask::tok" in out
     assert "s3cret" not in out.replace("::add-mask::s3cret", "")
+    # the exit status of the command is the step's
+    assert (
+        alicloud_oidc.main(
+            [sys.executable, "-c", "raise SystemExit(3)"],
+            {
+                "ACTIONS_ID_TOKEN_REQUEST_URL": f"{api}/oidc",
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token",
+                "ALIBABA_CLOUD_ROLE_ARN": "r",
+                "ALIBABA_CLOUD_OIDC_PROVIDER_ARN": "p",
+                "ALIBABA_CLOUD_STS_ENDPOINT": f"{api}/sts",
+            },
+        )
+        == 3
+    )
 
 
 def test_oidc_has_no_long_lived_key_fallback(tmp_path):
-    github_env = tmp_path / "env"
     with pytest.raises(SystemExit, match="ALIBABA_CLOUD_ROLE_ARN"):
         alicloud_oidc.main(
-            {
-                "GITHUB_ENV": str(github_env),
-                "FALLBACK_ACCESS_KEY_ID": "LTAI",
-                "FALLBACK_ACCESS_KEY_SECRET": "k",
-            }
+            ["true"],
+            {"FALLBACK_ACCESS_KEY_ID": "LTAI", "FALLBACK_ACCESS_KEY_SECRET": "k"},
         )
-    assert not github_env.exists()
     with pytest.raises(SystemExit, match="id-token: write"):
         alicloud_oidc.main(
-            {
-                "GITHUB_ENV": str(github_env),
-                "ALIBABA_CLOUD_ROLE_ARN": "r",
-                "ALIBABA_CLOUD_OIDC_PROVIDER_ARN": "p",
-            }
+            ["true"], {"ALIBABA_CLOUD_ROLE_ARN": "r", "ALIBABA_CLOUD_OIDC_PROVIDER_ARN": "p"}
         )
+    with pytest.raises(SystemExit, match="give the command"):
+        alicloud_oidc.main([], {})
 
 
 def test_plan_comment_is_one_comment_updated_in_place(api, tmp_path):
@@ -343,9 +426,32 @@ def test_plan_comment_is_one_comment_updated_in_place(api, tmp_path):
     assert len(FakeApis.comments) == 2
 
 
+def test_a_marker_copied_by_a_person_is_neither_updated_nor_found(api, tmp_path):
+    """Gap 8: anyone who can comment can paste the marker."""
+    plan = tmp_path / "plan.txt"
+    plan.write_text("Plan: 1 to add, 0 to change, 0 to destroy.\n")
+    planted = plan_comment.render("prod", "No changes.\n", "x", "u")
+    FakeApis.comments.append(
+        {"id": 1, "body": planted, "user": {"login": "mallory", "type": "User"}}
+    )
+    env = {
+        "GITHUB_API_URL": api,
+        "GITHUB_REPOSITORY": "o/r",
+        "PR_NUMBER": "7",
+        "GITHUB_TOKEN": "t",
+        "TF_ENV": "prod",
+        "PLAN_TEXT_FILE": str(plan),
+        "RUN_URL": "u",
+    }
+    plan_comment.main(env)
+    assert FakeApis.comments[0]["body"] == planted  # not edited
+    found = plan_comment.find(api, "o/r", 7, "prod", "t")
+    assert found["id"] == 2 and "Plan: 1 to add" in found["body"]
+
+
 def test_plan_comment_truncates_huge_plans():
     body = plan_comment.render("dev", "x" * 200_000, "**Plan: 1 to add.**", "u")
-    assert len(body) <= plan_comment.MAX_BODY and "truncated" in body
+    assert len(body) <= plan_comment.MAX_BODY and "CI will not apply it" in body
 
 
 # ---------------------------------------------------------------- provider lock file
@@ -381,3 +487,55 @@ def test_lock_file_check_fails_with_the_one_time_instruction(tmp_path):
     runs = "\n".join(s.get("run", "") for job in jobs().values() for s in job.get("steps", []))
     inits = re.findall(r"terraform init[^\n]*", runs)
     assert inits and all("-lockfile=readonly" in line for line in inits), inits
+
+
+# ---------------------------------------------------------------- wiring between jobs and docs
+
+
+def _render(template: str, values: dict[str, str]) -> str:
+    """`${{ a.b }}` replaced from `values`; anything else left, so a test sees it."""
+    return re.sub(
+        r"\$\{\{\s*([\w.-]+)\s*\}\}", lambda m: values.get(m.group(1), m.group(0)), template
+    )
+
+
+def _artifact_steps(job: str, action: str) -> list[dict]:
+    return [s["with"] for s in jobs()[job]["steps"] if f"actions/{action}@" in s.get("uses", "")]
+
+
+def test_the_plan_artifact_is_downloaded_under_the_name_it_was_uploaded_with():
+    """The plan job uploads it; reviewed_plan.py names what the apply job downloads."""
+    import reviewed_plan
+
+    sha = "b" * 40
+    (plan_upload,) = [
+        w for w in _artifact_steps("plan", "upload-artifact") if "tfplan" in w["path"]
+    ]
+    for env_name in ("dev", "staging", "prod"):
+        uploaded = _render(plan_upload["name"], {"env.TF_ENV": env_name, "env.HEAD_SHA": sha})
+        assert uploaded == reviewed_plan.artifact_name(env_name, sha)
+    (download,) = _artifact_steps("apply", "download-artifact")
+    assert download["name"] == "${{ steps.reviewed.outputs.artifact }}"
+    assert download["run-id"] == "${{ steps.reviewed.outputs.run_id }}"
+    # the plan's HEAD_SHA is the pull request's head, the SHA reviewed_plan.py looks for
+    assert jobs()["plan"]["env"]["HEAD_SHA"].startswith("${{ github.event.pull_request.head.sha")
+    # and the package: uploaded by `checks`, downloaded by `plan`, in the same run
+    (package_up,) = _artifact_steps("checks", "upload-artifact")
+    (package_down,) = _artifact_steps("plan", "download-artifact")
+    assert package_up["name"] == package_down["name"] and "github.sha" in package_up["name"]
+    assert "dist/" in plan_upload["path"]  # the apply deploys the package the plan was made with
+
+
+def _doc_variables() -> set[str]:
+    """The variables docs/ci.md tells the user to set: first column of its variable tables."""
+    text = (REPO_ROOT / "docs" / "ci.md").read_text()
+    return set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", text, re.M))
+
+
+def test_every_variable_the_workflow_reads_is_in_the_docs_and_back():
+    text = (WORKFLOWS / "terraform.yml").read_text()
+    read = set(re.findall(r"\bvars\.([A-Za-z0-9_]+)", text))
+    assert {"TF_STATE_BUCKET", "ALIBABA_CLOUD_APPLY_ROLE_ARN"} <= read  # the scan works
+    documented = _doc_variables()
+    assert read - documented == set(), "read by the workflow, missing from docs/ci.md's tables"
+    assert documented - read == set(), "in docs/ci.md's tables, never read by the workflow"

@@ -5,9 +5,14 @@ No long-lived keys: GitHub issues the job an OIDC token (the job needs
 `permissions: id-token: write`), and STS `AssumeRoleWithOIDC`, which needs
 no AccessKey of its own, trades it for credentials of a RAM role whose
 trust policy names this repository and the job's GitHub environment. The
-credentials are masked and exported to the following steps under the names
-the alicloud provider and the OSS backend read (the names
+credentials are masked and given to ONE command, run by this script
+(`alicloud_oidc.py terraform apply ...`), in its environment only, under
+the names the alicloud provider and the OSS backend read (the names
 aliyun/configure-aliyun-credentials-action exports, index.js `setOutput`).
+They are never written to `$GITHUB_ENV`, which hands a value to every later
+step of the job: no later step, and no code installed by one, ever holds
+them (issue 23, gap 10). Each step that needs them asks again; GitHub issues
+a new OIDC token for every request.
 
 The request is built the way Alibaba's own credential clients build it
 (aliyun/credentials-nodejs, src/providers/oidc_role_arn.ts,
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import urllib.error
 import urllib.parse
@@ -101,37 +107,44 @@ def assume_role(env: dict[str, str], token: str) -> dict[str, str]:
     }
 
 
-def export(creds: dict[str, str], github_env: str, out=None) -> None:
+NAMES = {
+    "id": ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALICLOUD_ACCESS_KEY"),
+    "secret": ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALICLOUD_SECRET_KEY"),
+    "token": ("ALIBABA_CLOUD_SECURITY_TOKEN", "ALICLOUD_SECURITY_TOKEN"),
+}
+
+
+def credential_env(creds: dict[str, str], out=None) -> dict[str, str]:
+    """The variables that carry `creds`, after masking every value in the job's log."""
     out = out or sys.stdout
     for value in creds.values():
         if value:
             print(f"::add-mask::{value}", file=out)
-    names = {
-        "id": ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALICLOUD_ACCESS_KEY"),
-        "secret": ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALICLOUD_SECRET_KEY"),
-        "token": ("ALIBABA_CLOUD_SECURITY_TOKEN", "ALICLOUD_SECURITY_TOKEN"),
-    }
-    with open(github_env, "a", encoding="utf-8") as fh:
-        for key, value in creds.items():
-            if value:
-                for name in names[key]:
-                    fh.write(f"{name}={value}\n")
+    out.flush()
+    return {name: value for key, value in creds.items() if value for name in NAMES[key]}
 
 
-def main(env: dict[str, str] | None = None) -> int:
+def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     env = dict(os.environ if env is None else env)
-    github_env = env.get("GITHUB_ENV")
-    if not github_env:
-        raise SystemExit("alicloud_oidc: GITHUB_ENV is not set (run inside GitHub Actions)")
-    if env.get("ALIBABA_CLOUD_ROLE_ARN") and env.get("ALIBABA_CLOUD_OIDC_PROVIDER_ARN"):
-        export(assume_role(env, github_oidc_token(env)), github_env)
-        print("alicloud_oidc: assumed", env["ALIBABA_CLOUD_ROLE_ARN"], "through OIDC")
-        return 0
-    raise SystemExit(
-        "alicloud_oidc: set ALIBABA_CLOUD_OIDC_PROVIDER_ARN (repository variable) and "
-        "ALIBABA_CLOUD_ROLE_ARN (variable of the job's GitHub environment) from the "
-        "outputs of examples/ci-oidc (docs/ci.md, step 4)"
-    )
+    if not argv:
+        raise SystemExit(
+            "alicloud_oidc: give the command to run with the credentials, e.g. "
+            "`python3 .github/scripts/alicloud_oidc.py terraform plan ...`"
+        )
+    if not (env.get("ALIBABA_CLOUD_ROLE_ARN") and env.get("ALIBABA_CLOUD_OIDC_PROVIDER_ARN")):
+        raise SystemExit(
+            "alicloud_oidc: set ALIBABA_CLOUD_OIDC_PROVIDER_ARN (repository variable) and "
+            "ALIBABA_CLOUD_ROLE_ARN (variable of the job's GitHub environment) from the "
+            "outputs of examples/ci-oidc (docs/ci.md, step 4)"
+        )
+    creds = credential_env(assume_role(env, github_oidc_token(env)))
+    print("alicloud_oidc: assumed", env["ALIBABA_CLOUD_ROLE_ARN"], "through OIDC for", argv[0])
+    sys.stdout.flush()
+    try:
+        return subprocess.run(argv, env={**env, **creds}, check=False).returncode
+    except OSError as exc:
+        raise SystemExit(f"alicloud_oidc: cannot run {argv[0]}: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -11,6 +11,15 @@ plan text from a file and writes through the GitHub REST API with the job's
 token (`pull-requests: write`); nothing from the pull request's title or
 body is ever interpolated into a command.
 
+Only comments written with a workflow's token count: their author is
+`github-actions[bot]` (BOT), a name no person can take, since user names
+cannot contain brackets. Anyone who can comment can copy the marker; such
+a comment is neither updated nor ever verified.
+
+A plan longer than a comment (GitHub: 65,536 characters) is posted cut,
+saying so, and a cut comment never verifies (verify_plan.py): nobody could
+have reviewed the part that was not shown.
+
 Standard library only.
 """
 
@@ -31,7 +40,11 @@ def marker(env_name: str) -> str:
 
 FENCE_OPEN = "<details><summary>Full plan</summary>\n\n```\n"
 FENCE_CLOSE = "\n```\n</details>"
-TRUNCATED = "\n... (truncated: see the run's artifact)"
+TRUNCATED = (
+    "\n... (truncated: this plan is longer than a comment can hold, so CI will not apply it; "
+    "split the change into smaller pull requests)"
+)
+BOT = "github-actions[bot]"  # the author of comments written with GITHUB_TOKEN
 
 
 def digest(plan_text: str) -> str:
@@ -46,7 +59,7 @@ def render(env_name: str, plan_text: str, summary: str, run_url: str) -> str:
     tail = f"\n\n[Workflow run]({run_url}) · the plan file is kept as an artifact of that run."
     room = MAX_BODY - len(head) - len(tail) - len(FENCE_OPEN) - len(FENCE_CLOSE)
     if len(plan_text) > room:
-        plan_text = plan_text[: room - 60] + TRUNCATED
+        plan_text = plan_text[: room - len(TRUNCATED)] + TRUNCATED
     return head + FENCE_OPEN + plan_text + FENCE_CLOSE + tail
 
 
@@ -76,15 +89,24 @@ def upsert(api: str, repo: str, pr: int, token: str, *, body: str, env_name: str
     return "created"
 
 
+def written_by_ci(comment: dict) -> bool:
+    user = comment.get("user") or {}
+    return user.get("login") == BOT and user.get("type") == "Bot"
+
+
 def find(api: str, repo: str, pr: int, env_name: str, token: str) -> dict | None:
-    """This environment's plan comment on the pull request (every page read), or None."""
+    """This environment's plan comment on the pull request (every page read), or None.
+
+    Only CI's own comments count (written_by_ci); if CI wrote more than one
+    for the environment, the first (the one upsert keeps updating) is taken.
+    """
     page = 1
     while True:
         comments = call(
             "GET", f"{api}/repos/{repo}/issues/{pr}/comments?per_page=100&page={page}", token
         )
         for comment in comments:
-            if marker(env_name) in (comment.get("body") or ""):
+            if written_by_ci(comment) and marker(env_name) in (comment.get("body") or ""):
                 return comment
         if len(comments) < 100:
             return None

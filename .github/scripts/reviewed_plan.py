@@ -19,6 +19,14 @@ merged, into this branch, with `merge_commit_sha` equal to the pushed
 commit. The link is made asynchronously after the merge: an empty answer is
 retried (ATTEMPTS times, DELAY seconds apart) before giving up.
 
+Which run: the runs GitHub lists for the head SHA include any run with that
+SHA, a fork's pull request with the same commit among them, and a fork's
+run executes the fork's copy of the workflow, which may upload anything
+under any name. So a run counts only if it ran in this repository, for a
+head in this repository (`head_repository`), on the pull request's own
+head branch, for the `pull_request` event, and, when GitHub lists the run's
+pull requests, for this one (`same_pull_request`).
+
 Standard library only; the job's token needs `actions: read` and
 `pull-requests: read`.
 """
@@ -72,6 +80,21 @@ def merged_pull(
     )
 
 
+def same_pull_request(run: dict, pull: dict, repo: str) -> bool:
+    """Is `run` a `pull_request` run of `pull`, in `repo`, from a head in `repo`?"""
+    head = pull.get("head") or {}
+    listed = [p.get("number") for p in run.get("pull_requests") or []]
+    return (
+        run.get("event") == "pull_request"
+        and run.get("head_sha") == head.get("sha")
+        and (run.get("repository") or {}).get("full_name") == repo
+        and (run.get("head_repository") or {}).get("full_name") == repo
+        and ((head.get("repo") or {}).get("full_name") == repo)
+        and run.get("head_branch") == head.get("ref")
+        and (not listed or pull.get("number") in listed)
+    )
+
+
 def find(
     api: str,
     repo: str,
@@ -94,7 +117,7 @@ def find(
     )["workflow_runs"]
     wanted = artifact_name(env_name, head)
     for run in runs:  # newest first
-        if run.get("head_sha") != head:
+        if not same_pull_request(run, pull, repo):
             continue
         arts = call("GET", f"{api}/repos/{repo}/actions/runs/{run['id']}/artifacts", token)[
             "artifacts"

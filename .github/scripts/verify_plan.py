@@ -6,10 +6,12 @@ own copy of the workflow: a pull request that edits the workflow could
 upload a plan other than the one it posts. This runs in the apply job (the
 deploy branch's copy of the workflow), after `terraform init`, and compares
 `terraform show -no-color` of the downloaded file (SHOW_FILE) with the plan
-comment on the pull request: the text shown must be the text (or, for a
-plan too long for a comment, its beginning) and the whole text must have
-the SHA-256 the comment states. Anything else stops the job before any
-change is made.
+comment CI wrote on the pull request (plan_comment.find: written by
+github-actions[bot], never a copy by someone else): the text shown must be
+the whole text of the comment and have the SHA-256 the comment states. A
+comment cut because the plan was too long never verifies: a hidden tail
+(say, a policy attachment after 65,000 characters) was never reviewed.
+Anything else stops the job before any change is made.
 
 Standard library only; the job's token needs `pull-requests: read`.
 """
@@ -47,9 +49,14 @@ def check(shown_now: str, comment_body: str, *, pr: int, env_name: str) -> None:
             f"verify_plan: the `{env_name}` plan comment on #{pr} is not in the form "
             f"plan_comment.py writes. {RECOVER}"
         ) from None
+    if truncated:
+        raise SystemExit(
+            f"verify_plan: the `{env_name}` plan of #{pr} was too long for its comment and was "
+            "shown cut: what was not shown was never reviewed, so it is not applied. Split the "
+            'change into smaller pull requests (docs/ci.md, "When it stops").'
+        )
     actual = hashlib.sha256(shown_now.encode()).hexdigest()
-    same_text = shown_now.startswith(reviewed) if truncated else shown_now == reviewed
-    if actual != sha or not same_text:
+    if actual != sha or shown_now != reviewed:
         first = next(
             (
                 i
