@@ -251,10 +251,13 @@ locals {
   # 2026-08-21), the API its Describe* function calls, as noted per line.
   stack_arn = {
     oss = ["acs:oss:*:${var.account_id}:${var.name_prefix}-*"]
-    fc  = ["acs:fc:${var.region}:${var.account_id}:functions/${var.name_prefix}-*", "acs:fc:${var.region}:${var.account_id}:functions/${var.name_prefix}-*/*"]
-    mns = ["acs:mns:${var.region}:${var.account_id}:/queues/${var.name_prefix}-*"]
-    log = ["acs:log:${var.region}:${var.account_id}:project/${var.name_prefix}-*", "acs:log:${var.region}:${var.account_id}:project/${var.name_prefix}-*/*"]
-    ram = ["acs:ram::${var.account_id}:role/${var.name_prefix}-*", "acs:ram::${var.account_id}:policy/${var.name_prefix}-*"]
+    # objects only in the stacks' code buckets (<prefix>-<env>-code-<account>),
+    # never the uploads or the variants
+    code = ["acs:oss:*:${var.account_id}:${var.name_prefix}-*-code-*/*"]
+    fc   = ["acs:fc:${var.region}:${var.account_id}:functions/${var.name_prefix}-*", "acs:fc:${var.region}:${var.account_id}:functions/${var.name_prefix}-*/*"]
+    mns  = ["acs:mns:${var.region}:${var.account_id}:/queues/${var.name_prefix}-*"]
+    log  = ["acs:log:${var.region}:${var.account_id}:project/${var.name_prefix}-*", "acs:log:${var.region}:${var.account_id}:project/${var.name_prefix}-*/*"]
+    ram  = ["acs:ram::${var.account_id}:role/${var.name_prefix}-*", "acs:ram::${var.account_id}:policy/${var.name_prefix}-*"]
     # CloudMonitor's alarm rules and EventBridge's role check have no
     # resource-level ARN: only their read actions below get "*".
     all  = ["*"]
@@ -267,6 +270,8 @@ locals {
     alicloud_oss_bucket_acl = { arn = "oss", actions = ["oss:GetBucketAcl"] }
     # DescribeOssBucketPublicAccessBlock: GET /?publicAccessBlock
     alicloud_oss_bucket_public_access_block = { arn = "oss", actions = ["oss:GetBucketPublicAccessBlock"] }
+    # resource_alicloud_oss_bucket_object.go Read (v1.289.0): GetObjectDetailedMeta, a HEAD, authorised by oss:GetObject
+    alicloud_oss_bucket_object = { arn = "code", actions = ["oss:GetObject"] }
     # service_alicloud_fcv3_v2.go DescribeFcv3Function: GET /2023-03-30/functions/{name}; tags
     alicloud_fcv3_function = { arn = "fc", actions = ["fc:GetFunction", "fc:ListTagResources"] }
     # DescribeFcv3Trigger: GET .../functions/{name}/triggers/{trigger}
