@@ -175,6 +175,15 @@ def test_validate(config: str, repo_copy: Path, terraform) -> None:
     report = json.loads(result.out)
     errors = [d for d in report["diagnostics"] if d["severity"] == "error"]
     assert report["valid"] and not errors, json.dumps(errors, indent=1)
+    # nor a warning: `ignore_changes = [acl]` once warned "Deprecated attribute"
+    # three times while `imgpipe tf-check` reported none (issue 26)
+    warnings = [
+        d["summary"] + ": " + d.get("detail", "")[:200] + str(d.get("range", {}).get("filename"))
+        for d in report["diagnostics"]
+        if d["severity"] == "warning"
+        and d["summary"] != "Provider development overrides are in effect"
+    ]
+    assert warnings == [], warnings
     COUNTS["validated configurations"] += 1
 
 

@@ -103,8 +103,9 @@ resource "alicloud_oss_bucket" "state" {
     }
   }
 
+  # `acl` is left unset (Optional+Computed): the ACL resource below sets it,
+  # with no diff here and no "Deprecated attribute" warning.
   lifecycle {
-    ignore_changes  = [acl]
     prevent_destroy = true
   }
 }
