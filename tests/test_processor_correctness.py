@@ -284,7 +284,10 @@ def test_truncated_images_are_corrupt_not_half_decoded(name, fraction):
     [
         ("uploads/photo.jpg", "hopper.png", "processed", "PNG"),
         ("uploads/scan.png", "hopper.jpg", "processed", "JPEG"),
-        ("uploads/noext", "hopper.webp", "processed", "WEBP"),
+        ("uploads/photo.Jpeg", "hopper.webp", "processed", "WEBP"),
+        # no image ending at all: ignored unread (IMAGE_SUFFIXES; the pattern
+        # routes every key under the prefix, docs/limits.md)
+        ("uploads/noext", "hopper.webp", "ignored", None),
         ("uploads/page.jpg", None, "rejected", None),  # an HTML page saved as .jpg
     ],
 )
@@ -310,6 +313,9 @@ def test_extension_does_not_matter(tmp_path, key, name, outcome, source_format):
     assert result.outcome == outcome, log
     if outcome == "rejected":
         assert result.reason == "unsupported"
+        return
+    if outcome == "ignored":
+        assert result.reason == "not-an-image-suffix" and not (tmp_path / "dst").exists()
         return
     (large_jpeg,) = [k for k in result.outputs if "/large/" in k and k.endswith(".jpg")]
     large = decode((tmp_path / "dst" / large_jpeg).read_bytes())
