@@ -731,8 +731,8 @@ def build(args: argparse.Namespace) -> Backfill:
         )
     try:
         outputs = stackoutputs.read(args.outputs)
-    except (OSError, ValueError) as exc:
-        raise BackfillError(f"--outputs {args.outputs}: {exc}") from None
+    except (OSError, ValueError) as exc:  # stackoutputs.OutputsFileError: names the file
+        raise BackfillError(str(exc)) from None
     stack = Stack.from_outputs(outputs, memory_mb=args.memory_mb or 1024)
     if args.function:
         stack = dataclasses.replace(stack, function_name=args.function)

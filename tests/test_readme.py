@@ -53,3 +53,18 @@ def test_the_two_commands_and_make_help():
         assert re.search(rf"^{target}:.*## ", makefile, re.M), target
     ci = (REPO_ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def test_make_help_lines_up_its_columns():
+    import subprocess
+
+    shown = subprocess.run(
+        ["make", "--no-print-directory", "help"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert len(shown) > 15
+    starts = {re.match(r"  make \S+\s+", line).end() for line in shown}
+    assert len(starts) == 1, shown  # every description starts in the same column

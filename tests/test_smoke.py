@@ -447,6 +447,27 @@ def test_fails_clearly_when_the_failure_never_reaches_the_queue(cloud, mns, smok
     assert _objects(s3, ev.output("target_bucket")) == []
 
 
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (None, "--outputs {path}: no such file or directory (write it with `terraform output"),
+        ("{bad", "--outputs {path}: not JSON (Expecting property name"),
+        ("[1]", "--outputs {path}: not `terraform output -json`"),
+    ],
+)
+def test_an_outputs_file_that_is_missing_or_not_json_is_named(tmp_path, capsys, content, said):
+    """One line naming the file and what is wrong, the same for every command
+    that reads it (stackoutputs.read): never `[Errno 2]`, never a bare parse error."""
+    path = tmp_path / "outputs.json"
+    if content is not None:
+        path.write_text(content)
+    for command in ("smoke", "backfill", "redrive"):
+        assert main([command, "--outputs", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"imgpipe {command}: " + said.format(path=path)), err
+        assert "Errno" not in err and len(err.splitlines()) == 1
+
+
 def test_bad_outputs_and_missing_credentials_are_usage_errors(tmp_path, monkeypatch, capsys):
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({"source_bucket": {"value": "b"}}))
