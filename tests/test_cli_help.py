@@ -91,7 +91,8 @@ def test_process_ends_with_a_summary_for_people_unless_quiet(tmp_path):
     records = [json.loads(line) for line in done.stdout.splitlines()]  # stdout: JSON only
     written = sum(o["bytes"] for r in records for o in r["outputs"])
     assert done.stderr == (
-        "imgpipe process: 2 inputs: 1 ok, 1 rejected (unsupported); "
+        "imgpipe process: 2 inputs: 1 ok, 1 rejected (unsupported: not one of the "
+        "supported input formats); "
         f"6 variants, {written:,} bytes written under {out}\n"
     )
     quiet = subprocess.run([*args, "--quiet"], capture_output=True, text=True, check=False)

@@ -55,6 +55,27 @@ def test_the_two_commands_and_make_help():
     assert "make test" in ci
 
 
+def test_the_outcome_table_is_the_handlers_one_description():
+    """docs/function.md's outcome table is `fc_handler.outcomes`, row for row
+    (the handler logs these names; `imgpipe process` and the processor's
+    table use the same words): one description of each outcome."""
+    from fc_handler.outcomes import table_rows
+
+    section = _section("Outcomes", FUNCTION_DOC, level=2)
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert rows == table_rows()
+
+
+def test_the_rejection_reasons_table_is_the_processors():
+    from imgproc.errors import MEANINGS
+
+    processor = (REPO_ROOT / "docs" / "processor.md").read_text()
+    found = dict(re.findall(r"^\| `([a-z-]+)` \| ([^|]+) \|", processor, re.M))
+    assert {k: found[k].strip() for k in MEANINGS} == MEANINGS
+    operating = (REPO_ROOT / "docs" / "operating.md").read_text()
+    assert "empty): a JSON record per object" in operating  # rejected, as the handler does
+
+
 def test_make_help_lines_up_its_columns():
     import subprocess
 
