@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import hcl2
+import pytest
 
 from fc_handler.settings import VARIABLES
 from imgpipe import REPO_ROOT
@@ -74,6 +75,18 @@ def test_the_rejection_reasons_table_is_the_processors():
     assert {k: found[k].strip() for k in MEANINGS} == MEANINGS
     operating = (REPO_ROOT / "docs" / "operating.md").read_text()
     assert "empty): a JSON record per object" in operating  # rejected, as the handler does
+
+
+def test_what_the_deploy_lines_write_is_ignored_by_git():
+    import subprocess
+
+    paths = ["backend.hcl", "prod.tfplan", "outputs.json", "out/x.jpg.webp"]
+    done = subprocess.run(
+        ["git", "check-ignore", *paths], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    )
+    if done.returncode == 128:
+        pytest.skip("not a git checkout (an unpacked archive): nothing to ignore")
+    assert done.stdout.split() == paths
 
 
 def test_make_help_lines_up_its_columns():
