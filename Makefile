@@ -14,22 +14,28 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
   mutate mutate-targeted coverage
 
 help: ## list the targets
+	@# the name column as wide as the longest target name (tests/test_readme.py)
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
-	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-13s %s\n", $$1, $$2}'
+	  awk 'BEGIN {FS = ":.*## "} {name[NR] = $$1; text[NR] = $$2; if (length($$1) > w) w = length($$1)} \
+	    END {fmt = "  make %-" w "s  %s\n"; for (i = 1; i <= NR; i++) printf fmt, name[i], text[i]}'
 
+# Building the environments shows pip's progress (one line per package): on a
+# fresh clone they take minutes (README, "Try it"), and silence looks like a hang.
 $(STAMP): requirements/dev.txt pyproject.toml
+	@echo "==> $(VENV): the pinned tools and test dependencies (requirements/dev.txt), once"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements/dev.txt
+	$(BIN)/pip install -r requirements/dev.txt
 	@# setuptools' "Editable installation ... folders with the same name" notice is
 	@# information, not a problem (imgpipe/ is that folder, on purpose): not shown.
 	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 $(CHECKOV_STAMP): requirements/checkov.txt
+	@echo "==> $(CHECKOV_VENV): checkov for make tf-check and make test (requirements/checkov.txt), once"
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.txt
+	$(CHECKOV_VENV)/bin/pip install -r requirements/checkov.txt
 	touch $(CHECKOV_STAMP)
 
 setup: $(STAMP) $(CHECKOV_STAMP) ## create .venv (package + pinned dev deps) and .venv-checkov

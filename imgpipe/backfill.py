@@ -95,12 +95,11 @@ class Stack:
         """Why the handler would ignore this object, so invoking it is waste.
 
         The handler's own rules (`fc_handler.handle`), for what a listing
-        knows: empty, over MAX_OBJECT_BYTES, or, with one bucket for sources
-        and outputs, one of the function's own outputs. Without this each
-        rerun would invoke them again, since they never get variants.
+        knows: over MAX_OBJECT_BYTES, or, with one bucket for sources and
+        outputs, one of the function's own outputs. Without this each rerun
+        would invoke them again, since they never get variants. (An empty
+        object is rejected, with a record, so it is current once done.)
         """
-        if item.size == 0:
-            return "empty"
         if self.max_object_bytes is not None and item.size > self.max_object_bytes:
             return "too-big"
         guarded = (*self.config.output_prefixes(), self.rejected_prefix)
@@ -756,8 +755,8 @@ def build(args: argparse.Namespace) -> Backfill:
         )
     try:
         outputs = stackoutputs.read(args.outputs)
-    except (OSError, ValueError) as exc:
-        raise BackfillError(f"--outputs {args.outputs}: {exc}") from None
+    except (OSError, ValueError) as exc:  # stackoutputs.OutputsFileError: names the file
+        raise BackfillError(str(exc)) from None
     stack = Stack.from_outputs(outputs, memory_mb=args.memory_mb or 1024)
     if args.function:
         stack = dataclasses.replace(stack, function_name=args.function)
@@ -864,7 +863,7 @@ def summary(counts: Counts, job: Backfill, elapsed: float, args: argparse.Namesp
         f"  current (skipped):  {counts.current:,}",
         f"  {verb + ':':19} {n:,}",
         f"  not routed:         {counts.filtered:,} (the event pattern would not send them)",
-        f"  ignored:            {counts.ignored:,} (empty, over MAX_OBJECT_BYTES or the "
+        f"  ignored:            {counts.ignored:,} (over MAX_OBJECT_BYTES or the "
         "function's own outputs: it would ignore them)",
         f"  failed:             {counts.failed:,}"
         + (f" (listed in {job.failures})" if counts.failed else ""),

@@ -61,6 +61,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+TOP_EXAMPLES = (
+    "imgpipe demo                  # the whole pipeline on this machine, report included\n"
+    "imgpipe process photo.jpg --out out/\n"
+    "imgpipe cost --requests 3000000 --memory-mb 512 --vcpu 0.25 --duration-ms 200\n"
+    "imgpipe backfill --buckets .demo/buckets --dry-run   # after imgpipe demo\n"
+    "terraform output -json | imgpipe smoke --outputs -  # after terraform apply"
+)
+
 # Each subcommand: (one line for `imgpipe --help`, what it does, examples).
 # tests/test_cli_help.py holds every subcommand and flag to having help.
 COMMANDS = {
@@ -175,7 +183,10 @@ def parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="imgpipe",
         description=__doc__.split("\n\n")[0],
-        epilog="`imgpipe COMMAND --help` shows each command's flags and examples.",
+        epilog="examples:\n"
+        + "\n".join("  " + line for line in TOP_EXAMPLES.splitlines())
+        + "\n\n`imgpipe COMMAND --help` shows each command's flags and examples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"imgpipe {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -331,10 +342,25 @@ def _package_zip(text: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     with tolerate_closed_stdout():
         try:
-            return _run(parser().parse_args(argv))
+            return _run(_parse(parser(), argv))
         except KeyboardInterrupt:
             print("imgpipe: interrupted", file=sys.stderr)
             return 130
+
+
+def _parse(top: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse; a flag the command does not know is that command's usage error
+    (`imgpipe process: error: ... (see imgpipe process --help)`), not the top level's."""
+    argv = sys.argv[1:] if argv is None else argv
+    args, extra = top.parse_known_args(argv)
+    if extra and argv.index(extra[0]) < argv.index(args.command):  # before the command
+        top.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        commands = next(
+            a.choices for a in top._actions if isinstance(a, argparse._SubParsersAction)
+        )
+        commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def _run(args: argparse.Namespace) -> int:

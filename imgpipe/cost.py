@@ -230,6 +230,27 @@ def format_cu_estimate(e: CuEstimate, rates: CuRates = CuRates()) -> str:
     return "\n".join(lines)
 
 
+def size_problem(vcpu: float, memory_mb: float) -> str | None:
+    """What makes (vcpu, memory_mb) a size FC 3.0 does not offer, or None.
+
+    ROS ALIYUN::FC3::Function, Cpu: "单位为 vCPU,为 0.05 vCPU 的倍数。最小值为
+    0.05,最大值为 16。同时 cpu 和 memorySize(按 GB 计算)比例要在 1:1 和 1:4 之间"
+    (https://help.aliyun.com/zh/ros/developer-reference/aliyun-fc3-function);
+    memory in 64 MB steps, 128-32768 MB, as variables.tf validates `memory_mb`.
+    """
+    problems = []
+    if not 0.05 <= vcpu <= 16 or abs(vcpu * 20 - round(vcpu * 20)) > 1e-9:
+        problems.append(f"{vcpu:g} vCPU is not a 0.05 step from 0.05 to 16")
+    if not 128 <= memory_mb <= 32768 or memory_mb % 64:
+        problems.append(f"{memory_mb:g} MB is not a 64 MB step from 128 to 32768")
+    ratio = memory_mb / 1024 / vcpu
+    if not 1 <= ratio <= 4:
+        problems.append(f"memory GB / vCPU is {ratio:.2f}, not between 1 and 4")
+    if not problems:
+        return None
+    return "note: not a size FC 3.0 offers (" + "; ".join(problems) + "): priced as given"
+
+
 def cheapest_size(
     duration_ms_at: Callable[[float], float],
     min_memory_mb: int,
@@ -241,7 +262,7 @@ def cheapest_size(
     """(vCPU, memory MB, CU per request) costing least for one request.
 
     FC 3.0 allows vCPU in 0.05 steps and memory in 64 MB steps with memory
-    GB / vCPU between 1 and 4 (CreateFunctionInput.cpu). For each vCPU the
+    GB / vCPU between 1 and 4 (`size_problem`). For each vCPU the
     cheapest memory is the smallest allowed that holds `min_memory_mb`;
     `duration_ms_at(vcpu)` is how long one request takes with that share of
     a CPU (the caller's model of its own measurements).
@@ -250,7 +271,7 @@ def cheapest_size(
     for vcpu in vcpus:
         low = max(min_memory_mb, math.ceil(vcpu * 1024 / 64) * 64, 128)
         mem = math.ceil(low / 64) * 64
-        if mem > vcpu * 4 * 1024:
+        if size_problem(vcpu, mem):
             continue  # this vCPU cannot hold that much memory
         cu = cu_estimate(1, vcpu, mem, duration_ms_at(vcpu), disk_mb=disk_mb, rates=rates)
         if best is None or cu.total_cu < best[2]:
@@ -425,13 +446,7 @@ def run_cu(args) -> int:
         egress_gib=args.egress_gib,
         rates=rates,
     )
-    ratio = args.memory_mb / 1024 / vcpu
-    warn = None
-    if not 1 <= ratio <= 4:
-        warn = (
-            f"note: FC 3.0 requires memory GB / vCPU between 1 and 4; "
-            f"{args.memory_mb:g} MB / {vcpu:g} vCPU is {ratio:.2f}"
-        )
+    warn = size_problem(vcpu, args.memory_mb)
     crossover = None
     if args.ecs_monthly_cny is not None:
         crossover = _cu_crossover(args.ecs_monthly_cny, est, rates)

@@ -107,6 +107,9 @@ class Row:
     # the MNS message, when the retries ran out; set True once re-driven
     dead_letter: dict | None = None
     redriven: bool = False
+    # day two: what this delivery stands for, and the variants a re-drive made
+    note: str | None = None
+    redrive_outputs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -332,6 +335,18 @@ def summary(result: DemoResult, monthly: int) -> str:
     return "\n".join(lines)
 
 
+# The outage is simulated: a file where an output folder must be makes every
+# write fail. Locally that reads as FileExistsError; the card says so, so it
+# does not read like a bug of the pipeline (issue 26).
+OUTAGE_NOTE = (
+    "Day two: a simulated outage. The demo put a file where the folder {folder}/ "
+    "must be, so every write of this upload failed (locally a FileExistsError; in "
+    "the cloud it would be an OSS error or a timeout). FC's retries ran out and "
+    "the event went to the dead-letter queue; after the outage, imgpipe redrive "
+    "re-invoked it."
+)
+
+
 @dataclass
 class DayTwo:
     """What each day-two step did, for the table and the tests."""
@@ -362,7 +377,7 @@ class DayTwo:
             f"  backfill   {self.backfill_stale} deleted by hand; `imgpipe backfill "
             f"--buckets`: {b.invoked} invoked, {b.current} current, "
             f"{b.filtered} not routed",
-            f"  redrive    {self.outage.key} uploaded during an outage: "
+            f"  redrive    {self.outage.key} uploaded during a simulated outage: "
             f"{self.outage.outcome} after {self.outage.attempts} attempts; "
             f"`imgpipe redrive --buckets`: {self.redriven} re-invoked and deleted",
         ]
@@ -370,6 +385,8 @@ class DayTwo:
 
 def day_two(result: DemoResult) -> DayTwo:
     """One of each day-two tool, on the buckets `run` left (docs/day-two.md)."""
+    from fc_handler.current import variant_keys
+    from fc_handler.keys import relative_to
     from imgpipe.backfill import Backfill, Checkpoint, LocalInvoker, Stack, list_local
     from imgpipe.redrive import FileDeadLetters, redrive
 
@@ -391,14 +408,17 @@ def day_two(result: DemoResult) -> DayTwo:
     # 1. the same upload again: the work is current, nothing is written
     first = processed[0].key
     duplicate = send(first, storage.get(src, first))
+    duplicate.note = "Day two: the same bytes uploaded again (a duplicate event)."
 
     # 2. a deleted source: its variants follow it. A copy uploaded for the
     # purpose, so the samples' variants stay for the report to show.
     gone = stack.source_prefix + "day-two/deleted-later.jpg"
     storage.put(src, gone, storage.get(src, first), content_type="application/octet-stream")
     upload = send(gone, storage.get(src, gone))
+    upload.note = "Day two: a copy uploaded, to be deleted next."
     storage.delete(src, gone)
     deletion = send(gone, b"", api="ObjectRemoved:DeleteObject")
+    deletion.note = "Day two: the copy deleted; its variants follow it."
 
     # 3. a variant deleted by hand: backfill redoes that object only
     stale = processed[1].outputs[-1]
@@ -425,6 +445,7 @@ def day_two(result: DemoResult) -> DayTwo:
     blocker.write_text("in the way")
     outage = send(key, data)
     blocker.unlink()
+    outage.note = OUTAGE_NOTE.format(folder=blocker.relative_to(target).as_posix())
     report = redrive(
         FileDeadLetters(dead_letters),
         LocalInvoker(buckets, stack.environment, log_path),
@@ -433,6 +454,8 @@ def day_two(result: DemoResult) -> DayTwo:
     outage.redriven = outage.dead_letter is not None and any(
         m.message_id == outage.dead_letter["MessageId"] for m in report.redriven
     )
+    made = variant_keys(stack.config, relative_to(stack.source_prefix, key))
+    outage.redrive_outputs = [k for k in made if (target / k).is_file()]
     return DayTwo(
         upload=upload,
         duplicate=duplicate,
@@ -480,6 +503,13 @@ def main(source: Path | None, work_dir: Path, monthly: int) -> int:
     if source is None:  # the samples: known to hold what day two needs
         two = day_two(result)
         print("\n".join(two.lines()))
-    path = _report.write(result, two, pattern=evaluate({"env": "dev"}).filter_pattern)
+    from imgpipe.backfill import Stack
+
+    path = _report.write(
+        result,
+        two,
+        pattern=evaluate({"env": "dev"}).filter_pattern,
+        watermark=Stack.local().config.watermark,
+    )
     print(f"\nReport (open it in a browser, no server needed): {path.resolve()}")
     return 0

@@ -24,6 +24,7 @@ from typing import Any
 
 from fc_handler.localfs import write_atomic
 from imgproc import Config, Rejection, output_key, process
+from imgproc.errors import MEANINGS
 
 # errno -> the `reason` of an unreadable or unwritable path
 _REASONS = {
@@ -111,6 +112,8 @@ def summary(records: list[dict], out_dir: Path) -> str:
         if n := counts.get(status):
             same = [r for r in records if r["status"] == status]
             reasons = sorted({r["reason"] for r in same if r["reason"]})
+            if status == "rejected":  # said as the processor's table says it
+                reasons = [f"{r}: {MEANINGS.get(r, r).replace('`', '')}" for r in reasons]
             parts.append(f"{n} {status}" + (f" ({', '.join(reasons)})" if reasons else ""))
     inputs = f"{len(records)} input" + ("" if len(records) == 1 else "s")
     return (

@@ -47,6 +47,12 @@ figcaption { font-size: 12px; color: #444; max-width: 420px; }
   border: 1px solid #ccc;
   background: repeating-conic-gradient(#eee 0 25%, #fff 0 50%) 0 0 / 16px 16px; }
 .frame img { display: block; }
+/* A frame starts scrolled to the variant's watermark (no script: a flex column
+   laid out from the bottom, right-to-left, starts at the bottom right). */
+.frame.wm-bottom { display: flex; flex-direction: column-reverse; }
+.frame.wm-right { direction: rtl; }
+.frame.wm-vcenter { max-height: none; } .frame.wm-hcenter { max-width: none; }
+.note { background: #fff8c5; border-left: 3px solid #d4a72c; padding: 4px 8px; }
 .processed { color: #1a7f37; } .rejected { color: #9a6700; }
 .dead-lettered, .failed { color: #cf222e; } .filtered { color: #57606a; }
 pre { background: #f6f8fa; padding: 8px; overflow-x: auto; font-size: 12px; max-width: 1100px; }
@@ -75,8 +81,11 @@ def _cell(value) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def render(result, day_two=None, *, pattern: dict | None = None) -> str:
-    """The report for a `demo.DemoResult` (and its `demo.DayTwo`), as HTML text."""
+def render(result, day_two=None, *, pattern: dict | None = None, watermark=None) -> str:
+    """The report for a `demo.DemoResult` (and its `demo.DayTwo`), as HTML text.
+
+    `watermark` (the processor's `Watermark`) places each frame's first view
+    on the watermark, so it is seen without scrolling inside the frame."""
     work = result.work_dir
     buckets = work / "buckets"
     src_dir, out_dir = buckets / result.source_bucket, buckets / result.target_bucket
@@ -97,9 +106,10 @@ def render(result, day_two=None, *, pattern: dict | None = None) -> str:
         "<table><tr><th>object</th><th>routing</th><th>outcome</th><th>reason</th>"
         "<th>variants</th><th>ms</th><th>attempts</th></tr>",
     ]
-    for r in rows:
+    anchors = _anchors(rows)
+    for r, anchor in zip(rows, anchors):
         parts.append(
-            f'<tr><td><a href="#{_anchor(r.key)}">{_cell(r.key)}</a></td>'
+            f'<tr><td><a href="#{anchor}">{_cell(r.key)}</a></td>'
             f"<td>{'routed' if r.routed else 'filtered'}</td>"
             f'<td class="{_cell(r.outcome)}">{_cell(outcome_text(r))}</td>'
             f'<td>{_cell(r.reason)}</td><td class="n">{r.variants}</td>'
@@ -107,8 +117,8 @@ def render(result, day_two=None, *, pattern: dict | None = None) -> str:
             f'<td class="n">{r.attempts}</td></tr>'
         )
     parts.append("</table>")
-    for r in rows:
-        parts.append(_upload(r, work, src_dir, out_dir))
+    for r, anchor in zip(rows, anchors):
+        parts.append(_upload(r, anchor, work, src_dir, out_dir, watermark=watermark))
     parts.append(_dead_letters(rows, day_two))
     if day_two is not None:
         parts.append("<h2>Day two</h2><pre>" + _cell("\n".join(day_two.lines()[2:])) + "</pre>")
@@ -134,11 +144,24 @@ def _anchor(key: str) -> str:
     return "u-" + quote(key, safe="").replace("%", "_")
 
 
-def _upload(r, work: Path, src_dir: Path, out_dir: Path) -> str:
+def _anchors(rows) -> list[str]:
+    """One id per card: a key delivered again (day two's duplicate, the copy
+    uploaded then deleted) gets `-2`, `-3`, so each table row links its own."""
+    seen: dict[str, int] = {}
+    out = []
+    for r in rows:
+        seen[r.key] = seen.get(r.key, 0) + 1
+        out.append(_anchor(r.key) + (f"-{seen[r.key]}" if seen[r.key] > 1 else ""))
+    return out
+
+
+def _upload(r, anchor: str, work: Path, src_dir: Path, out_dir: Path, *, watermark) -> str:
     src = src_dir / r.key
+    note = getattr(r, "note", None)
     head = (
-        f'<section class="upload" id="{_anchor(r.key)}"><h3>{_cell(r.key)}</h3>'
-        f"<p><b>routing:</b> {_cell(r.routing)}<br><b>outcome:</b> "
+        f'<section class="upload" id="{anchor}"><h3>{_cell(r.key)}</h3>'
+        + (f'<p class="note">{_cell(note)}</p>' if note else "")
+        + f"<p><b>routing:</b> {_cell(r.routing)}<br><b>outcome:</b> "
         f'<span class="{_cell(r.outcome)}">{_cell(outcome_text(r))}</span>'
         + (f" ({_cell(r.reason)})" if r.reason else "")
         + (f": {_cell(r.detail)}" if r.detail else "")
@@ -149,7 +172,16 @@ def _upload(r, work: Path, src_dir: Path, out_dir: Path) -> str:
     figures = [_source_figure(src, work)]
     if r.outcome == "processed":
         # smallest first: the small ones sit beside the source, the large wrap below
-        shown = sorted(_variant_figure(out_dir / key, key, work) for key in r.outputs)
+        shown = sorted(_variant_figure(out_dir / key, key, work, watermark) for key in r.outputs)
+        figures += [fig for _, fig in shown]
+    elif getattr(r, "redrive_outputs", None):
+        figures.append(
+            "<figure><figcaption><b>after <code>imgpipe redrive</code>:</b> "
+            f"{len(r.redrive_outputs)} variants written</figcaption></figure>"
+        )
+        shown = sorted(
+            _variant_figure(out_dir / key, key, work, watermark) for key in r.redrive_outputs
+        )
         figures += [fig for _, fig in shown]
     elif r.outcome == "rejected":
         for key in r.outputs:
@@ -194,7 +226,21 @@ def _source_figure(src: Path, work: Path) -> str:
     )
 
 
-def _variant_figure(path: Path, key: str, work: Path) -> tuple[int, str]:
+def _frame_classes(watermark, width: int) -> str:
+    """The frame's classes that start its view at the watermark."""
+    from imgproc.watermark import applies
+
+    if watermark is None or not applies(watermark, width) or watermark.position == "tiled":
+        return "frame"
+    if watermark.position == "center":
+        return "frame wm-vcenter wm-hcenter"
+    vertical, horizontal = watermark.position.split("-")
+    down = {"top": None, "bottom": "wm-bottom", "center": "wm-vcenter"}[vertical]
+    across = {"left": None, "right": "wm-right", "center": "wm-hcenter"}[horizontal]
+    return " ".join(c for c in ("frame", down, across) if c)
+
+
+def _variant_figure(path: Path, key: str, work: Path, watermark=None) -> tuple[int, str]:
     """(width, figure): the variant at its real size, or a line saying it is missing."""
     if not path.is_file():
         why = "removed since (its source was deleted)"
@@ -203,7 +249,8 @@ def _variant_figure(path: Path, key: str, work: Path) -> tuple[int, str]:
     w, h = facts["size"]
     variant = key.split("/")[1] if key.count("/") >= 2 else key
     return w, (
-        f'<figure><div class="frame"><img src="{_href(path, work)}" width="{w}" height="{h}"'
+        f'<figure><div class="{_frame_classes(watermark, w)}">'
+        f'<img src="{_href(path, work)}" width="{w}" height="{h}"'
         f' alt="{_cell(key)}" loading="eager"></div><figcaption><b>{_cell(variant)}</b> '
         f"{facts['format']} {w}&times;{h} {facts['mode']}, {path.stat().st_size:,} bytes<br>"
         f"<code>{_cell(key)}</code></figcaption></figure>"
@@ -224,6 +271,8 @@ def _dead_letters(rows, day_two) -> str:
         body = json.loads(r.dead_letter["MessageBody"])
         error = json.loads(body["responsePayload"])
         then = "re-driven by imgpipe redrive" if r.redriven else "still in the queue"
+        if getattr(r, "note", None):
+            then += " (the outage was simulated by the demo)"
         out.append(
             f"<tr><td>{_cell(r.key)}</td><td>{_cell(r.dead_letter['QueueName'])}</td>"
             f"<td><code>{_cell(r.dead_letter['MessageId'])}</code></td>"
@@ -235,8 +284,9 @@ def _dead_letters(rows, day_two) -> str:
     return "".join(out)
 
 
-def write(result, day_two=None, *, pattern: dict | None = None) -> Path:
+def write(result, day_two=None, *, pattern: dict | None = None, watermark=None) -> Path:
     """Write `report.html` in the demo's work directory; its path."""
     path = result.work_dir / "report.html"
-    path.write_text(render(result, day_two, pattern=pattern), encoding="utf-8")
+    page = render(result, day_two, pattern=pattern, watermark=watermark)
+    path.write_text(page, encoding="utf-8")
     return path

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import hmac
 import io
@@ -530,8 +531,13 @@ def run(args: argparse.Namespace) -> int:
         poll=args.poll,
         say=(lambda line: print(line, file=sys.stderr)) if args.json else print,
     )
+    # With --json, stdout carries the report and nothing else: whatever any
+    # library prints during the run goes to stderr with the progress lines
+    # (a stray line once broke `json.loads` of the output, issue 27).
+    keep_stdout = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
     try:
-        report = smoke.run()
+        with keep_stdout:
+            report = smoke.run()
     except (SmokeError, SetupError) as exc:
         print(f"imgpipe smoke: FAILED: {exc}", file=sys.stderr)
         for line in smoke.report.cleaned:

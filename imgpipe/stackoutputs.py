@@ -22,13 +22,33 @@ if TYPE_CHECKING:
     from imgproc.config import Config
 
 
+class OutputsFileError(ValueError):
+    """The --outputs file cannot be read or is not JSON; the message names it."""
+
+
 def read(path: str) -> dict[str, Any]:
     """`terraform output -json` from a file, or from stdin for `-`.
 
-    OSError and ValueError (bad JSON) propagate: each command words them itself.
+    A missing or unreadable file, or one that is not JSON, is an
+    `OutputsFileError` (a ValueError) worded once for every command:
+    `--outputs FILE: what is wrong` and how to make the file.
     """
-    text = sys.stdin.read() if path == "-" else Path(path).read_text()
-    return json.loads(text)
+    where = "stdin" if path == "-" else path
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        what = (exc.strerror or str(exc)).lower()
+        msg = f"--outputs {where}: {what} (write it with `terraform output -json > {where}`)"
+        raise OutputsFileError(msg) from None
+    try:
+        outputs = json.loads(text)
+    except ValueError as exc:
+        msg = f"--outputs {where}: not JSON ({exc}); it should hold `terraform output -json`"
+        raise OutputsFileError(msg) from None
+    if not isinstance(outputs, dict):
+        msg = f"--outputs {where}: not `terraform output -json` (a JSON object of outputs)"
+        raise OutputsFileError(msg)
+    return outputs
 
 
 def values(

@@ -44,6 +44,7 @@ class Page:
     images: list[dict] = field(default_factory=list)  # {src, complete, naturalWidth, ...}
     screenshot: bytes = b""
     title: str = ""
+    values: dict = field(default_factory=dict)  # name -> JSON value of each `expressions` entry
 
 
 def _stderr():
@@ -118,8 +119,13 @@ _IMAGES = """JSON.stringify([...document.images].map(i => ({
   naturalHeight: i.naturalHeight, width: i.width, height: i.height})))"""
 
 
-def load(path: Path, binary: str, *, width: int = 1600) -> Page:
-    """Load `path` (file://) and return what happened; a full-page screenshot too."""
+def load(
+    path: Path, binary: str, *, width: int = 1600, expressions: dict[str, str] | None = None
+) -> Page:
+    """Load `path` (file://) and return what happened; a full-page screenshot too.
+
+    `expressions`: name -> a JavaScript expression that returns a JSON string,
+    evaluated after the load; the parsed values are in `Page.values`."""
     with tempfile.TemporaryDirectory(prefix="imgpipe-chromium-") as profile:
         pipe = _Pipe(binary, profile)
         try:
@@ -140,6 +146,11 @@ def load(path: Path, binary: str, *, width: int = 1600) -> Page:
             page = Page()
             value = pipe.send("Runtime.evaluate", session, expression=_IMAGES, returnByValue=True)
             page.images = json.loads(value["result"]["value"])
+            for name, expression in (expressions or {}).items():
+                got = pipe.send(
+                    "Runtime.evaluate", session, expression=expression, returnByValue=True
+                )
+                page.values[name] = json.loads(got["result"]["value"])
             page.title = pipe.send(
                 "Runtime.evaluate", session, expression="document.title", returnByValue=True
             )["result"]["value"]

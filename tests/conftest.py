@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import os
 import socket
@@ -76,20 +77,40 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclasses.dataclass
+class MotoOss:
+    endpoint: str
+    s3: object  # a boto3 S3 client on the same server
+    front: object  # ossfront.OssFront: the signatures it checked
+
+
 @contextlib.contextmanager
-def moto_s3(buckets: tuple[str, ...], key_id: str, secret: str) -> Iterator[tuple[str, object]]:
-    """moto's S3 server on a free loopback port, with `buckets` made: (endpoint, boto3 client).
+def moto_oss(buckets: tuple[str, ...], key_id: str, secret: str) -> Iterator[MotoOss]:
+    """moto's S3 server on a loopback port, behind `ossfront.OssFront`, with
+    `buckets` made.
 
-    oss2 speaks to it as to OSS (the request shapes the handler uses match).
+    oss2 speaks to it as to OSS (the request shapes the handler uses match);
+    the front checks each OSS signature against `key_id`/`secret` and names S3
+    to moto, so moto never guesses a service from an OSS signature (issue 27).
+    A request our code signed wrong is a 403, and fails the test at the end.
     """
-    import boto3
-    from moto.server import ThreadedMotoServer
+    import threading
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    import boto3
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from ossfront import OssFront
+    from werkzeug.serving import make_server
+
+    front = OssFront(DomainDispatcherApplication(create_backend_app), key_id, secret)
+    server = make_server("127.0.0.1", 0, front, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
     try:
-        endpoint = f"http://127.0.0.1:{port}"
+        endpoint = f"http://127.0.0.1:{server.server_port}"
         s3 = boto3.client(
             "s3",
             endpoint_url=endpoint,
@@ -99,6 +120,26 @@ def moto_s3(buckets: tuple[str, ...], key_id: str, secret: str) -> Iterator[tupl
         )
         for bucket in buckets:
             s3.create_bucket(Bucket=bucket)
-        yield endpoint, s3
+        yield MotoOss(endpoint, s3, front)
     finally:
-        server.stop()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert front.bad_signatures == 0, f"{front.bad_signatures} OSS requests signed wrong"
+
+
+@contextlib.contextmanager
+def moto_s3(buckets: tuple[str, ...], key_id: str, secret: str) -> Iterator[tuple[str, object]]:
+    """`moto_oss` as (endpoint, boto3 client)."""
+    with moto_oss(buckets, key_id, secret) as moto:
+        yield moto.endpoint, moto.s3
+
+
+def pytest_generate_tests(metafunc):
+    """`REPEAT=200 pytest tests/test_smoke.py -k end_to_end`: each selected
+    test that many times, as separate items (fresh function fixtures), for
+    showing a flaky test fixed (docs/development.md)."""
+    repeat = int(os.environ.get("REPEAT", "1"))
+    if repeat > 1:
+        metafunc.fixturenames.append("repeat_run")
+        metafunc.parametrize("repeat_run", range(repeat))

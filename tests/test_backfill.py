@@ -201,14 +201,20 @@ def test_prefix_backfills_a_part_of_the_source_prefix(demo, capsys):
     assert "outside the source prefix 'uploads/'" in capsys.readouterr().err
 
 
-def test_objects_the_handler_would_ignore_are_not_invoked_again_and_again(demo):
-    """Empty and oversized objects never get variants: without the handler's own
-    rules each rerun would invoke them again."""
+def test_an_empty_object_is_invoked_once_then_current(demo):
+    """An empty upload is rejected with a record (one behaviour, issue 26), so
+    the first run invokes it and the next finds it current."""
     storage = LocalStorage(demo.work_dir / "buckets")
     storage.put(demo.source_bucket, "uploads/empty.jpg", b"", content_type="image/jpeg")
-    for _ in range(2):
-        counts = local_job(demo).run()
-        assert (counts.ignored, counts.invoked, counts.current) == (1, 0, 7)
+    first = local_job(demo).run()
+    assert (first.ignored, first.invoked, first.current) == (0, 1, 7)
+    again = local_job(demo).run()
+    assert (again.ignored, again.invoked, again.current) == (0, 0, 8)
+
+
+def test_objects_the_handler_would_ignore_are_not_invoked_again_and_again(demo):
+    """Oversized objects and the function's own outputs never get variants:
+    without the handler's own rules each rerun would invoke them again."""
     big = dataclasses.replace(local_job(demo).stack, max_object_bytes=10_000)
     assert big.ignore_reason(Listed("uploads/x.jpg", 10_001, "E")) == "too-big"
     same = dataclasses.replace(big, target_bucket=big.source_bucket)

@@ -31,6 +31,29 @@ def test_every_command_is_described_with_examples():
         assert f"imgpipe {name}" in examples or f"make {name}" in examples, name
 
 
+def test_the_top_level_help_has_examples_too():
+    """The README promises examples in every --help, `imgpipe --help` included."""
+    shown = subprocess.run([*IMGPIPE, "--help"], capture_output=True, text=True, check=True)
+    examples = shown.stdout.split("examples:\n", 1)[1]
+    assert "imgpipe demo" in examples and "imgpipe process" in examples
+
+
+@pytest.mark.parametrize(
+    ("argv", "blamed"),
+    [
+        (["process", "x.jpg", "--out", "o", "--bogus"], "imgpipe process"),
+        (["demo", "--bogus"], "imgpipe demo"),
+        (["--bogus", "demo"], "imgpipe"),
+    ],
+)
+def test_an_unknown_flag_points_at_the_help_of_the_command_it_was_given_to(argv, blamed):
+    done = subprocess.run([*IMGPIPE, *argv], capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"{blamed}: error: unrecognized arguments: --bogus (see {blamed} --help)\n"
+    )
+
+
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_flag_and_argument_has_help(name):
     sub = _subparsers()[name]
@@ -68,7 +91,8 @@ def test_process_ends_with_a_summary_for_people_unless_quiet(tmp_path):
     records = [json.loads(line) for line in done.stdout.splitlines()]  # stdout: JSON only
     written = sum(o["bytes"] for r in records for o in r["outputs"])
     assert done.stderr == (
-        "imgpipe process: 2 inputs: 1 ok, 1 rejected (unsupported); "
+        "imgpipe process: 2 inputs: 1 ok, 1 rejected (unsupported: not one of the "
+        "supported input formats); "
         f"6 variants, {written:,} bytes written under {out}\n"
     )
     quiet = subprocess.run([*args, "--quiet"], capture_output=True, text=True, check=False)

@@ -124,6 +124,36 @@ def test_cli_warns_about_a_ratio_fc_refuses():
     assert done.returncode == 0 and "between 1 and 4" in done.stdout
 
 
+@pytest.mark.parametrize(
+    ("vcpu", "memory_mb", "problem"),
+    [
+        (1, 1024, None),
+        (0.05, 128, None),
+        (0.35, 1024, None),
+        (16, 32768, None),
+        (1, 4096, None),  # 1:4, the edge
+        (0.33, 1024, "0.33 vCPU is not a 0.05 step"),
+        (1, 1000, "1000 MB is not a 64 MB step"),
+        (1, 64, "64 MB is not a 64 MB step from 128"),
+        (1, 4160, "memory GB / vCPU is 4.06"),
+        (2, 1984, "memory GB / vCPU is 0.97"),
+        (16.05, 32768, "16.05 vCPU is not a 0.05 step from 0.05 to 16"),
+    ],
+)
+def test_sizes_fc_does_not_offer_are_named(vcpu, memory_mb, problem):
+    said = cost.size_problem(vcpu, memory_mb)
+    assert (said is None) == (problem is None)
+    if problem:
+        assert problem in said and said.endswith("priced as given")
+
+
+def test_cli_says_a_size_fc_does_not_offer_and_still_prices_it():
+    done = _cost("--requests", "1000", "--memory-mb", "1000", "--vcpu", "0.33",
+                 "--duration-ms", "100")  # fmt: skip
+    assert done.returncode == 0 and "CNY/month" in done.stdout
+    assert "0.33 vCPU is not a 0.05 step" in done.stdout and "1000 MB is not a 64 MB" in done.stdout
+
+
 def test_article_model_says_where_free_gib_seconds_went():
     """'0 GiB-s (150,000 GiB-s used)' read as a contradiction (issue 15)."""
     from imgpipe.cost import estimate, format_estimate

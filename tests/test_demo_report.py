@@ -114,6 +114,7 @@ class _Images(html.parser.HTMLParser):
         super().__init__()
         self.images: list[dict] = []
         self.links: list[str] = []
+        self.ids: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -121,6 +122,41 @@ class _Images(html.parser.HTMLParser):
             self.images.append(a)
         if tag == "a" and a.get("href"):
             self.links.append(a["href"])
+        if a.get("id"):
+            self.ids.append(a["id"])
+
+
+def _cards(page: str) -> dict[str, str]:
+    """id -> the HTML of each upload's card."""
+    return dict(re.findall(r'<section class="upload" id="([^"]+)">(.*?)</section>', page, re.S))
+
+
+def test_every_id_is_unique_and_each_row_links_its_own_card(demo_run):
+    _, _, work = demo_run
+    page = (work / "report.html").read_text(encoding="utf-8")
+    parsed = _Images()
+    parsed.feed(page)
+    assert len(parsed.ids) == len(set(parsed.ids)), sorted(
+        i for i in parsed.ids if parsed.ids.count(i) > 1
+    )
+    table = page.split("</table>")[0]
+    rows = re.findall(
+        r'<tr><td><a href="#([^"]+)">.*?</td><td>[^<]*</td><td class="[^"]*">([^<]*)<', table
+    )
+    assert len(rows) == len(parsed.links) > 8
+    cards = _cards(page)
+    for anchor, outcome in rows:  # the card a row links to tells the row's outcome
+        assert f">{outcome}</span>" in cards[anchor], (anchor, outcome)
+
+
+def test_the_outage_card_says_it_was_simulated_and_shows_the_redrive(demo_run):
+    _, _, work = demo_run
+    page = (work / "report.html").read_text(encoding="utf-8")
+    (card,) = [c for c in _cards(page).values() if "uploads/later/IMG_0008.jpg" in c]
+    assert "simulated outage" in card and "imgpipe redrive" in card
+    redriven = re.findall(r'<img src="([^"]+)"[^>]*alt="resized/', card)
+    assert len(redriven) == 6  # the variants the re-drive wrote, shown
+    assert all((work / unquote(src)).is_file() for src in redriven)
 
 
 def test_the_report_shows_every_upload_beside_its_real_variants(demo_run):
@@ -130,7 +166,7 @@ def test_the_report_shows_every_upload_beside_its_real_variants(demo_run):
     parsed.feed(page)
     assert "http://" not in page and "https://" not in page and "<script" not in page
     variants = [i for i in parsed.images if i["alt"] != "source"]
-    assert len(variants) == 6 * 4  # the four images' six variants each
+    assert len(variants) == 6 * 4 + 6  # the four images' six each, the re-drive's six
     for img in parsed.images:
         path = work / unquote(img["src"])
         assert path.is_file(), img["src"]
@@ -170,6 +206,45 @@ def test_the_report_in_a_real_browser(demo_run):
             assert (img["width"], img["height"]) == (img["naturalWidth"], img["naturalHeight"])
     with Image.open(shot) as im:
         assert im.width >= 1200 and im.height > 5000  # the whole page, not the viewport
+
+
+_FRAMES = """JSON.stringify([...document.querySelectorAll('.frame')].map(f => {
+  const i = f.querySelector('img'), fr = f.getBoundingClientRect(), ir = i.getBoundingClientRect();
+  const left = fr.left + f.clientLeft - ir.left, top = fr.top + f.clientTop - ir.top;
+  return {src: i.getAttribute('src'), left: left, top: top,
+          right: left + f.clientWidth, bottom: top + f.clientHeight};
+}))"""
+
+
+def test_each_watermark_is_in_view_without_scrolling_its_frame(demo_run):
+    """What a frame shows first (its visible part, in the image's pixels)
+    holds every watermark stamp the processor put on that variant."""
+    binary = chromium.find()
+    if binary is None:
+        pytest.skip("chromium not installed: apt-get install -y chromium (~100 MB) to run this")
+    from imgpipe.backfill import Stack
+    from imgproc.watermark import applies, stamp_boxes
+
+    _, _, work = demo_run
+    wm = Stack.local().config.watermark
+    page = chromium.load(work / "report.html", binary, expressions={"frames": _FRAMES})
+    checked = 0
+    for frame in page.values["frames"]:
+        with Image.open(work / unquote(frame["src"])) as im:
+            size = im.size
+        boxes = stamp_boxes(wm, size) if applies(wm, size[0]) else []
+        seen = [
+            b
+            for b in boxes
+            if b[0] >= frame["left"] - 1
+            and b[1] >= frame["top"] - 1
+            and b[2] <= frame["right"] + 1
+            and b[3] <= frame["bottom"] + 1
+        ]
+        if boxes:
+            checked += 1
+            assert seen == boxes if wm.position != "tiled" else seen, (frame, boxes)
+    assert checked >= 4 * 4  # large and medium of each processed sample carry one
 
 
 def test_a_users_odd_file_names_are_escaped_and_still_link(tmp_path):

@@ -69,3 +69,5 @@ def test_the_first_screen_has_the_two_commands_and_the_deploy_lines():
     assert "-backend=false" in text  # what to do without a state bucket
     assert '"bucket": required field is not set' in text  # what fails, in its own words
     assert "report.html" in text
+    assert "make tf-test" in text  # the offline route, not only the registry's
+    assert "On a fresh clone `make test` takes about" in text  # how long, measured

@@ -187,7 +187,6 @@ def test_native_event_with_several_records_and_a_rejection(buckets):
         ("ObjectCreated:UploadPart", "uploads/x.jpg", None, "not-object-created"),
         ("PutObject", "elsewhere/x.jpg", None, "outside-source-prefix"),
         ("PutObject", "uploads/folder/", None, "folder-marker"),
-        ("PutObject", "uploads/x.jpg", 0, "empty-object"),
     ],
 )
 def test_ignored_events_say_why(buckets, api, key, size_override, reason):
@@ -215,12 +214,23 @@ def test_oversized_object_is_ignored_without_download(buckets):
     # the event's size said so: the object was never even looked up (it does not exist)
 
 
-def test_empty_object_without_size_in_event(buckets):
+@pytest.mark.parametrize("size_in_event", [True, False])
+def test_an_empty_object_is_rejected_with_a_record(buckets, size_in_event):
+    """One behaviour for an empty upload (issue 26): `rejected`, reason `empty`,
+    a record, as `imgpipe process` and docs/operating.md say; and current the
+    second time, so a backfill does not redo it."""
     upload(buckets, "uploads/empty.jpg", b"")
     event = cloudevent(SRC, "uploads/empty.jpg", b"")
-    del event["data"]["oss"]["object"]["size"]
+    if not size_in_event:
+        del event["data"]["oss"]["object"]["size"]
     (outcome,) = run(event, buckets)
-    assert (outcome.outcome, outcome.reason) == ("ignored", "empty-object")
+    assert (outcome.outcome, outcome.reason) == ("rejected", "empty")
+    assert outcome.outputs == ("rejected/empty.jpg.json",)
+    record = json.loads((buckets.root / DST / "rejected" / "empty.jpg.json").read_text())
+    assert record["reason"] == "empty"
+    assert not (buckets.root / DST / "resized").exists()
+    (again,) = run(event, buckets)
+    assert again.outcome == "current"
 
 
 def test_missing_object_is_logged_not_retried(buckets):

@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -30,7 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import oss2
 import pytest
-from conftest import moto_s3
+from conftest import moto_oss
 
 import imgpipe.smoke as smoke_module
 from fc_handler.handle import handle_event
@@ -257,12 +260,18 @@ class Pipeline:
 
 
 @pytest.fixture(scope="module")
-def cloud():
-    """moto's S3 server with the dev stack's buckets, and the evaluated stack."""
+def moto():
+    """moto's S3 server behind the OSS front (conftest.moto_oss), dev stack's buckets."""
     ev = evaluate({"env": "dev"})
     buckets = (ev.output("source_bucket"), ev.output("target_bucket"))
-    with moto_s3(buckets, KEY_ID, SECRET) as (endpoint, s3):
-        yield ev, s3, endpoint
+    with moto_oss(buckets, KEY_ID, SECRET) as moto:
+        yield moto
+
+
+@pytest.fixture
+def cloud(moto):
+    """The evaluated stack, a boto3 client and the OSS endpoint."""
+    return evaluate({"env": "dev"}), moto.s3, moto.endpoint
 
 
 @pytest.fixture
@@ -299,13 +308,59 @@ def _objects(s3, bucket: str) -> list[str]:
 # ------------------------------------------------------------------- tests
 
 
-def test_passes_end_to_end_and_leaves_nothing_behind(cloud, mns, smoke):
+@pytest.fixture
+def smoke_process(cloud, mns, tmp_path):
+    """`imgpipe smoke` as a user runs it: its own process, its own stdout.
+    (The stand-ins run in this process; what they print cannot reach it.)"""
+    ev, _, endpoint = cloud
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({k: {"value": ev.output(k)} for k in OUTPUTS}))
+    env = {k: v for k, v in os.environ.items() if k != "ALIBABA_CLOUD_SECURITY_TOKEN"}
+    env |= {"ALIBABA_CLOUD_ACCESS_KEY_ID": KEY_ID, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SECRET}
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        argv = ["smoke", "--outputs", str(outputs), "--oss-endpoint", endpoint]
+        argv += ["--mns-endpoint", mns.endpoint, "--poll", "0.1", "--run-id", "t1", *extra]
+        return subprocess.run(
+            [sys.executable, "-m", "imgpipe", *argv],
+            env=env,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    return run
+
+
+def _chatty(app):
+    """A WSGI app that prints to stdout, through Python and at fd 1, on every request."""
+
+    def wrapped(environ, start_response):
+        print("Unable to find appropriate backend for planted.amazonaws.com")
+        sys.stdout.flush()
+        os.write(1, b"planted at fd 1\n")
+        return app(environ, start_response)
+
+    return wrapped
+
+
+@pytest.fixture(params=["quiet", "printing"])
+def stand_ins(request, moto, monkeypatch):
+    """The stand-ins as they are, and printing on every OSS request: what
+    once broke this test (issue 27, moto's "Unable to find ..."), planted."""
+    if request.param == "printing":
+        monkeypatch.setattr(moto.front, "app", _chatty(moto.front.app))
+
+
+@pytest.mark.usefixtures("stand_ins")
+def test_passes_end_to_end_and_leaves_nothing_behind(cloud, mns, smoke_process):
     ev, s3, endpoint = cloud
     mns.send('{"someone": "else\'s failure"}')  # must survive the smoke test
     with Pipeline(ev, s3, endpoint, mns):
-        code, out, err = smoke("--timeout", "30", "--dlq-timeout", "30", "--json")
-    assert code == 0, err
-    report = json.loads(out)
+        done = smoke_process("--timeout", "30", "--dlq-timeout", "30", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
     variants = {v["key"]: v for v in report["variants"]}
     assert sorted(variants) == sorted(
         f"resized/{size}/imgpipe-smoke/t1/photo.jpg.{ext}"
@@ -315,12 +370,34 @@ def test_passes_end_to_end_and_leaves_nothing_behind(cloud, mns, smoke):
     assert all(v["bytes"] > 0 for v in variants.values())
     assert {v["content_type"] for v in variants.values()} == {"image/jpeg", "image/webp"}
     assert report["latency_s"] > 0 and report["dead_letter_s"] >= 0
-    assert "6/6 variants after" in err  # progress, on stderr with --json
+    assert "6/6 variants after" in done.stderr  # progress, on stderr with --json
     # everything it wrote is gone; the other failure is still queued
     assert _objects(s3, ev.output("source_bucket")) == []
     assert _objects(s3, ev.output("target_bucket")) == []
     assert mns.bodies() == ['{"someone": "else\'s failure"}']
     assert mns.bad_signatures == 0
+
+
+def test_json_stdout_holds_only_the_report_whatever_a_library_prints(
+    cloud, mns, smoke, monkeypatch
+):
+    """A library inside the smoke's own process that prints during the run
+    (here oss2's put, planted) lands on stderr; stdout stays one JSON document."""
+    ev, s3, endpoint = cloud
+    main_thread = threading.current_thread()
+    real_put = oss2.Bucket.put_object
+
+    def chatty_put(self, *args, **kwargs):
+        if threading.current_thread() is main_thread:  # the smoke's calls, not the pipeline's
+            print("a library's stray line")
+        return real_put(self, *args, **kwargs)
+
+    monkeypatch.setattr(oss2.Bucket, "put_object", chatty_put)
+    with Pipeline(ev, s3, endpoint, mns):
+        code, out, err = smoke("--timeout", "30", "--dlq-timeout", "30", "--json")
+    assert code == 0, err
+    assert len(json.loads(out)["variants"]) == 6
+    assert "a library's stray line" in err
 
 
 class _TimeRunsOutAfterHandling:
@@ -368,6 +445,27 @@ def test_fails_clearly_when_the_failure_never_reaches_the_queue(cloud, mns, smok
     assert "6/6 variants after" in out  # the happy path did pass
     assert _objects(s3, ev.output("source_bucket")) == []
     assert _objects(s3, ev.output("target_bucket")) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (None, "--outputs {path}: no such file or directory (write it with `terraform output"),
+        ("{bad", "--outputs {path}: not JSON (Expecting property name"),
+        ("[1]", "--outputs {path}: not `terraform output -json`"),
+    ],
+)
+def test_an_outputs_file_that_is_missing_or_not_json_is_named(tmp_path, capsys, content, said):
+    """One line naming the file and what is wrong, the same for every command
+    that reads it (stackoutputs.read): never `[Errno 2]`, never a bare parse error."""
+    path = tmp_path / "outputs.json"
+    if content is not None:
+        path.write_text(content)
+    for command in ("smoke", "backfill", "redrive"):
+        assert main([command, "--outputs", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"imgpipe {command}: " + said.format(path=path)), err
+        assert "Errno" not in err and len(err.splitlines()) == 1
 
 
 def test_bad_outputs_and_missing_credentials_are_usage_errors(tmp_path, monkeypatch, capsys):

@@ -1,6 +1,7 @@
 """What the function does with each object an event names.
 
-Outcomes, one log line each:
+Outcomes, one log line each (`outcomes.py` says each once, for the docs'
+table and `imgpipe process`):
 - `processed`: every variant written to the target bucket;
 - `current`: the work is already done for this exact object (its ETag) and
   configuration (its fingerprint): every variant, or the rejection record,
@@ -23,8 +24,8 @@ Outcomes, one log line each:
   when deletions are not followed or whose object exists again, another
   bucket, outside the source prefix, a key without an image ending
   (IMAGE_SUFFIXES, any case: the event pattern cannot filter endings), the
-  function's own output, a folder marker, an empty or oversized object, an
-  object deleted since);
+  function's own output, a folder marker, an oversized object, an object
+  deleted since);
 - `failed`: anything else (network, OSS 5xx, throttling, permissions, a
   bug). After every record has had its turn, the first failure is raised,
   so FC retries the invocation and finally dead-letters it. Records that
@@ -68,6 +69,7 @@ from .current import Check, check_outputs, rejection_key, stamp, variant_keys
 from .events import ObjectEvent, parse_event
 from .keys import candidates, relative_to
 from .logs import emit
+from .outcomes import CURRENT, DELETED, FAILED, IGNORED, PROCESSED, REJECTED
 from .settings import Settings
 from .storage import NotFound, ObjectInfo, Storage, TransientError
 
@@ -111,7 +113,7 @@ def handle_event(
             outcome = Outcome(
                 bucket=record.bucket,
                 key=record.key,
-                outcome="failed",
+                outcome=FAILED,
                 reason=type(exc).__name__,
                 detail=str(exc)[:500],
                 retryable=isinstance(exc, TransientError),
@@ -173,7 +175,7 @@ def handle_record(
     record: ObjectEvent, settings: Settings, storage: Storage, request_id: str | None
 ) -> Outcome:
     def ignored(reason: str, key: str = record.key, size: int | None = record.size) -> Outcome:
-        return Outcome(bucket=record.bucket, key=key, outcome="ignored", reason=reason, bytes=size)
+        return Outcome(bucket=record.bucket, key=key, outcome=IGNORED, reason=reason, bytes=size)
 
     forms = candidates(record.key)
     reasons = [ignore_reason(record, k, settings) for k in forms]
@@ -217,7 +219,7 @@ def handle_record(
             return Outcome(
                 bucket=record.bucket,
                 key=key,
-                outcome="current",
+                outcome=CURRENT,
                 outputs=done.outputs,
                 bytes=info.size,
             )
@@ -247,7 +249,7 @@ def handle_record(
         return Outcome(
             bucket=record.bucket,
             key=key,
-            outcome="rejected",
+            outcome=REJECTED,
             reason=rej.reason,
             detail=rej.detail,
             outputs=(record_key,),
@@ -271,7 +273,7 @@ def handle_record(
     return Outcome(
         bucket=record.bucket,
         key=key,
-        outcome="processed",
+        outcome=PROCESSED,
         outputs=tuple(written),
         bytes=len(data),
         output_bytes=sum(len(o.data) for o in result.outputs),
@@ -280,9 +282,10 @@ def handle_record(
 
 
 def _size_reason(size: int, settings: Settings) -> str | None:
-    """Why an object of `size` bytes is not worth downloading, or None."""
-    if size == 0:
-        return "empty-object"
+    """Why an object of `size` bytes is not worth downloading, or None.
+
+    An empty object is not ignored: it is rejected as `empty`, with a record,
+    as `imgpipe process` and the docs say (one behaviour, `outcomes.py`)."""
     if size > settings.max_object_bytes:
         return f"too-big (over MAX_OBJECT_BYTES={settings.max_object_bytes})"
     return None
@@ -456,7 +459,7 @@ def _follow_deletion(
         return Outcome(
             bucket=record.bucket,
             key=keys[0],
-            outcome="ignored",
+            outcome=IGNORED,
             reason="source-exists (uploaded again since the deletion)",
         )
     removed: list[str] = []
@@ -468,4 +471,4 @@ def _follow_deletion(
         ):
             storage.delete(settings.target_bucket, out_key)
             removed.append(out_key)
-    return Outcome(bucket=record.bucket, key=gone[0], outcome="deleted", outputs=tuple(removed))
+    return Outcome(bucket=record.bucket, key=gone[0], outcome=DELETED, outputs=tuple(removed))

@@ -17,6 +17,16 @@ TOO_LARGE = "too-large"
 
 REASONS = (EMPTY, UNSUPPORTED, CORRUPT, TOO_LARGE)
 
+# What each reason means, said once: docs/processor.md's table, the summary
+# of `imgpipe process` and the handler's outcome table (fc_handler.outcomes).
+MEANINGS = {
+    EMPTY: "the object has no bytes",
+    UNSUPPORTED: "not one of the supported input formats",
+    CORRUPT: "the format is recognised but the file is damaged: a header no decoder "
+    "accepts, pixel data cut short or broken, a PNG CRC mismatch",
+    TOO_LARGE: "more pixels than `max_megapixels`",
+}
+
 
 class Rejection(Exception):
     """The input cannot be turned into variants, permanently."""

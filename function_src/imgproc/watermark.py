@@ -44,17 +44,10 @@ def apply(im: Image.Image, wm: Watermark) -> Image.Image:
     positions, a margin in from the edges, or repeated over the picture
     ("tiled"). A picture too small to hold one stamp is left clean.
     """
-    stamp = _logo_stamp(wm, im.size) if wm.image else _text_stamp(wm, im.size)
-    if stamp is None:
+    layout = _layout(wm, im.size)
+    if layout is None:
         return im
-    layer, margin = stamp
-    width, height = im.size
-    if layer.width + 2 * margin > width or layer.height + 2 * margin > height:
-        return im  # too small to carry the stamp legibly; leave it clean
-    if wm.position == "tiled":
-        spots = _tiles((width, height), layer.size, margin)
-    else:
-        spots = [_place(wm.position, (width, height), layer.size, margin)]
+    layer, spots = layout
     out = im.copy()
     for x, y in spots:
         box = (x, y, x + layer.width, y + layer.height)
@@ -62,6 +55,33 @@ def apply(im: Image.Image, wm: Watermark) -> Image.Image:
         region.alpha_composite(layer)
         out.paste(region if im.mode == "RGBA" else region.convert(im.mode), box)
     return out
+
+
+def stamp_boxes(wm: Watermark, size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Where `apply` puts the stamp on a picture of `size`: (left, top, right,
+    bottom) each, [] when none fits. The demo report's browser test checks
+    each is in view without scrolling (tests/test_demo_report.py)."""
+    layout = _layout(wm, size)
+    if layout is None:
+        return []
+    layer, spots = layout
+    return [(x, y, x + layer.width, y + layer.height) for x, y in spots]
+
+
+def _layout(
+    wm: Watermark, size: tuple[int, int]
+) -> tuple[Image.Image, list[tuple[int, int]]] | None:
+    """The stamp and its top-left corners on a picture of `size`, or None."""
+    stamp = _logo_stamp(wm, size) if wm.image else _text_stamp(wm, size)
+    if stamp is None:
+        return None
+    layer, margin = stamp
+    width, height = size
+    if layer.width + 2 * margin > width or layer.height + 2 * margin > height:
+        return None  # too small to carry the stamp legibly; leave it clean
+    if wm.position == "tiled":
+        return layer, _tiles(size, layer.size, margin)
+    return layer, [_place(wm.position, size, layer.size, margin)]
 
 
 def _text_stamp(wm: Watermark, canvas: tuple[int, int]) -> tuple[Image.Image, int] | None:
