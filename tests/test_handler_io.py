@@ -207,8 +207,9 @@ def test_the_early_head_s_error_reaches_the_check(tmp_path):
 def test_e2e_bench_counts_requests_over_http():
     image = Path(BENCH) / "photo-24mp.jpg"
     row = bench.e2e_measure(image, latency_ms=20, repeat=1)
-    assert row["by_method"] == {"GET": 1, "HEAD": 2, "PUT": 6}
-    assert row["requests"] == 9
-    # the two HEADs of the current check at once, the GET, then the six PUTs at once
+    assert row["by_method"] == {"GET": 2, "HEAD": 2, "PUT": 6}
+    assert row["requests"] == 10
+    # the two HEADs of the current check with the header's GET, the rest's GET,
+    # then the six PUTs at once
     assert row["round_trips"] == 3
     assert row["io_ms"] >= 3 * 20 and row["total_ms"] > row["process_ms"] > 0
