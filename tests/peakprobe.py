@@ -80,10 +80,10 @@ def make_upload(path: Path, fmt: str, mode: str, size: tuple[int, int], seed: in
             fmt, kwargs["progressive"] = "JPEG", True
     elif fmt == "WEBP":
         kwargs.update(quality=80, method=0)
-    elif fmt in ("HEIF", "AVIF"):
-        kwargs.update(quality=60)
-        if fmt == "AVIF":
-            kwargs["speed"] = 10
+    elif fmt == "AVIF":
+        kwargs.update(quality=60, speed=10)
+    elif fmt == "HEIF":  # x265's fastest preset: 5 s instead of 45 for 24 MP
+        kwargs.update(quality=50, enc_params={"preset": "ultrafast"})
     elif fmt == "TIFF":
         kwargs["compression"] = "tiff_lzw" if mode != "I;16" else "raw"
     if fmt == "HEIF":
@@ -96,6 +96,14 @@ def make_upload(path: Path, fmt: str, mode: str, size: tuple[int, int], seed: in
 
 
 # ------------------------------------------------------------- the child
+
+
+def vm_rss_mib() -> float:
+    """This process's resident memory now (VmRSS), MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise LookupError("VmRSS")  # pragma: no cover - Linux only
 
 
 def vm_hwm_mib() -> float:
@@ -152,6 +160,7 @@ def _child(args: dict) -> dict:
                 "reason": record.get("reason"),
                 "detail": record.get("detail"),
                 "peak_mib": peak(),
+                "rss_after_mib": vm_rss_mib(),
                 "warm": n > 0,
             }
         )

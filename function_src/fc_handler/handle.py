@@ -65,7 +65,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from imgproc import Rejection, admit, output_key, process
+from imgproc import Rejection, admit, allocator, output_key, process
 from imgproc.errors import TOO_LARGE
 
 from .current import Check, check_outputs, rejection_key, stamp, variant_keys
@@ -127,6 +127,7 @@ def handle_event(
             )
             _release_frames(exc)
             first_error = first_error or exc
+        allocator.release()  # a warm instance's heap must not grow (imgproc.allocator)
         outcome.ms = round((time.perf_counter() - started) * 1000, 1)
         log(outcome.log_record(request_id))
         outcomes.append(outcome)

@@ -42,10 +42,10 @@ MIB = 1 << 20
 # The instance before its first upload: interpreter, Pillow, oss2 and the
 # handler imported (58 MiB measured, fresh process).
 BASE_MIB = 60.0
-# A warm instance's heap keeps what earlier invocations freed, in pieces
-# (`imgproc.allocator`): measured peaks after other uploads ran up to 20 MiB
-# above a fresh process's (docs/operating.md, "Memory").
-WARM_MIB = 24.0
+# A warm instance's heap keeps what earlier invocations freed, in pieces,
+# up to `allocator.KEEP_MIB` (beyond it the handler trims the heap after the
+# upload); those pieces may fit none of the next upload's buffers.
+WARM_MIB = 32.0
 # On what the stages hold: what one measurement does not show.
 SAFETY = 1.1
 # Bytes a pixel in Pillow's own storage, by mode (anything else: 4).
@@ -62,8 +62,8 @@ DECODER = {
     "bmp": (0.25, 0.0),
     "tiff": (1.0, 0.0),
     "webp": (12.5, 0.0),
-    "avif": (6.5, 0.0),
-    "heif": (4.5, 0.0),
+    "avif": (7.5, 0.0),
+    "heif": (5.5, 0.0),
 }
 # Bytes a pixel of the 8-bit image `ops.to_8bit` makes, by source mode
 # (absent: the source is used as it is).
