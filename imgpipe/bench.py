@@ -360,14 +360,36 @@ def e2e_duration_at(row: dict, vcpu: float) -> float:
     return row["process_ms"] / min(vcpu, 1.0) + row["io_ms"]
 
 
-def run_e2e(images: list[Path], repeat: int, latency_ms: float, as_json: bool) -> int:
+def limit_memory_mb(max_megapixels: float | None) -> tuple[float, int]:
+    """(the pixel limit, the FC memory its largest accepted upload needs):
+    `imgproc.pipeline.limit_estimate`, the figure the plan's check holds too."""
+    from imgproc import default_config
+    from imgproc.pipeline import limit_estimate
+
+    config = default_config()
+    mp = config.max_megapixels if max_megapixels is None else max_megapixels
+    return mp, limit_estimate(config, mp).needed_mb
+
+
+def run_e2e(
+    images: list[Path],
+    repeat: int,
+    latency_ms: float,
+    as_json: bool,
+    *,
+    max_megapixels: float | None = None,
+) -> int:
     from imgpipe.cost import CuRates, cheapest_size, cu_estimate
 
     images = images or sorted(p for p in DEFAULT_IMAGES.iterdir() if p.is_file())
     rows = [e2e_measure(img, latency_ms, repeat) for img in images]
     rates = CuRates()
-    # One size for every image: the largest memory any of them needs.
-    need = max(fc_memory_mb(r["process_peak_mib"]) for r in rows)
+    # One size for every image: the largest memory any of them needs, and at
+    # least what the largest upload the pixel limit accepts needs: a size
+    # that holds only the benchmark photos kills the instance on the first
+    # 12 MP PNG (issue 22).
+    limit_mp, limit_mb = limit_memory_mb(max_megapixels)
+    need = max([fc_memory_mb(r["process_peak_mib"]) for r in rows] + [limit_mb])
     vcpu, mem, _ = cheapest_size(
         lambda v: statistics.fmean(e2e_duration_at(r, v) for r in rows), need, rates=rates
     )
@@ -378,10 +400,12 @@ def run_e2e(images: list[Path], repeat: int, latency_ms: float, as_json: bool) -
         r["cu_per_object"] = est.total_cu / 10_000
         r["cu_per_10k"] = est.total_cu
         r["cny_per_10k"] = tiered_per_10k(est.total_cu, rates)
+    limit = {"max_megapixels": limit_mp, "memory_mb": limit_mb}
     if as_json:
-        print(json.dumps({"recommended": {"vcpu": vcpu, "memory_mb": mem}, "rows": rows}, indent=2))
+        recommended = {"vcpu": vcpu, "memory_mb": mem}
+        print(json.dumps({"recommended": recommended, "limit": limit, "rows": rows}, indent=2))
         return 0
-    print(format_e2e(rows, vcpu, mem, latency_ms))
+    print(format_e2e(rows, vcpu, mem, latency_ms, limit))
     return 0
 
 
@@ -390,7 +414,9 @@ def tiered_per_10k(cu: float, rates) -> float:
     return cu * rates.cny_per_cu[0]
 
 
-def format_e2e(rows: list[dict], vcpu: float, mem: int, latency_ms: float) -> str:
+def format_e2e(
+    rows: list[dict], vcpu: float, mem: int, latency_ms: float, limit: dict | None = None
+) -> str:
     head = (
         f"{'image':22} {'total ms':>9} {'process':>8} {'I/O':>8} {'requests':>9} "
         f"{'round trips':>11} {'CU/object':>10} {'CU/10k':>9} {'CNY/10k':>8}"
@@ -413,6 +439,12 @@ def format_e2e(rows: list[dict], vcpu: float, mem: int, latency_ms: float) -> st
         "1 to 4, 0.05 vCPU and 64 MB steps; processing stretched below 1 vCPU, I/O not). "
         "CU and CNY at that size, FC 3.0 CU pricing (`imgpipe cost`), no trial plan.",
     ]
+    if limit:
+        lines.append(
+            f"The memory holds the largest upload max_megapixels = {limit['max_megapixels']:g} "
+            f"accepts ({limit['memory_mb']} MB, an 8-bit RGBA PNG at the limit; "
+            "--max-megapixels), not only these images."
+        )
     return "\n".join(lines)
 
 

@@ -228,6 +228,14 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="--e2e: the stand-in's round-trip time per request (default 100, docs/cost.md)",
     )
+    b.add_argument(
+        "--max-megapixels",
+        type=argtypes.number(0.000001, 10_000),
+        default=None,
+        metavar="MP",
+        help="--e2e: the deployment's max_megapixels (default: the processor's default, 100); "
+        "the recommended memory holds the largest upload it accepts",
+    )
 
     i = _command(sub, "invoke")
     i.epilog = _environment_help() + "\n\n" + i.epilog
@@ -383,7 +391,9 @@ def _run(args: argparse.Namespace) -> int:
 
         if args.e2e:
             latency = OSS_LATENCY_MS if args.latency_ms is None else args.latency_ms
-            return run_e2e(args.images, args.repeat, latency, args.json)
+            return run_e2e(
+                args.images, args.repeat, latency, args.json, max_megapixels=args.max_megapixels
+            )
 
         return run_bench(args.images, args.repeat, args.methods, args.json, args.config)
     raise AssertionError(f"unknown command {args.command}")  # pragma: no cover

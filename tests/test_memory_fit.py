@@ -28,8 +28,8 @@ from pathlib import Path
 import peakprobe
 import pytest
 
-from imgproc import default_config, estimate_memory, memory, parse_config
-from imgproc.pipeline import _targets
+from imgproc import default_config, estimate_memory, parse_config
+from imgproc.pipeline import limit_estimate
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -123,8 +123,8 @@ def test_the_100_mp_limit_fits_1024_mb(uploads, tmp_path):
 
 def test_the_plans_memory_check_holds_an_rgba_png_at_the_pixel_limit():
     """outputs.tf refuses `memory_mb < max(A + B x MP, C + D x MP)`; at any
-    limit it lets through, the model holds an 8-bit RGBA PNG of that many
-    pixels (a file of 1 byte per 8 pixels) within memory_mb."""
+    limit it lets through, the model holds the limit's reference upload
+    (`pipeline.limit_estimate`: an 8-bit RGBA PNG of that many pixels)."""
     text = (REPO / "outputs.tf").read_text()
     number = r"([\d.]+)"
     line = rf"{number} \+ {number} \* var\.max_megapixels"
@@ -132,19 +132,21 @@ def test_the_plans_memory_check_holds_an_rgba_png_at_the_pixel_limit():
     a, b, c, d = map(float, found.groups())
     config = default_config()
     for mp in (0.1, 0.5, 1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 30, 48, 64, 100, 200, 1000, 10000):
-        width, height = size_for(mp)
-        targets = max(
-            (_targets(config.variants, (width, height), o) for o in (1, 6)),
-            key=lambda ts: sum(w * h for _, (w, h) in ts),
-        )
-        shape = memory.Shape(
-            kind="png",
-            mode="RGBA",
-            size=(width, height),
-            decoded=(width, height),
-            file_bytes=width * height // 8,
-            largest_variant=max((t for _, t in targets), key=lambda t: t[0] * t[1]),
-            variant_pixels=sum(w * h for _, (w, h) in targets),
-        )
-        assert memory.estimate(shape).total_mib <= max(a + b * mp, c + d * mp), mp
+        assert limit_estimate(config, mp).total_mib <= max(a + b * mp, c + d * mp), mp
     assert max(a + b * 24, c + d * 24) <= 256  # 24 MP in 256 MB, the aim (issue 22)
+
+
+def test_the_e2e_recommendation_holds_the_largest_accepted_upload(capsys):
+    """`imgpipe bench --e2e` recommends no memory below what the pixel limit's
+    largest upload needs, however small the benchmark photos' own peaks."""
+    import json
+
+    from imgpipe import bench
+
+    photo = REPO / "tests" / "data" / "bench" / "photo-12mp.jpg"
+    for mp, at_least in ((100, 640), (24, 256)):
+        assert bench.run_e2e([photo], 0, 0.0, True, max_megapixels=mp) == 0
+        out = json.loads(capsys.readouterr().out)
+        limit = limit_estimate(default_config(), mp)
+        assert out["limit"] == {"max_megapixels": mp, "memory_mb": limit.needed_mb}
+        assert out["recommended"]["memory_mb"] >= limit.needed_mb >= at_least

@@ -199,6 +199,34 @@ def estimate_memory(data: bytes, config: Config) -> memory.Estimate:
         return memory.estimate(header_shape(im, kind, len(data), config.variants))
 
 
+def limit_estimate(config: Config, megapixels: float | None = None) -> memory.Estimate:
+    """What the largest upload the pixel limit accepts needs: an 8-bit RGBA
+    PNG (4:3, a file of one byte per 8 pixels) of `megapixels` (default: the
+    configured limit). The size a deployment needs so that every upload of
+    the common formats within the limit is processed; Terraform's plan check
+    (outputs.tf) and `imgpipe bench --e2e`'s recommendation hold it. WebP,
+    AVIF and HEIF decode through buffers of their own and need more: those
+    over the memory are refused one by one, `too-large`.
+    """
+    mp = config.max_megapixels if megapixels is None else megapixels
+    width = max(1, round(math.sqrt(mp * 1e6 * 4 / 3)))
+    height = max(1, math.floor(mp * 1e6 / width))
+    targets = max(
+        (_targets(config.variants, (width, height), o) for o in (1, 6)),
+        key=lambda ts: sum(w * h for _, (w, h) in ts),
+    )
+    shape = memory.Shape(
+        kind="png",
+        mode="RGBA",
+        size=(width, height),
+        decoded=(width, height),
+        file_bytes=width * height // 8,
+        largest_variant=max((t for _, t in targets), key=lambda t: t[0] * t[1]),
+        variant_pixels=sum(w * h for _, (w, h) in targets),
+    )
+    return memory.estimate(shape)
+
+
 def header_shape(
     im: Image.Image, kind: str, file_bytes: int, variants: tuple[Variant, ...]
 ) -> memory.Shape:
