@@ -5,7 +5,8 @@
 Each upload is handled by `index.handler` in a fresh interpreter
 (`tests/peakprobe.py`: the function's code, oss2 imported, local buckets,
 peak RSS from VmHWM); "warm" handles two other uploads first in the same
-process (a 12 MP RGBA PNG and a 24 MP JPEG), as a warm instance has. The
+process (a 12 MP RGBA PNG and a 24 MP JPEG), as a warm instance has, and
+reports the upload's own peak (the mark is reset before it). The
 default configuration (six variants, watermark) and no memory limit, so
 every upload is processed; the model's estimate (`imgproc.memory`) is printed
 beside it. Images are generated (seeded) into `--cache` once.
