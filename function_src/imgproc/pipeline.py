@@ -19,11 +19,11 @@ from __future__ import annotations
 import io
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image, UnidentifiedImageError
 
-from . import allocator, integrity, memory, ops, pngdecode, watermark
+from . import allocator, headers, integrity, memory, ops, pngdecode, watermark
 from . import encode as _encode
 from .config import Config, Variant
 from .errors import CORRUPT, EMPTY, TOO_LARGE, UNSUPPORTED, Rejection
@@ -148,14 +148,40 @@ def admit(head: bytes, size: int, config: Config, *, memory_mb: int | None) -> N
     except Rejection as rej:
         if rej.reason == TOO_LARGE or complete:
             raise
-        return  # the header goes on past `head`
+        stated = headers.size(kind, head)  # WebP, AVIF, HEIF: Pillow wants every byte
+        if stated is not None:
+            _admit_size(kind, stated, size, config, memory_mb)
+        return  # else the header goes on past `head`: `process` decides
     try:
         _admit(im, kind, size, config.variants, memory_mb)
-    except Rejection as rej:
-        if rej.reason == TOO_LARGE or complete:
-            raise
     finally:
         im.close()
+
+
+def _admit_size(
+    kind: str, stated: tuple[int, int], file_bytes: int, config: Config, memory_mb: int | None
+) -> None:
+    """`_open`'s pixel limit and `_admit`'s memory check on a size a container
+    states (`imgproc.headers`), before any decoder has seen the file."""
+    width, height = stated
+    if width * height > config.max_pixels:
+        raise Rejection(
+            TOO_LARGE,
+            f"{width}x{height} is {width * height / 1e6:.1f} MP, over the "
+            f"{config.max_megapixels:g} MP limit",
+        )
+    if memory_mb is None:
+        return
+    shape = _shape(
+        kind,
+        "RGBA",
+        stated,
+        decoded=stated,
+        file_bytes=file_bytes,
+        variants=config.variants,
+        orientations=[1, 6],
+    )
+    _refuse_unless_fits(shape, memory_mb)
 
 
 def _kind(data: bytes) -> str:
@@ -177,18 +203,21 @@ def _admit(
     """Refuse as `too-large` what the instance's memory cannot hold (`imgproc.memory`)."""
     if memory_mb is None:
         return
-    shape = header_shape(im, kind, file_bytes, variants)
+    _refuse_unless_fits(header_shape(im, kind, file_bytes, variants), memory_mb)
+
+
+def _refuse_unless_fits(shape: memory.Shape, memory_mb: int) -> None:
     need = memory.estimate(shape)
     if need.fits(memory_mb):
         return
-    width, height = im.size
+    width, height = shape.size
     fits_mp = memory.largest_fitting_megapixels(shape, memory_mb)
+    fits = f"images like it fit up to {fits_mp:.1f} MP" if fits_mp >= 0.1 else "none like it fits"
     raise Rejection(
         TOO_LARGE,
-        f"{width}x{height} {kind.upper()} {im.mode} ({width * height / 1e6:.1f} MP) needs about "
-        f"{need.total_mib:.0f} MB to process, more than the function's {memory_mb} MB: "
-        f"it fits in memory_mb = {need.needed_mb}; at {memory_mb} MB, images like it fit "
-        f"up to {fits_mp:.1f} MP",
+        f"{width}x{height} {shape.kind.upper()} {shape.mode} ({width * height / 1e6:.1f} MP) "
+        f"needs about {need.total_mib:.0f} MB to process, more than the function's "
+        f"{memory_mb} MB: it fits in memory_mb = {need.needed_mb}; at {memory_mb} MB, {fits}",
     )
 
 
@@ -210,19 +239,16 @@ def limit_estimate(config: Config, megapixels: float | None = None) -> memory.Es
     """
     mp = config.max_megapixels if megapixels is None else megapixels
     width = max(1, round(math.sqrt(mp * 1e6 * 4 / 3)))
-    height = max(1, math.floor(mp * 1e6 / width))
-    targets = max(
-        (_targets(config.variants, (width, height), o) for o in (1, 6)),
-        key=lambda ts: sum(w * h for _, (w, h) in ts),
-    )
-    shape = memory.Shape(
-        kind="png",
-        mode="RGBA",
-        size=(width, height),
-        decoded=(width, height),
-        file_bytes=width * height // 8,
-        largest_variant=max((t for _, t in targets), key=lambda t: t[0] * t[1]),
-        variant_pixels=sum(w * h for _, (w, h) in targets),
+    size = (width, max(1, math.floor(mp * 1e6 / width)))
+    file_bytes = size[0] * size[1] // 8
+    shape = _shape(
+        "png",
+        "RGBA",
+        size,
+        decoded=size,
+        file_bytes=file_bytes,
+        variants=config.variants,
+        orientations=[1, 6],
     )
     return memory.estimate(shape)
 
@@ -237,27 +263,55 @@ def header_shape(
     state); elsewhere the orientation is read after decoding, so the larger
     of upright and turned variants counts.
     """
-    size = im.size
-    in_header = im.format in ops.EXIF_IN_HEADER
-    orientations = [ops.orientation_of(im)] if in_header else [1, 6]
-    target_sets = [_targets(variants, size, o) for o in orientations]
-    targets = max(target_sets, key=lambda ts: sum(w * h for _, (w, h) in ts))
-    decoded = size
-    coefficients = 0
-    if im.format in ops.EXIF_IN_HEADER:
-        decoded = _draft_size(im, targets)
-        if im.info.get("progressive") or im.info.get("progression"):
-            coefficients = _jpeg_coefficient_bytes(im)
-    largest = max((t for _, t in targets), key=lambda t: t[0] * t[1])
+    if im.format not in ops.EXIF_IN_HEADER:
+        shape = _shape(
+            kind,
+            im.mode,
+            im.size,
+            decoded=im.size,
+            file_bytes=file_bytes,
+            variants=variants,
+            orientations=[1, 6],
+        )
+        return replace(shape, transparency="transparency" in im.info)
+    orientation = ops.orientation_of(im)
+    decoded = _draft_size(im, _targets(variants, im.size, orientation))
+    shape = _shape(
+        kind,
+        im.mode,
+        im.size,
+        decoded=decoded,
+        file_bytes=file_bytes,
+        variants=variants,
+        orientations=[orientation],
+    )
+    if im.info.get("progressive") or im.info.get("progression"):
+        return replace(shape, progressive_jpeg_coefficients=_jpeg_coefficient_bytes(im))
+    return shape
+
+
+def _shape(
+    kind: str,
+    mode: str,
+    size: tuple[int, int],
+    *,
+    decoded: tuple[int, int],
+    file_bytes: int,
+    variants: tuple[Variant, ...],
+    orientations: list[int],
+) -> memory.Shape:
+    """A `memory.Shape` whose variants are the larger set over `orientations`."""
+    targets = max(
+        (_targets(variants, size, o) for o in orientations),
+        key=lambda ts: sum(w * h for _, (w, h) in ts),
+    )
     return memory.Shape(
         kind=kind,
-        mode=im.mode,
+        mode=mode,
         size=size,
         decoded=decoded,
         file_bytes=file_bytes,
-        transparency="transparency" in im.info,
-        progressive_jpeg_coefficients=coefficients,
-        largest_variant=largest,
+        largest_variant=max((t for _, t in targets), key=lambda t: t[0] * t[1]),
         variant_pixels=sum(w * h for _, (w, h) in targets),
     )
 
