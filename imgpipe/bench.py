@@ -448,6 +448,107 @@ def format_e2e(
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------- cold start
+#
+# `imgpipe bench --cold`: what a new instance pays before and during its
+# first invocation, from the function's code alone (`function_src/`, or
+# `--package DIR`: the unzipped dist/function.zip) in fresh interpreters:
+# `import index` (what FC does before the first call), the first OSS client
+# (`fc_handler.storage_oss`: oss2 and requests, imported at the first OSS
+# call), the first invocation of the handler on a photo (local buckets) and
+# a second one, warm. `-X importtime` says which packages the imports spend
+# their time in.
+
+COLD_CHILD = r"""
+import json, os, sys, tempfile, time
+code, photo = sys.argv[1], sys.argv[2]
+sys.path.insert(0, code)
+t0 = time.perf_counter()
+import index
+t1 = time.perf_counter()
+import fc_handler.storage_oss  # noqa: F401 - oss2, at the first OSS call
+t2 = time.perf_counter()
+data = open(photo, "rb").read()
+with tempfile.TemporaryDirectory() as tmp:
+    os.makedirs(os.path.join(tmp, "cold-src", "uploads"))
+    os.environ.update(SOURCE_BUCKET="cold-src", TARGET_BUCKET="cold-dst", IMGPIPE_LOCAL_BUCKETS=tmp)
+    times = []
+    for n in range(2):
+        key = f"uploads/{n}.jpg"
+        open(os.path.join(tmp, "cold-src", key), "wb").write(data)
+        oss = {"bucket": {"name": "cold-src"}, "object": {"key": key}}
+        event = {"events": [{"eventName": "ObjectCreated:PutObject", "oss": oss}]}
+        start = time.perf_counter()
+        (record,) = index.handler(json.dumps(event).encode(), None)["records"]
+        assert record["outcome"] == "processed", record
+        times.append((time.perf_counter() - start) * 1000)
+print(json.dumps({"import_index_ms": (t1 - t0) * 1000, "import_oss_ms": (t2 - t1) * 1000,
+                  "first_ms": times[0], "warm_ms": times[1]}))
+"""
+
+
+def cold_measure(code: Path, photo: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", COLD_CHILD, str(code), str(photo)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO_ROOT,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-1000:])
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def import_breakdown(code: Path) -> list[tuple[str, float]]:
+    """Cumulative ms per top-level package imported by `index` and storage_oss."""
+    script = f"import sys; sys.path.insert(0, {str(code)!r}); import index, fc_handler.storage_oss"
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO_ROOT,
+    )
+    spent: dict[str, float] = {}
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        parts = line.split("|")
+        try:
+            self_us = float(parts[0].split(":")[1])
+        except ValueError:
+            continue
+        top = parts[2].strip().split(".")[0]
+        spent[top] = spent.get(top, 0.0) + self_us / 1000
+    return sorted(spent.items(), key=lambda kv: -kv[1])
+
+
+def run_cold(package: Path | None, runs: int, as_json: bool) -> int:
+    code = package or (REPO_ROOT / "function_src")
+    photo = DEFAULT_IMAGES / "photo-12mp.jpg"
+    rows = [cold_measure(code, photo) for _ in range(runs)]
+    keys = ("import_index_ms", "import_oss_ms", "first_ms", "warm_ms")
+    median = {k: statistics.median(r[k] for r in rows) for k in keys}
+    breakdown = import_breakdown(code)
+    if as_json:
+        print(json.dumps({"median": median, "runs": rows, "imports_ms": breakdown}, indent=2))
+        return 0
+    print(f"cold start, {runs} fresh interpreters, code from {code} (median ms):")
+    for label, value in (
+        ("import index", median["import_index_ms"]),
+        ("first OSS client (oss2 imports)", median["import_oss_ms"]),
+        (f"first invocation ({photo.name})", median["first_ms"]),
+        ("warm invocation", median["warm_ms"]),
+        ("first - warm", median["first_ms"] - median["warm_ms"]),
+    ):
+        print(f"  {label:36} {value:8.1f}")
+    print("imports by package (self time, ms; -X importtime):")
+    for name, ms in breakdown[:8]:
+        print(f"  {name:24} {ms:8.1f}")
+    return 0
+
+
 if __name__ == "__main__":
     _method, _image, _repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
     _config = sys.argv[4] if len(sys.argv) > 4 else None

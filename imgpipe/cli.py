@@ -229,6 +229,17 @@ def parser() -> argparse.ArgumentParser:
         help="--e2e: the stand-in's round-trip time per request (default 100, docs/cost.md)",
     )
     b.add_argument(
+        "--cold",
+        action="store_true",
+        help="cold start: import, first and warm invocation, in --repeat fresh interpreters",
+    )
+    b.add_argument(
+        "--package",
+        type=argtypes.existing_dir,
+        metavar="DIR",
+        help="--cold: the unzipped function package instead of function_src/",
+    )
+    b.add_argument(
         "--max-megapixels",
         type=argtypes.number(0.000001, 10_000),
         default=None,
@@ -387,8 +398,10 @@ def _run(args: argparse.Namespace) -> int:
 
         return run(args.files, args.out, config, quiet=args.quiet)
     if args.command == "bench":
-        from imgpipe.bench import OSS_LATENCY_MS, run_bench, run_e2e
+        from imgpipe.bench import OSS_LATENCY_MS, run_bench, run_cold, run_e2e
 
+        if args.cold:
+            return run_cold(args.package, args.repeat, args.json)
         if args.e2e:
             latency = OSS_LATENCY_MS if args.latency_ms is None else args.latency_ms
             return run_e2e(

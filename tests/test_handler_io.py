@@ -6,6 +6,7 @@ parallel. A PUT that fails still fails the invocation, after every other
 PUT has ended, and what was written is never taken for finished work.
 """
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -213,3 +214,13 @@ def test_e2e_bench_counts_requests_over_http():
     # then the six PUTs at once
     assert row["round_trips"] == 3
     assert row["io_ms"] >= 3 * 20 and row["total_ms"] > row["process_ms"] > 0
+
+
+def test_cold_bench_reports_import_first_and_warm_invocation(capsys):
+    assert bench.run_cold(None, 1, True) == 0
+    out = json.loads(capsys.readouterr().out)
+    median = out["median"]
+    assert set(median) == {"import_index_ms", "import_oss_ms", "first_ms", "warm_ms"}
+    assert all(v > 0 for v in median.values())
+    packages = dict(out["imports_ms"])
+    assert {"PIL", "oss2", "imgproc", "fc_handler"} <= set(packages)
