@@ -59,9 +59,9 @@ AT_256_MB = [
     ("HEIF", "RGB", 24),
     ("HEIF", "RGB", 12),
 ]
-# The 100 MP limit in 1 GB: the two that used to need it all (issue 22's
-# table: 854 and 1,027 MiB). A 100 MP JPEG decodes at 1/4 scale (110 MiB).
-AT_1024_MB = [("PNG", "RGBA", 100), ("PNG", "I;16", 100)]
+# The 100 MP limit: the two that used to need 1 GB (issue 22's table: 854
+# and 1,027 MiB). A 100 MP JPEG decodes at 1/4 scale (110 MiB).
+AT_100_MP = [("PNG", "RGBA", 100), ("PNG", "I;16", 100)]
 EXT = {"JPEG": "jpg", "JPEG-progressive": "jpg", "HEIF": "heic"}
 
 
@@ -115,9 +115,13 @@ def test_every_format_and_mode_fits_256_mb_at_24_mp(uploads, tmp_path):
     assert all(outcomes[c] == "processed" for c in processed), outcomes
 
 
-def test_the_100_mp_limit_fits_1024_mb(uploads, tmp_path):
-    runs = drive(uploads, AT_1024_MB, 1024, 100, tmp_path)
-    assert [run["outcome"] for run in runs] == ["processed"] * len(AT_1024_MB), runs
+def test_the_100_mp_limit_fits_the_recommended_size(uploads, tmp_path):
+    """At the size `imgpipe bench --e2e` and docs/cost.md recommend for the
+    default limit (640 MB, less than the default 1024), both are processed."""
+    recommended = limit_estimate(default_config(), 100).needed_mb
+    assert recommended == 640
+    runs = drive(uploads, AT_100_MP, recommended, 100, tmp_path)
+    assert [run["outcome"] for run in runs] == ["processed"] * len(AT_100_MP), runs
 
 
 def test_the_plans_memory_check_holds_an_rgba_png_at_the_pixel_limit():
