@@ -33,13 +33,41 @@ def settings_from_env() -> Settings:
 def storage_for(settings: Settings, context: Any) -> Storage:
     if settings.local_buckets:
         return LocalStorage(settings.local_buckets)
-    from fc_handler.storage_oss import OssStorage, credentials_auth, default_endpoint
+    from fc_handler.storage_oss import (
+        OssStorage,
+        credentials_auth,
+        default_endpoint,
+        shared_session,
+    )
 
     region = getattr(context, "region", None) or os.environ.get("FC_REGION", "")
     if not settings.oss_endpoint and not region:
         raise SettingsError("OSS_ENDPOINT is required when the FC region is unknown")
     endpoint = settings.oss_endpoint or default_endpoint(region)
-    return OssStorage(credentials_auth(context, os.environ), endpoint)
+    return OssStorage(credentials_auth(context, os.environ), endpoint, session=shared_session())
+
+
+def instance_memory_mb(context: Any) -> int | None:
+    """The instance's memory in MB, as FC itself knows it, or None.
+
+    From the runtime: `context.function.memory` (python3.10 and python3.12
+    both document it), else `FC_FUNCTION_MEMORY_SIZE`, a system variable FC
+    sets in every instance. Not a variable Terraform passes: FC's own figure
+    is the size the instance is killed at, whoever changed it (a console
+    edit, another Terraform run), and FC_* names are reserved to FC.
+    None outside FC (the local tools): no memory check.
+    """
+    for value in (
+        getattr(getattr(context, "function", None), "memory", None),
+        os.environ.get("FC_FUNCTION_MEMORY_SIZE"),
+    ):
+        try:
+            memory = int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        if memory > 0:
+            return memory
+    return None
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -49,5 +77,6 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         settings=settings,
         storage=storage_for(settings, context),
         request_id=getattr(context, "request_id", None),
+        memory_mb=instance_memory_mb(context),
     )
     return {"records": [o.log_record(getattr(context, "request_id", None)) for o in outcomes]}

@@ -360,14 +360,36 @@ def e2e_duration_at(row: dict, vcpu: float) -> float:
     return row["process_ms"] / min(vcpu, 1.0) + row["io_ms"]
 
 
-def run_e2e(images: list[Path], repeat: int, latency_ms: float, as_json: bool) -> int:
+def limit_memory_mb(max_megapixels: float | None) -> tuple[float, int]:
+    """(the pixel limit, the FC memory its largest accepted upload needs):
+    `imgproc.pipeline.limit_estimate`, the figure the plan's check holds too."""
+    from imgproc import default_config
+    from imgproc.pipeline import limit_estimate
+
+    config = default_config()
+    mp = config.max_megapixels if max_megapixels is None else max_megapixels
+    return mp, limit_estimate(config, mp).needed_mb
+
+
+def run_e2e(
+    images: list[Path],
+    repeat: int,
+    latency_ms: float,
+    as_json: bool,
+    *,
+    max_megapixels: float | None = None,
+) -> int:
     from imgpipe.cost import CuRates, cheapest_size, cu_estimate
 
     images = images or sorted(p for p in DEFAULT_IMAGES.iterdir() if p.is_file())
     rows = [e2e_measure(img, latency_ms, repeat) for img in images]
     rates = CuRates()
-    # One size for every image: the largest memory any of them needs.
-    need = max(fc_memory_mb(r["process_peak_mib"]) for r in rows)
+    # One size for every image: the largest memory any of them needs, and at
+    # least what the largest upload the pixel limit accepts needs: a size
+    # that holds only the benchmark photos kills the instance on the first
+    # 12 MP PNG (issue 22).
+    limit_mp, limit_mb = limit_memory_mb(max_megapixels)
+    need = max([fc_memory_mb(r["process_peak_mib"]) for r in rows] + [limit_mb])
     vcpu, mem, _ = cheapest_size(
         lambda v: statistics.fmean(e2e_duration_at(r, v) for r in rows), need, rates=rates
     )
@@ -378,10 +400,12 @@ def run_e2e(images: list[Path], repeat: int, latency_ms: float, as_json: bool) -
         r["cu_per_object"] = est.total_cu / 10_000
         r["cu_per_10k"] = est.total_cu
         r["cny_per_10k"] = tiered_per_10k(est.total_cu, rates)
+    limit = {"max_megapixels": limit_mp, "memory_mb": limit_mb}
     if as_json:
-        print(json.dumps({"recommended": {"vcpu": vcpu, "memory_mb": mem}, "rows": rows}, indent=2))
+        recommended = {"vcpu": vcpu, "memory_mb": mem}
+        print(json.dumps({"recommended": recommended, "limit": limit, "rows": rows}, indent=2))
         return 0
-    print(format_e2e(rows, vcpu, mem, latency_ms))
+    print(format_e2e(rows, vcpu, mem, latency_ms, limit))
     return 0
 
 
@@ -390,7 +414,9 @@ def tiered_per_10k(cu: float, rates) -> float:
     return cu * rates.cny_per_cu[0]
 
 
-def format_e2e(rows: list[dict], vcpu: float, mem: int, latency_ms: float) -> str:
+def format_e2e(
+    rows: list[dict], vcpu: float, mem: int, latency_ms: float, limit: dict | None = None
+) -> str:
     head = (
         f"{'image':22} {'total ms':>9} {'process':>8} {'I/O':>8} {'requests':>9} "
         f"{'round trips':>11} {'CU/object':>10} {'CU/10k':>9} {'CNY/10k':>8}"
@@ -413,7 +439,114 @@ def format_e2e(rows: list[dict], vcpu: float, mem: int, latency_ms: float) -> st
         "1 to 4, 0.05 vCPU and 64 MB steps; processing stretched below 1 vCPU, I/O not). "
         "CU and CNY at that size, FC 3.0 CU pricing (`imgpipe cost`), no trial plan.",
     ]
+    if limit:
+        lines.append(
+            f"The memory holds the largest upload max_megapixels = {limit['max_megapixels']:g} "
+            f"accepts ({limit['memory_mb']} MB, an 8-bit RGBA PNG at the limit; "
+            "--max-megapixels), not only these images."
+        )
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------- cold start
+#
+# `imgpipe bench --cold`: what a new instance pays before and during its
+# first invocation, from the function's code alone (`function_src/`, or
+# `--package DIR`: the unzipped dist/function.zip) in fresh interpreters:
+# `import index` (what FC does before the first call), the first OSS client
+# (`fc_handler.storage_oss`: oss2 and requests, imported at the first OSS
+# call), the first invocation of the handler on a photo (local buckets) and
+# a second one, warm. `-X importtime` says which packages the imports spend
+# their time in.
+
+COLD_CHILD = r"""
+import json, os, sys, tempfile, time
+code, photo = sys.argv[1], sys.argv[2]
+sys.path.insert(0, code)
+t0 = time.perf_counter()
+import index
+t1 = time.perf_counter()
+import fc_handler.storage_oss  # noqa: F401 - oss2, at the first OSS call
+t2 = time.perf_counter()
+data = open(photo, "rb").read()
+with tempfile.TemporaryDirectory() as tmp:
+    os.makedirs(os.path.join(tmp, "cold-src", "uploads"))
+    os.environ.update(SOURCE_BUCKET="cold-src", TARGET_BUCKET="cold-dst", IMGPIPE_LOCAL_BUCKETS=tmp)
+    times = []
+    for n in range(2):
+        key = f"uploads/{n}.jpg"
+        open(os.path.join(tmp, "cold-src", key), "wb").write(data)
+        oss = {"bucket": {"name": "cold-src"}, "object": {"key": key}}
+        event = {"events": [{"eventName": "ObjectCreated:PutObject", "oss": oss}]}
+        start = time.perf_counter()
+        (record,) = index.handler(json.dumps(event).encode(), None)["records"]
+        assert record["outcome"] == "processed", record
+        times.append((time.perf_counter() - start) * 1000)
+print(json.dumps({"import_index_ms": (t1 - t0) * 1000, "import_oss_ms": (t2 - t1) * 1000,
+                  "first_ms": times[0], "warm_ms": times[1]}))
+"""
+
+
+def cold_measure(code: Path, photo: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", COLD_CHILD, str(code), str(photo)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO_ROOT,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-1000:])
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def import_breakdown(code: Path) -> list[tuple[str, float]]:
+    """Cumulative ms per top-level package imported by `index` and storage_oss."""
+    script = f"import sys; sys.path.insert(0, {str(code)!r}); import index, fc_handler.storage_oss"
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO_ROOT,
+    )
+    spent: dict[str, float] = {}
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        parts = line.split("|")
+        try:
+            self_us = float(parts[0].split(":")[1])
+        except ValueError:
+            continue
+        top = parts[2].strip().split(".")[0]
+        spent[top] = spent.get(top, 0.0) + self_us / 1000
+    return sorted(spent.items(), key=lambda kv: -kv[1])
+
+
+def run_cold(package: Path | None, runs: int, as_json: bool) -> int:
+    code = package or (REPO_ROOT / "function_src")
+    photo = DEFAULT_IMAGES / "photo-12mp.jpg"
+    rows = [cold_measure(code, photo) for _ in range(runs)]
+    keys = ("import_index_ms", "import_oss_ms", "first_ms", "warm_ms")
+    median = {k: statistics.median(r[k] for r in rows) for k in keys}
+    breakdown = import_breakdown(code)
+    if as_json:
+        print(json.dumps({"median": median, "runs": rows, "imports_ms": breakdown}, indent=2))
+        return 0
+    print(f"cold start, {runs} fresh interpreters, code from {code} (median ms):")
+    for label, value in (
+        ("import index", median["import_index_ms"]),
+        ("first OSS client (oss2 imports)", median["import_oss_ms"]),
+        (f"first invocation ({photo.name})", median["first_ms"]),
+        ("warm invocation", median["warm_ms"]),
+        ("first - warm", median["first_ms"] - median["warm_ms"]),
+    ):
+        print(f"  {label:36} {value:8.1f}")
+    print("imports by package (self time, ms; -X importtime):")
+    for name, ms in breakdown[:8]:
+        print(f"  {name:24} {ms:8.1f}")
+    return 0
 
 
 if __name__ == "__main__":

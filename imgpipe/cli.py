@@ -239,6 +239,25 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="--e2e: the stand-in's round-trip time per request (default 100, docs/cost.md)",
     )
+    b.add_argument(
+        "--cold",
+        action="store_true",
+        help="cold start: import, first and warm invocation, in --repeat fresh interpreters",
+    )
+    b.add_argument(
+        "--package",
+        type=argtypes.existing_dir,
+        metavar="DIR",
+        help="--cold: the unzipped function package instead of function_src/",
+    )
+    b.add_argument(
+        "--max-megapixels",
+        type=argtypes.number(0.000001, 10_000),
+        default=None,
+        metavar="MP",
+        help="--e2e: the deployment's max_megapixels (default: the processor's default, 100); "
+        "the recommended memory holds the largest upload it accepts",
+    )
 
     i = _command(sub, "invoke")
     i.epilog = _environment_help() + "\n\n" + i.epilog
@@ -405,11 +424,15 @@ def _run(args: argparse.Namespace) -> int:
 
         return run(args.files, args.out, config, quiet=args.quiet)
     if args.command == "bench":
-        from imgpipe.bench import OSS_LATENCY_MS, run_bench, run_e2e
+        from imgpipe.bench import OSS_LATENCY_MS, run_bench, run_cold, run_e2e
 
+        if args.cold:
+            return run_cold(args.package, args.repeat, args.json)
         if args.e2e:
             latency = OSS_LATENCY_MS if args.latency_ms is None else args.latency_ms
-            return run_e2e(args.images, args.repeat, latency, args.json)
+            return run_e2e(
+                args.images, args.repeat, latency, args.json, max_megapixels=args.max_megapixels
+            )
 
         return run_bench(args.images, args.repeat, args.methods, args.json, args.config)
     raise AssertionError(f"unknown command {args.command}")  # pragma: no cover

@@ -113,9 +113,25 @@ def oss_error(status: int, code: str) -> tuple[int, dict[str, str], bytes]:
     return status, {"Content-Type": "application/xml", "x-oss-request-id": "standin"}, body
 
 
+def _byte_range(header: str | None, size: int) -> tuple[int, int]:
+    """`Range: bytes=first-last` (or `first-`) within `size`; the whole object
+    for anything else, as OSS answers a range it cannot serve."""
+    whole = (0, size - 1)
+    if not header or not header.startswith("bytes=") or "," in header:
+        return whole
+    first_s, _, last_s = header[len("bytes=") :].partition("-")
+    if not first_s.isdigit() or (last_s and not last_s.isdigit()):
+        return whole
+    first, last = int(first_s), int(last_s) if last_s else size - 1
+    if first >= size or last < first:
+        return whole
+    return first, min(last, size - 1)
+
+
 class OssStandIn(Server):
-    """Path-style OSS (oss2 uses it for an IP endpoint): HEAD, GET, PUT (with
-    `x-oss-meta-*`), DELETE. A bucket is a dict of key -> (body, meta headers)."""
+    """Path-style OSS (oss2 uses it for an IP endpoint): HEAD, GET (with a
+    `Range`), PUT (with `x-oss-meta-*`), DELETE. A bucket is a dict of
+    key -> (body, meta headers)."""
 
     def __init__(self, latency_ms: float = 0.0) -> None:
         self.objects: dict[str, dict[str, tuple[bytes, dict[str, str]]]] = {}
@@ -149,6 +165,10 @@ class OssStandIn(Server):
         etag = hashlib.md5(data).hexdigest().upper()
         headers = {"ETag": f'"{etag}"', "Content-Type": "application/octet-stream", **meta}
         headers["Last-Modified"] = "Fri, 27 Nov 2026 10:00:00 GMT"
+        first, last = _byte_range(req.headers.get("range"), len(data))
+        if req.method == "GET" and (first, last) != (0, len(data) - 1):
+            headers["Content-Range"] = f"bytes {first}-{last}/{len(data)}"
+            return 206, headers, data[first : last + 1]
         return 200, headers, data
 
     def object(self, bucket: str, key: str) -> tuple[bytes, dict[str, str]] | None:

@@ -207,11 +207,20 @@ def test_other_bucket_is_ignored(buckets):
     assert (outcome.outcome, outcome.reason) == ("ignored", "other-bucket")
 
 
-def test_oversized_object_is_ignored_without_download(buckets):
+def test_oversized_object_is_rejected_with_a_record_without_download(buckets, monkeypatch):
     data = image_bytes("flower.jpg")
+    upload(buckets, "uploads/x.jpg", data)
+    gets = []
+    monkeypatch.setattr(buckets, "get", lambda *a, **kw: gets.append(a))
     (outcome,) = run(cloudevent(SRC, "uploads/x.jpg", data), buckets, MAX_OBJECT_BYTES="1000")
-    assert outcome.outcome == "ignored" and outcome.reason.startswith("too-big")
-    # the event's size said so: the object was never even looked up (it does not exist)
+    assert (outcome.outcome, outcome.reason) == ("rejected", "too-large")
+    assert outcome.detail == (
+        f"{len(data)} bytes, over MAX_OBJECT_BYTES=1000 "
+        f"({1000 / 2**20:g} MiB, variable max_object_mb): not downloaded"
+    )
+    assert gets == []  # never downloaded
+    record = json.loads((buckets.root / DST / "rejected" / "x.jpg.json").read_text())
+    assert (record["reason"], record["size"]) == ("too-large", len(data))
 
 
 @pytest.mark.parametrize("size_in_event", [True, False])

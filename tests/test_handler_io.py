@@ -6,6 +6,7 @@ parallel. A PUT that fails still fails the invocation, after every other
 PUT has ended, and what was written is never taken for finished work.
 """
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -207,8 +208,19 @@ def test_the_early_head_s_error_reaches_the_check(tmp_path):
 def test_e2e_bench_counts_requests_over_http():
     image = Path(BENCH) / "photo-24mp.jpg"
     row = bench.e2e_measure(image, latency_ms=20, repeat=1)
-    assert row["by_method"] == {"GET": 1, "HEAD": 2, "PUT": 6}
-    assert row["requests"] == 9
-    # the two HEADs of the current check at once, the GET, then the six PUTs at once
+    assert row["by_method"] == {"GET": 2, "HEAD": 2, "PUT": 6}
+    assert row["requests"] == 10
+    # the two HEADs of the current check with the header's GET, the rest's GET,
+    # then the six PUTs at once
     assert row["round_trips"] == 3
     assert row["io_ms"] >= 3 * 20 and row["total_ms"] > row["process_ms"] > 0
+
+
+def test_cold_bench_reports_import_first_and_warm_invocation(capsys):
+    assert bench.run_cold(None, 1, True) == 0
+    out = json.loads(capsys.readouterr().out)
+    median = out["median"]
+    assert set(median) == {"import_index_ms", "import_oss_ms", "first_ms", "warm_ms"}
+    assert all(v > 0 for v in median.values())
+    packages = dict(out["imports_ms"])
+    assert {"PIL", "oss2", "imgproc", "fc_handler"} <= set(packages)

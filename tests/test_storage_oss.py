@@ -65,6 +65,7 @@ class FakeOss:
         # answered with a CRC-64 that is not the body's.
         self.script: dict[tuple[str, str], tuple[int, str] | float | str] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.connections: set[tuple[str, int]] = set()  # client (host, port) of each request
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -91,6 +92,7 @@ class FakeOss:
             def _handle(self) -> None:
                 bucket, key = self._target()
                 fake.requests.append((self.command, key, dict(self.headers.items())))
+                fake.connections.add(self.client_address)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 scripted = fake.script.get((self.command, key))
@@ -635,3 +637,33 @@ def test_index_handler_over_oss_with_an_explicit_endpoint(fc_env, fake_oss, caps
     handler_requests = fake_oss.requests[before:]
     assert [m for m, *_ in handler_requests].count("PUT") == 6
     assert all(h.get("x-oss-security-token") == "t" for *_, h in handler_requests)
+
+
+def test_warm_invocations_reuse_the_instances_connections(fc_env, fake_oss):
+    """One HTTP session per instance (`storage_oss.shared_session`): the
+    second invocation sends its requests on the first one's connections (a
+    session per invocation reuses none). How many more it opens depends on
+    how its parallel requests overlap, run to run."""
+    import index
+
+    data = image_bytes("flower.jpg")
+    fc_env.setenv("OSS_ENDPOINT", fake_oss.endpoint)
+    opened = []
+    for n in range(2):
+        key = f"uploads/warm{n}.jpg"
+        fake_oss.storage().put(SRC, key, data, content_type="image/jpeg")
+        fake_oss.connections.clear()
+        (record,) = index.handler(cloudevent(SRC, key, data), _context(region="cn-x"))["records"]
+        assert record["outcome"] == "processed", record
+        opened.append(set(fake_oss.connections))
+    assert opened[0], "the first invocation talked to OSS"
+    assert opened[1] & opened[0], opened  # reused: a session per invocation reuses none
+
+
+def test_ranged_get_reads_the_bytes_asked_for(storage):
+    data = bytes(range(256)) * 40
+    storage.put(SRC, "uploads/r.bin", data, content_type="application/octet-stream")
+    assert storage.get(SRC, "uploads/r.bin", last=99) == data[:100]
+    assert storage.get(SRC, "uploads/r.bin", first=100) == data[100:]
+    assert storage.get(SRC, "uploads/r.bin", first=5, last=9) == data[5:10]
+    assert storage.get(SRC, "uploads/r.bin") == data

@@ -15,7 +15,8 @@ table and `imgpipe process`):
   keys the *current* configuration names: variants of a variant removed
   from the configuration since stay (docs/day-two.md);
 - `rejected`: the processor refused the bytes for good (`corrupt`,
-  `unsupported`, `too-large`, `empty`); a JSON record is written under
+  `unsupported`, `too-large`, `empty`), or the object is over
+  `MAX_OBJECT_BYTES` (`too-large`, never downloaded); a JSON record is written under
   `REJECTED_PREFIX` in the target bucket and the invocation succeeds, since
   retrying cannot help. Variants of an earlier image under the same key are
   deleted (an image overwritten by a non-image), and a processed image's
@@ -24,8 +25,7 @@ table and `imgpipe process`):
   when deletions are not followed or whose object exists again, another
   bucket, outside the source prefix, a key without an image ending
   (IMAGE_SUFFIXES, any case: the event pattern cannot filter endings), the
-  function's own output, a folder marker, an oversized object, an object
-  deleted since);
+  function's own output, a folder marker, an object deleted since);
 - `failed`: anything else (network, OSS 5xx, throttling, permissions, a
   bug). After every record has had its turn, the first failure is raised,
   so FC retries the invocation and finally dead-letters it. Records that
@@ -36,9 +36,13 @@ waits (docs/cost.md): the source HEAD is skipped when the event gives the
 object's size and ETag and its key decodes one way only (OSS events do; a
 HEAD would tell nothing new, and an object deleted since is found by the
 GET); the current check's two HEADs, made at once (`_Prefetched`); one
-GET; the variants' PUTs in parallel (`PUT_WORKERS` at a time; the encoded
-outputs are already in memory, so the pool adds no copies): three round
-trips in a row for a new upload. A PUT that fails still fails the invocation, after the
+GET, or for an object over `HEADER_BYTES` two: its header first, which
+may get it refused without downloading the rest (`_download`); the
+variants' PUTs in parallel (`PUT_WORKERS` at a time; the encoded outputs
+are already in memory, so the pool adds no copies): three round trips in a
+row for a new upload. The header's GET goes out with the two HEADs, so an
+upload over `HEADER_BYTES` makes 10 requests in those 3.
+A PUT that fails still fails the invocation, after the
 others have finished: a half-written set is never "current", because the
 check wants every variant stamped with this ETag and fingerprint, so the
 retry redoes the work.
@@ -63,7 +67,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from imgproc import Rejection, output_key, process
+from imgproc import Rejection, admit, allocator, output_key, process
+from imgproc.errors import TOO_LARGE
 
 from .current import Check, check_outputs, rejection_key, stamp, variant_keys
 from .events import ObjectEvent, parse_event
@@ -100,15 +105,20 @@ def handle_event(
     storage: Storage,
     request_id: str | None,
     log: Callable[[dict[str, Any]], None] = emit,
+    memory_mb: int | None = None,
 ) -> list[Outcome]:
-    """Handle every record of an FC event; raise the first failure at the end."""
+    """Handle every record of an FC event; raise the first failure at the end.
+
+    `memory_mb`: the instance's memory (`index.instance_memory_mb`); uploads
+    that would not fit are rejected as `too-large` (`imgproc.memory`).
+    """
     records = parse_event(event)  # EventError propagates: the event is unusable
     outcomes: list[Outcome] = []
     first_error: BaseException | None = None
     for record in records:
         started = time.perf_counter()
         try:
-            outcome = handle_record(record, settings, storage, request_id)
+            outcome = handle_record(record, settings, storage, request_id, memory_mb)
         except Exception as exc:  # noqa: BLE001 - logged here, re-raised below
             outcome = Outcome(
                 bucket=record.bucket,
@@ -120,6 +130,7 @@ def handle_event(
             )
             _release_frames(exc)
             first_error = first_error or exc
+        allocator.release()  # a warm instance's heap must not grow (imgproc.allocator)
         outcome.ms = round((time.perf_counter() - started) * 1000, 1)
         log(outcome.log_record(request_id))
         outcomes.append(outcome)
@@ -172,7 +183,11 @@ def ignore_reason(record: ObjectEvent, key: str, settings: Settings) -> str | No
 
 
 def handle_record(
-    record: ObjectEvent, settings: Settings, storage: Storage, request_id: str | None
+    record: ObjectEvent,
+    settings: Settings,
+    storage: Storage,
+    request_id: str | None,
+    memory_mb: int | None = None,
 ) -> Outcome:
     def ignored(reason: str, key: str = record.key, size: int | None = record.size) -> Outcome:
         return Outcome(bucket=record.bucket, key=key, outcome=IGNORED, reason=reason, bytes=size)
@@ -184,17 +199,46 @@ def handle_record(
         return ignored(reasons[0] or "ignored")
     if record.is_object_removed:
         return _follow_deletion(record, wanted, settings, storage)
-    # The event's size, when it has one, spares a HEAD; the HEAD's is checked below.
-    if record.size is not None and (why := _size_reason(record.size, settings)):
-        return ignored(why)
+    # An empty object is not ignored: the processor rejects it as `empty`,
+    # with a record, as `imgpipe process` and the docs say (outcomes.py).
 
     found = _from_event(record, wanted) or _resolve(storage, record, wanted)
     if found is None:
         return ignored("missing (deleted since the event, or never written)", forms[-1], None)
     key, info = found
-    if why := _size_reason(info.size, settings):
-        return ignored(why, key, info.size)
 
+    # The header's GET goes out with the current check's HEADs (one round
+    # trip for all three); a duplicate delivery wasted its 256 KiB.
+    header = None
+    if HEADER_BYTES < info.size <= settings.max_object_bytes:
+        header = _InBackground(lambda: storage.get(record.bucket, key, last=HEADER_BYTES - 1))
+    try:
+        return _after_header(
+            record,
+            key,
+            info,
+            header=header,
+            settings=settings,
+            storage=storage,
+            request_id=request_id,
+            memory_mb=memory_mb,
+        )
+    finally:
+        if header is not None:
+            header.close()
+
+
+def _after_header(
+    record: ObjectEvent,
+    key: str,
+    info: ObjectInfo,
+    *,
+    header: _InBackground | None,
+    settings: Settings,
+    storage: Storage,
+    request_id: str | None,
+    memory_mb: int | None,
+) -> Outcome:
     # Forced (backfill --force): nothing is known, so every stale key is deleted.
     done = Check(None, variants_exist=True, rejection_exists=True)
     if not record.force:
@@ -224,15 +268,9 @@ def handle_record(
                 bytes=info.size,
             )
 
-    try:
-        data = storage.get(record.bucket, key)
-    except NotFound:
-        return ignored("missing (deleted since the event)", key, info.size)
-
     relative = relative_to(settings.source_prefix, key)
-    try:
-        result = process(data, settings.processor)
-    except Rejection as rej:
+
+    def rejected(rej: Rejection) -> Outcome:
         record_key = _write_rejection(
             storage,
             settings,
@@ -253,8 +291,39 @@ def handle_record(
             reason=rej.reason,
             detail=rej.detail,
             outputs=(record_key,),
-            bytes=len(data),
+            bytes=info.size,
         )
+
+    if info.size > settings.max_object_bytes:
+        mib = settings.max_object_bytes / 2**20
+        return rejected(
+            Rejection(
+                TOO_LARGE,
+                f"{info.size} bytes, over MAX_OBJECT_BYTES={settings.max_object_bytes} "
+                f"({mib:g} MiB, variable max_object_mb): not downloaded",
+            )
+        )
+    try:
+        data = _download(
+            storage,
+            record.bucket,
+            key,
+            size=info.size,
+            header=header,
+            settings=settings,
+            memory_mb=memory_mb,
+        )
+        result = process(data, settings.processor, memory_mb=memory_mb)
+    except NotFound:
+        return Outcome(
+            bucket=record.bucket,
+            key=key,
+            outcome="ignored",
+            reason="missing (deleted since the event)",
+            bytes=info.size,
+        )
+    except Rejection as rej:
+        return rejected(rej)
 
     metadata = stamp(record.bucket, key, info.etag, settings.processor)
     written = [
@@ -281,14 +350,74 @@ def handle_record(
     )
 
 
-def _size_reason(size: int, settings: Settings) -> str | None:
-    """Why an object of `size` bytes is not worth downloading, or None.
+# The first GET of an upload asks for this many bytes: every header the
+# pipeline reads before decoding (PNG's IHDR; a JPEG's markers up to its
+# frame header, phone EXIF and ICC profiles included) is in them, and a
+# smaller object comes whole in one request.
+HEADER_BYTES = 256 * 1024
 
-    An empty object is not ignored: it is rejected as `empty`, with a record,
-    as `imgpipe process` and the docs say (one behaviour, `outcomes.py`)."""
-    if size > settings.max_object_bytes:
-        return f"too-big (over MAX_OBJECT_BYTES={settings.max_object_bytes})"
-    return None
+
+def _download(
+    storage: Storage,
+    bucket: str,
+    key: str,
+    *,
+    size: int,
+    header: _InBackground | None,
+    settings: Settings,
+    memory_mb: int | None,
+) -> bytes:
+    """The object's bytes, unless its header alone gets it refused.
+
+    The first GET asks for `HEADER_BYTES`; `imgproc.admit` refuses from them
+    what is not an image, has too many pixels or would not fit in memory
+    (raising `Rejection`), and only an accepted upload's remaining bytes are
+    fetched. A 100 MP PNG that is refused costs 256 KiB of transfer, not its
+    30 MiB. One request more than a single GET for an accepted upload larger
+    than `HEADER_BYTES`.
+    """
+    if header is None:
+        return storage.get(bucket, key)
+    head = header.result()
+    admit(head, size, settings.processor, memory_mb=memory_mb)
+    if len(head) >= size:  # the store sent it all (a range it did not honour)
+        return head
+    rest = storage.get(bucket, key, first=len(head))
+    data = head + rest
+    del head, rest
+    return data
+
+
+class _InBackground:
+    """`fn()` running in another thread; `result` waits for it and returns its
+    value or raises its error, `close` waits so no request outlives the
+    invocation's work."""
+
+    def __init__(self, fn: Callable[[], bytes]) -> None:
+        self._fn = fn
+        self._value: bytes | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for it
+            self._error = exc
+
+    def result(self) -> bytes:
+        self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        value, self._value = self._value, None  # the caller holds the only reference
+        assert value is not None
+        return value
+
+    def close(self) -> None:
+        self._thread.join()
+        self._value = self._error = None
 
 
 class _Prefetched:

@@ -43,7 +43,9 @@ OUTCOMES: dict[str, Described] = {
     REJECTED: Described(
         "the processor refused the bytes ("
         + ", ".join(f"`{r}`" for r in REASONS)
-        + "); an empty object is rejected as `empty`",
+        + "; `too-large`: more pixels than `max_megapixels`, or more memory than the "
+        "instance has, see *Memory*); an empty object is rejected as `empty`; an object over "
+        "`MAX_OBJECT_BYTES` is `too-large`, never downloaded",
         "a JSON record at `REJECTED_PREFIX<path>.json` in the target bucket; not retried "
         "(it could never succeed)",
     ),
@@ -53,7 +55,7 @@ OUTCOMES: dict[str, Described] = {
         "another bucket, outside `SOURCE_PREFIX`, under the function's own output or "
         "rejection prefixes (recursion guard when source and target are one bucket), a "
         "folder marker, a key without an `IMAGE_SUFFIXES` ending (`not-an-image-suffix`), an "
-        "object over `MAX_OBJECT_BYTES`, an object deleted since the event",
+        "object deleted since the event",
         "nothing written; the log line says why",
     ),
     FAILED: Described(

@@ -6,6 +6,10 @@ client against a local HTTP server. Errors are sorted into the two kinds the
 handler must tell apart: `NotFound` (the object is gone: nothing to retry)
 and `TransientError` (network, 5xx, throttling: raise so FC retries).
 
+`get` takes an optional inclusive byte range (`first`, `last`), as HTTP's
+`Range: bytes=first-last` does: the handler reads an upload's header before
+it downloads the rest. Like OSS, a range past the end gives what there is.
+
 `head` returns the object's user metadata too: the handler reads a variant's
 `source-etag` and `config-fingerprint` to tell whether it is current
 (`fc_handler.current`). `delete` of a key that is not there succeeds, as
@@ -49,7 +53,7 @@ class ObjectInfo:
 class Storage(Protocol):
     def head(self, bucket: str, key: str) -> ObjectInfo: ...
 
-    def get(self, bucket: str, key: str) -> bytes: ...
+    def get(self, bucket: str, key: str, *, first: int = 0, last: int | None = None) -> bytes: ...
 
     def put(
         self,
@@ -98,12 +102,14 @@ class LocalStorage:
             size=len(data), etag=hashlib.md5(data).hexdigest().upper(), metadata=metadata
         )
 
-    def get(self, bucket: str, key: str) -> bytes:
-        return self._read(bucket, key)
+    def get(self, bucket: str, key: str, *, first: int = 0, last: int | None = None) -> bytes:
+        return self._read(bucket, key, first, last)
 
-    def _read(self, bucket: str, key: str) -> bytes:
+    def _read(self, bucket: str, key: str, first: int = 0, last: int | None = None) -> bytes:
         try:
-            return self._path(bucket, key).read_bytes()
+            with self._path(bucket, key).open("rb") as fh:
+                fh.seek(first)
+                return fh.read() if last is None else fh.read(max(0, last + 1 - first))
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise NotFound(f"oss://{bucket}/{key}") from None
 

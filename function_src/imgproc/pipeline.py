@@ -17,12 +17,13 @@ No I/O happens here. The order of work is chosen for speed and memory:
 from __future__ import annotations
 
 import io
+import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image, UnidentifiedImageError
 
-from . import allocator, integrity, ops, pngdecode, watermark
+from . import allocator, headers, integrity, memory, ops, pngdecode, watermark
 from . import encode as _encode
 from .config import Config, Variant
 from .errors import CORRUPT, EMPTY, TOO_LARGE, UNSUPPORTED, Rejection
@@ -63,24 +64,27 @@ class Processed:
     decoder: str = "pillow"
 
 
-def process(data: bytes, config: Config) -> Processed:
-    """Make every configured variant of `data`, or raise `Rejection`."""
-    allocator.tune()
-    if not data:
-        raise Rejection(EMPTY, "the object has no bytes")
-    kind = sniff(data[:64])
-    if kind is None or (kind == "heif" and not HEIF_AVAILABLE):
-        raise Rejection(UNSUPPORTED, f"not a supported image (starts {data[:8].hex()})")
+def process(data: bytes, config: Config, *, memory_mb: int | None = None) -> Processed:
+    """Make every configured variant of `data`, or raise `Rejection`.
 
+    `memory_mb`: the instance's memory; an upload whose estimated peak
+    (`imgproc.memory`) does not fit is refused as `too-large` before any
+    pixel is decoded. None: no memory check (local tools).
+    """
+    allocator.tune()
+    kind = _kind(data)
     im = _open(data, kind, config)
     width, height = im.size
     if kind == "png" and (damage := integrity.png_damage(data)):
         raise Rejection(CORRUPT, damage)
+    _admit(im, kind, len(data), config.variants, memory_mb)
     im, decoder, orientation, targets = _decode(im, data, config.variants)
     exif = _encode.kept_exif(im, config.metadata.keep)  # b"" unless metadata.keep
     icc = im.info.get("icc_profile")
     drafted = im.size != (width, height)  # libjpeg decoded at 1/2, 1/4 or 1/8
     base = ops.to_8bit(im)
+    source_format = im.format or kind
+    del im  # when `base` is a conversion, the decoded pixels are not needed past here
 
     made: list[tuple[Variant, Image.Image]] = []
     for variant, stored_size in sorted(targets, key=lambda t: -t[1][0] * t[1][1]):
@@ -119,12 +123,225 @@ def process(data: bytes, config: Config) -> Processed:
             )
     w, h = _oriented((width, height), orientation)
     return Processed(
-        source_format=im.format or kind,
+        source_format=source_format,
         source_width=w,
         source_height=h,
         outputs=tuple(outputs),
         decoder=decoder,
     )
+
+
+def admit(head: bytes, size: int, config: Config, *, memory_mb: int | None) -> None:
+    """Refuse, from the first bytes of an upload of `size` bytes, what `process`
+    would refuse without decoding: not an image, too many pixels, too much
+    memory. Returns quietly when the upload may go on, including when `head`
+    is too short to hold the whole header (a TIFF's directory at the end, a
+    JPEG with long metadata): `process` decides then, with every byte.
+
+    The handler calls it on a ranged GET of the object's start, so a refused
+    upload is never downloaded (docs/function.md, "Requests").
+    """
+    kind = _kind(head)
+    complete = len(head) >= size
+    try:
+        im = _open(head, kind, config)
+    except Rejection as rej:
+        if rej.reason == TOO_LARGE or complete:
+            raise
+        stated = headers.size(kind, head)  # WebP, AVIF, HEIF: Pillow wants every byte
+        if stated is not None:
+            _admit_size(kind, stated, size, config, memory_mb)
+        return  # else the header goes on past `head`: `process` decides
+    try:
+        _admit(im, kind, size, config.variants, memory_mb)
+    finally:
+        im.close()
+
+
+def _admit_size(
+    kind: str, stated: tuple[int, int], file_bytes: int, config: Config, memory_mb: int | None
+) -> None:
+    """`_open`'s pixel limit and `_admit`'s memory check on a size a container
+    states (`imgproc.headers`), before any decoder has seen the file."""
+    width, height = stated
+    if width * height > config.max_pixels:
+        raise Rejection(
+            TOO_LARGE,
+            f"{width}x{height} is {width * height / 1e6:.1f} MP, over the "
+            f"{config.max_megapixels:g} MP limit",
+        )
+    if memory_mb is None:
+        return
+    shape = _shape(
+        kind,
+        "RGBA",
+        stated,
+        decoded=stated,
+        file_bytes=file_bytes,
+        variants=config.variants,
+        orientations=[1, 6],
+    )
+    _refuse_unless_fits(shape, memory_mb)
+
+
+def _kind(data: bytes) -> str:
+    if not data:
+        raise Rejection(EMPTY, "the object has no bytes")
+    kind = sniff(data[:64])
+    if kind is None or (kind == "heif" and not HEIF_AVAILABLE):
+        raise Rejection(UNSUPPORTED, f"not a supported image (starts {data[:8].hex()})")
+    return kind
+
+
+def _admit(
+    im: Image.Image,
+    kind: str,
+    file_bytes: int,
+    variants: tuple[Variant, ...],
+    memory_mb: int | None,
+) -> None:
+    """Refuse as `too-large` what the instance's memory cannot hold (`imgproc.memory`)."""
+    if memory_mb is None:
+        return
+    _refuse_unless_fits(header_shape(im, kind, file_bytes, variants), memory_mb)
+
+
+def _refuse_unless_fits(shape: memory.Shape, memory_mb: int) -> None:
+    need = memory.estimate(shape)
+    if need.fits(memory_mb):
+        return
+    width, height = shape.size
+    fits_mp = memory.largest_fitting_megapixels(shape, memory_mb)
+    fits = f"images like it fit up to {fits_mp:.1f} MP" if fits_mp >= 0.1 else "none like it fits"
+    raise Rejection(
+        TOO_LARGE,
+        f"{width}x{height} {shape.kind.upper()} {shape.mode} ({width * height / 1e6:.1f} MP) "
+        f"needs about {need.total_mib:.0f} MB to process, more than the function's "
+        f"{memory_mb} MB: it fits in memory_mb = {need.needed_mb}; at {memory_mb} MB, {fits}",
+    )
+
+
+def estimate_memory(data: bytes, config: Config) -> memory.Estimate:
+    """The memory model's estimate for `data` (benchmarks and tests)."""
+    kind = _kind(data)
+    with _open(data, kind, config) as im:
+        return memory.estimate(header_shape(im, kind, len(data), config.variants))
+
+
+def limit_estimate(config: Config, megapixels: float | None = None) -> memory.Estimate:
+    """What the largest upload the pixel limit accepts needs: an 8-bit RGBA
+    PNG (4:3, a file of one byte per 8 pixels) of `megapixels` (default: the
+    configured limit). The size a deployment needs so that every upload of
+    the common formats within the limit is processed; Terraform's plan check
+    (outputs.tf) and `imgpipe bench --e2e`'s recommendation hold it. WebP,
+    AVIF and HEIF decode through buffers of their own and need more: those
+    over the memory are refused one by one, `too-large`.
+    """
+    mp = config.max_megapixels if megapixels is None else megapixels
+    width = max(1, round(math.sqrt(mp * 1e6 * 4 / 3)))
+    size = (width, max(1, math.floor(mp * 1e6 / width)))
+    file_bytes = size[0] * size[1] // 8
+    shape = _shape(
+        "png",
+        "RGBA",
+        size,
+        decoded=size,
+        file_bytes=file_bytes,
+        variants=config.variants,
+        orientations=[1, 6],
+    )
+    return memory.estimate(shape)
+
+
+def header_shape(
+    im: Image.Image, kind: str, file_bytes: int, variants: tuple[Variant, ...]
+) -> memory.Shape:
+    """The facts `memory.estimate` needs, from an opened, undecoded image.
+
+    A JPEG's orientation is in its header, so its variants' sizes and its
+    draft scale are the pipeline's own (`_draft` on a copy of the header
+    state); elsewhere the orientation is read after decoding, so the larger
+    of upright and turned variants counts.
+    """
+    if im.format not in ops.EXIF_IN_HEADER:
+        shape = _shape(
+            kind,
+            im.mode,
+            im.size,
+            decoded=im.size,
+            file_bytes=file_bytes,
+            variants=variants,
+            orientations=[1, 6],
+        )
+        return replace(shape, transparency="transparency" in im.info)
+    orientation = ops.orientation_of(im)
+    decoded = _draft_size(im, _targets(variants, im.size, orientation))
+    shape = _shape(
+        kind,
+        im.mode,
+        im.size,
+        decoded=decoded,
+        file_bytes=file_bytes,
+        variants=variants,
+        orientations=[orientation],
+    )
+    if im.info.get("progressive") or im.info.get("progression"):
+        return replace(shape, progressive_jpeg_coefficients=_jpeg_coefficient_bytes(im))
+    return shape
+
+
+def _shape(
+    kind: str,
+    mode: str,
+    size: tuple[int, int],
+    *,
+    decoded: tuple[int, int],
+    file_bytes: int,
+    variants: tuple[Variant, ...],
+    orientations: list[int],
+) -> memory.Shape:
+    """A `memory.Shape` whose variants are the larger set over `orientations`."""
+    targets = max(
+        (_targets(variants, size, o) for o in orientations),
+        key=lambda ts: sum(w * h for _, (w, h) in ts),
+    )
+    return memory.Shape(
+        kind=kind,
+        mode=mode,
+        size=size,
+        decoded=decoded,
+        file_bytes=file_bytes,
+        largest_variant=max((t for _, t in targets), key=lambda t: t[0] * t[1]),
+        variant_pixels=sum(w * h for _, (w, h) in targets),
+    )
+
+
+def _draft_size(im: Image.Image, targets: list[tuple[Variant, tuple[int, int]]]) -> tuple[int, int]:
+    """The size libjpeg will decode `im` at once `_draft` has run (it is not run here)."""
+    if len(im.tile) != 1:  # Pillow drafts single-tile JPEGs only
+        return im.size
+    need_w = max(size[0] for _, size in targets)
+    need_h = max(size[1] for _, size in targets)
+    width, height = im.size
+    scale = min(width // max(1, need_w), height // max(1, need_h))
+    for s in (8, 4, 2, 1):
+        if scale >= s:
+            return (width + s - 1) // s, (height + s - 1) // s
+    return width, height
+
+
+def _jpeg_coefficient_bytes(im: Image.Image) -> int:
+    """What libjpeg keeps for a progressive JPEG: every component's DCT
+    coefficients at full size (2 bytes each, 64 a block), whatever the scale."""
+    layers = getattr(im, "layer", None) or [("", 1, 1, 0)] * 3
+    h_max = max(layer[1] for layer in layers) or 1
+    v_max = max(layer[2] for layer in layers) or 1
+    total = 0
+    for _, h, v, _ in layers:
+        blocks_w = math.ceil(im.size[0] * h / h_max / 8) + 1
+        blocks_h = math.ceil(im.size[1] * v / v_max / 8) + 1
+        total += blocks_w * blocks_h * 64 * 2
+    return total
 
 
 def _open(data: bytes, kind: str, config: Config) -> Image.Image:

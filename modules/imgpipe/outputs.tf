@@ -72,4 +72,11 @@ output "pipeline_config" {
     image_suffixes   = distinct([for s in var.image_suffixes : lower(s)])
     processor        = local.processor_config
   })
+
+  # A pixel limit the memory cannot hold: an 8-bit RGBA PNG at max_megapixels needs
+  # max(150 + 4.4 x MP, 112 + 4.9 x MP) MB (function_src/imgproc/memory.py, tests/test_memory_fit.py).
+  precondition {
+    condition     = var.memory_mb >= max(150 + 4.4 * var.max_megapixels, 112 + 4.9 * var.max_megapixels)
+    error_message = "memory_mb = ${var.memory_mb} cannot hold a ${var.max_megapixels} MP upload: it needs ${ceil(max(150 + 4.4 * var.max_megapixels, 112 + 4.9 * var.max_megapixels) / 64) * 64} MB, or lower max_megapixels to ${floor(min((var.memory_mb - 150) / 4.4, (var.memory_mb - 112) / 4.9))}."
+  }
 }
