@@ -244,7 +244,7 @@ variable "delete_variants_with_source" {
 }
 
 variable "max_object_mb" {
-  description = "Uploads larger than this are ignored without being downloaded."
+  description = "Uploads larger than this are rejected (too-large, with a record) without being downloaded."
   type        = number
   default     = 50
   validation {
