@@ -126,7 +126,12 @@ def load(
 
     `expressions`: name -> a JavaScript expression that returns a JSON string,
     evaluated after the load; the parsed values are in `Page.values`."""
-    with tempfile.TemporaryDirectory(prefix="imgpipe-chromium-") as profile:
+    # Chromium's helper processes can still be writing the profile when the
+    # browser has exited ("Directory not empty: 'Default'" failed a make test
+    # once): the clean-up must not fail the test.
+    with tempfile.TemporaryDirectory(
+        prefix="imgpipe-chromium-", ignore_cleanup_errors=True
+    ) as profile:
         pipe = _Pipe(binary, profile)
         try:
             target = pipe.send("Target.createTarget", url="about:blank")["targetId"]

@@ -128,9 +128,17 @@ def test_pixel_limit_is_refused_after_the_header_only(storage, big_png):
 
 def test_not_an_image_is_refused_after_the_header_only(storage):
     data = b"%PDF-1.7\n" + random.Random(3).randbytes(3 * HEADER_BYTES)
-    outcome = handle(storage, data, key="uploads/x.pdf")
+    # a PDF named like a photo (a .pdf key is ignored unread: IMAGE_SUFFIXES)
+    outcome = handle(storage, data, key="uploads/x.jpg")
     assert (outcome.outcome, outcome.reason) == ("rejected", "unsupported")
     assert storage.fetched == HEADER_BYTES
+
+
+def test_a_key_without_an_image_ending_is_not_fetched_at_all(storage):
+    data = b"%PDF-1.7\n" + random.Random(3).randbytes(3 * HEADER_BYTES)
+    outcome = handle(storage, data, key="uploads/x.pdf")
+    assert (outcome.outcome, outcome.reason) == ("ignored", "not-an-image-suffix")
+    assert storage.fetched == 0
 
 
 def test_small_upload_comes_in_one_get(storage):
