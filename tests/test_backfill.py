@@ -253,6 +253,9 @@ def test_dry_run_invokes_nothing_and_prices_the_work(demo, capsys):
     assert "estimated cost of 1 invocations at 1 vCPU, 1024 MB x 300 ms" in out
     assert invoked_keys(demo) == []
     assert not (target / "resized" / "large" / "camera" / "DSC_1200.jpg.jpg").exists()
+    sized = ["--memory-mb", "2048", "--vcpu", "2", "--ms-per-object", "900"]
+    assert main(["backfill", "--buckets", str(demo.work_dir / "buckets"), "--dry-run", *sized]) == 0
+    assert "estimated cost of 1 invocations at 2 vCPU, 2048 MB x 900 ms" in capsys.readouterr().out
 
 
 def test_a_checkpoint_of_another_run_is_refused(demo, capsys):
