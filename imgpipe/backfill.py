@@ -558,7 +558,9 @@ class Backfill:
                     if self.progress:
                         self.progress(counts, len(pending))
                     if self.clock() - last_save >= self.checkpoint_every_s:
-                        self.checkpoint.save(settled_after, counts)
+                        # `listed` without the unsettled: a resume lists them again
+                        settled = dataclasses.replace(counts, listed=counts.listed - len(pending))
+                        self.checkpoint.save(settled_after, settled)
                         last_save = self.clock()
                     if counts.failed >= 50 and counts.invoked == 0:
                         msg = f"the first {counts.failed} objects all failed; see {self.failures}"
