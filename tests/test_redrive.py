@@ -245,3 +245,37 @@ def test_local_redrive_after_an_outage_in_the_demo(tmp_path, capsys):
     lines = result.dead_letter_file.read_text().splitlines()
     assert [json.loads(x)["MessageId"] for x in lines] == ["junk"]
     assert FileDeadLetters(result.dead_letter_file).peek()[0].problem
+
+
+@pytest.mark.parametrize("status", [400, 403, 404])
+def test_a_reinvoke_fc_refuses_is_not_retried_and_its_message_stays(mns, capsys, status):
+    """FC refusing a re-invoke (a 4xx other than 429: no permission, no such
+    function) is final for this run: asked once, the message is not deleted
+    and the report names it, so it can be re-driven once the cause is fixed."""
+    mid = mns.send(destination_record("a.jpg"))
+    mns.send(destination_record("b.jpg"))
+    with FcStandIn({0: status}.get) as fc:
+        report = redrive(queue_of(mns), invoker_of(fc), retries=3, sleep=lambda _s: None)
+        assert len(fc.requests) == 2  # a.jpg once, b.jpg once (accepted)
+    ((kept, why),) = report.kept
+    assert kept.message_id == mid and f"re-invoke failed: HTTP {status}" in why
+    assert [x.objects[0].rsplit("/", 1)[1] for x in report.redriven] == ["b.jpg"]
+    (left,) = mns.bodies()
+    assert understand(left).objects == (f"{SRC}/uploads/a.jpg",)
+    assert not [r for r in mns.requests if r.method == "DELETE" and mid in r.path]
+    lines = capsys.readouterr().out.splitlines()
+    assert any("uploads/a.jpg" in line and "KEPT: re-invoke failed" in line for line in lines)
+
+
+@pytest.mark.parametrize(("failures", "redriven"), [(2, True), (3, False)])
+def test_a_throttled_reinvoke_gets_exactly_its_retries(mns, failures, redriven):
+    mns.send(destination_record("a.jpg"))
+    slept: list[float] = []
+    with FcStandIn(lambda n: 429 if n < failures else None) as fc:
+        report = redrive(
+            queue_of(mns), invoker_of(fc), retries=2, sleep=slept.append, say=lambda _l: None
+        )
+        assert len(fc.requests) == min(failures + 1, 3)
+    assert slept == [0.5, 1.0]
+    assert (len(report.redriven), len(report.kept)) == ((1, 0) if redriven else (0, 1))
+    assert len(mns.bodies()) == (0 if redriven else 1)
