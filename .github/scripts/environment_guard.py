@@ -55,8 +55,22 @@ def codeowners_problems(path: str) -> list[str]:
     found = []
     if any("@OWNER" in rule[1:] for rule in rules):
         found.append(f"{path} still names the placeholder @OWNER")
-    if not any(rule[0] in ("/.github/", "/.github/**", "*") and len(rule) > 1 for rule in rules):
+    # GitHub docs, "About code owners", the example file: "Order is important;
+    # the last matching pattern takes the most precedence", and a pattern
+    # given no owners (its `/apps/github` line) leaves what it matches with
+    # none. So the last rule for the whole of /.github/ decides, and a later
+    # rule without owners inside it takes them off that part.
+    whole = [i for i, rule in enumerate(rules) if rule[0] in ("/.github/", "/.github/**", "*")]
+    if not whole or len(rules[whole[-1]]) < 2:
         found.append(f"{path} gives /.github/ no owner")
+    else:
+        unowned = [
+            rule[0]
+            for rule in rules[whole[-1] + 1 :]
+            if len(rule) == 1 and rule[0].lstrip("/").startswith(".github/")
+        ]
+        if unowned:
+            found.append(f"{path} leaves {', '.join(unowned)} without an owner")
     return found
 
 

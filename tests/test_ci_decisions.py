@@ -1,0 +1,202 @@
+"""The CI scripts' decisions at their edges, each branch of each.
+
+- verify_plan: which plan file is the reviewed one, when the comment shows
+  the whole plan (exactly that text) and when it shows its beginning;
+- environment_guard: how CODEOWNERS is read, a rule without owners
+  included (GitHub: the last matching pattern decides; no owners means
+  none);
+- alicloud_oidc: the OIDC token only ever goes to STS over https by
+  default, and the workflows do not point it elsewhere.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from imgpipe import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / ".github" / "scripts"))
+import alicloud_oidc
+import environment_guard
+import plan_comment
+import verify_plan
+
+PLAN = (
+    "Terraform will perform the following actions:\n\n"
+    "  # alicloud_oss_bucket.source will be created\n"
+    '  + resource "alicloud_oss_bucket" "source" {\n'
+    '      + bucket = "photos-src"\n    }\n\nPlan: 1 to add, 0 to change, 0 to destroy.\n'
+)
+
+
+def comment(plan_text: str) -> str:
+    return plan_comment.render("prod", plan_text, plan_comment.summarize(plan_text), "https://r")
+
+
+def verify(shown_now: str, body: str) -> None:
+    verify_plan.check(shown_now, body, pr=7, env_name="prod")
+
+
+# ----------------------------------------------------------- verify_plan
+
+
+def test_a_whole_comment_accepts_exactly_its_plan():
+    verify(PLAN, comment(PLAN))
+
+
+@pytest.mark.parametrize(
+    "applied",
+    [
+        PLAN + "  # alicloud_ram_role.extra will be created\n",  # more than was shown
+        PLAN[: PLAN.rindex("Plan:")],  # less than was shown
+        PLAN.rstrip("\n"),  # one newline less
+        PLAN + "\n",  # one newline more
+        PLAN.replace("photos-src", "photos-sr0"),  # one character
+    ],
+)
+def test_a_whole_comment_refuses_any_other_plan(applied):
+    with pytest.raises(SystemExit, match="is not the plan reviewed on #7"):
+        verify(applied, comment(PLAN))
+
+
+def test_a_whole_comment_shortened_by_hand_is_refused_even_with_the_right_hash():
+    """The comment's text cut short (not by plan_comment, so not marked as cut)
+    while its hash still names the whole plan: reviewers saw less than is applied."""
+    body = comment(PLAN).replace("Plan: 1 to add, 0 to change, 0 to destroy.\n", "")
+    assert plan_comment.parse(body)[2] is False and plan_comment.parse(body)[1] == (
+        plan_comment.digest(PLAN)
+    )
+    with pytest.raises(SystemExit, match="texts first differ at line"):
+        verify(PLAN, body)
+
+
+def test_a_truncated_comment_pins_the_rest_by_its_hash(monkeypatch):
+    long_plan = PLAN + "".join(f"  # resource {i}\n" for i in range(400))
+    monkeypatch.setattr(plan_comment, "MAX_BODY", 2_000)
+    body = comment(long_plan)
+    shown, _, truncated = plan_comment.parse(body)
+    assert truncated and long_plan.startswith(shown) and len(shown) < len(long_plan)
+    verify(long_plan, body)
+    with pytest.raises(SystemExit, match="SHA-256"):
+        verify(long_plan.replace("resource 399", "resource 39X"), body)  # past what is shown
+    with pytest.raises(SystemExit, match="SHA-256"):
+        verify(shown, body)  # only what is shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        PLAN,
+        PLAN.rstrip("\n"),
+        "No changes. Your infrastructure matches the configuration.\n\n\n",
+        PLAN + "```\n</details>\n",  # the fence's own closing text inside the plan
+        PLAN + plan_comment.TRUNCATED.strip("\n") + "\n",
+    ],
+)
+def test_the_comment_gives_back_exactly_the_text_it_shows(text):
+    shown, sha, truncated = plan_comment.parse(comment(text))
+    assert (shown, sha, truncated) == (text, plan_comment.digest(text), False)
+    verify(text, comment(text))
+
+
+# ------------------------------------------------------ environment_guard
+
+
+@pytest.mark.parametrize(
+    ("codeowners", "problem"),
+    [
+        ("/.github/ @acme/platform\n", None),
+        ("/.github/** @acme/platform\n", None),
+        ("* @acme/platform\n", None),
+        ("/.github/ @acme/platform @someone\n/.github/workflows/ @acme/ci\n", None),
+        ("/.github/\n* @acme/platform\n", None),  # the later rule gives it an owner
+        ("/.github/\n", "gives /.github/ no owner"),  # a rule without owners
+        ("* @acme/platform\n/.github/\n", "gives /.github/ no owner"),  # the later one decides
+        ("# /.github/ @acme/platform\n", "gives /.github/ no owner"),  # a comment
+        ("/examples/ @acme/platform\n", "gives /.github/ no owner"),
+        (
+            "/.github/ @acme/platform\n/.github/workflows/\n",
+            "leaves /.github/workflows/ without an owner",
+        ),
+        (
+            "/.github/ @acme/platform\n.github/scripts/\n",
+            "leaves .github/scripts/ without an owner",
+        ),
+        ("/.github/ @OWNER\n", "still names the placeholder @OWNER"),
+        ("/.github/ @acme/platform\n/versions.tf @OWNER\n", "placeholder @OWNER"),
+    ],
+)
+def test_codeowners_is_read_as_github_reads_it(tmp_path, codeowners, problem):
+    path = tmp_path / "CODEOWNERS"
+    path.write_text(codeowners)
+    found = environment_guard.codeowners_problems(str(path))
+    if problem is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and problem in found[0]
+
+
+@pytest.mark.parametrize(
+    ("environment", "problems"),
+    [
+        ({"protection_rules": [], "deployment_branch_policy": None}, 2),
+        (
+            {
+                "protection_rules": [{"type": "required_reviewers", "reviewers": []}],
+                "deployment_branch_policy": {"custom_branch_policies": True},
+            },
+            1,
+        ),
+        (
+            {
+                "protection_rules": [
+                    {"type": "required_reviewers", "reviewers": []},
+                    {"type": "required_reviewers", "reviewers": [{"type": "Team"}]},
+                ],
+                "deployment_branch_policy": {"protected_branches": True},
+            },
+            0,
+        ),
+        (
+            {
+                "protection_rules": [{"type": "wait_timer", "reviewers": [{"type": "User"}]}],
+                "deployment_branch_policy": {"protected_branches": True},
+            },
+            1,  # reviewers only count in a required_reviewers rule
+        ),
+    ],
+)
+def test_each_rule_of_the_environment_is_needed(environment, problems):
+    assert len(environment_guard.problems(environment)) == problems
+
+
+# --------------------------------------------------------- alicloud_oidc
+
+ENV = {
+    "ALIBABA_CLOUD_OIDC_PROVIDER_ARN": "acs:ram::123:oidc-provider/github-actions",
+    "ALIBABA_CLOUD_ROLE_ARN": "acs:ram::123:role/imgpipe-ci-plan-prod",
+}
+
+
+def test_the_oidc_token_goes_to_sts_over_https_by_default():
+    req = alicloud_oidc.sts_request(ENV, "the-oidc-token")
+    assert req.type == "https" and req.host == "sts.aliyuncs.com"
+    assert req.full_url.startswith("https://sts.aliyuncs.com/?")
+    assert b"the-oidc-token" in req.data and "the-oidc-token" not in req.full_url
+
+
+def test_an_sts_endpoint_given_is_used_as_given():
+    req = alicloud_oidc.sts_request(
+        {**ENV, "ALIBABA_CLOUD_STS_ENDPOINT": "https://sts-vpc.cn-hangzhou.aliyuncs.com/"}, "t"
+    )
+    assert req.full_url.startswith("https://sts-vpc.cn-hangzhou.aliyuncs.com/?Version=")
+
+
+def test_the_workflows_leave_sts_at_its_https_default():
+    for workflow in (REPO_ROOT / ".github" / "workflows").glob("*.yml"):
+        text = workflow.read_text()
+        for line in text.splitlines():
+            if "ALIBABA_CLOUD_STS_ENDPOINT" in line:
+                assert "https://" in line and "http://" not in line, (workflow.name, line)
