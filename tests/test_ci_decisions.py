@@ -169,7 +169,72 @@ def test_codeowners_is_read_as_github_reads_it(tmp_path, codeowners, problem):
     ],
 )
 def test_each_rule_of_the_environment_is_needed(environment, problems):
-    assert len(environment_guard.problems(environment)) == problems
+    found = environment_guard.problems(environment)
+    assert len(found) == problems
+    assert set(found) <= {
+        "no required reviewers",
+        "every branch may deploy to it (no deployment branch policy)",
+    }
+
+
+def test_comments_and_blank_lines_are_not_rules(tmp_path):
+    """The shipped file's comments mention @OWNER; a user who replaced it in every
+    rule (not in the comments, indented or not) passes."""
+    path = tmp_path / "CODEOWNERS"
+    path.write_text(
+        "# Replace @OWNER with the approvers.\n\n   # indented, still @OWNER\n"
+        "/.github/ @acme/platform\n\n\n/versions.tf @acme/platform\n"
+    )
+    assert environment_guard.codeowners_problems(str(path)) == []
+
+
+def test_two_parts_left_without_owners_are_both_named(tmp_path):
+    path = tmp_path / "CODEOWNERS"
+    path.write_text("/.github/ @acme/platform\n/.github/workflows/\n/.github/scripts/\n")
+    assert environment_guard.codeowners_problems(str(path)) == [
+        f"{path} leaves /.github/workflows/, /.github/scripts/ without an owner"
+    ]
+
+
+def test_the_guard_in_a_job_reads_the_repositorys_codeowners_and_githubs_api(
+    tmp_path, monkeypatch, capsys
+):
+    """As the apply job runs it: GITHUB_API_URL, GITHUB_REF_NAME and CODEOWNERS_FILE
+    unset (their defaults: api.github.com, main, ./.github/CODEOWNERS)."""
+    calls = []
+    answer = {"protection_rules": [], "deployment_branch_policy": None}
+
+    def call(method, url, token, payload=None):
+        calls.append((method, url, token))
+        return answer
+
+    monkeypatch.setattr(environment_guard, "call", call)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github" / "CODEOWNERS").write_text("* @acme/platform\n")
+    env = {"TF_ENV": "prod eu", "GITHUB_REPOSITORY": "o/r", "GITHUB_TOKEN": "tok"}
+    with pytest.raises(SystemExit) as caught:
+        environment_guard.main(env)
+    assert calls == [("GET", "https://api.github.com/repos/o/r/environments/prod%20eu", "tok")]
+    message = str(caught.value)
+    assert message.startswith(
+        "environment_guard: refusing to apply through the GitHub environment `prod eu`: "
+        "no required reviewers; every branch may deploy to it (no deployment branch policy). "
+        "Set it up once (docs/ci.md, steps 6 and 7): Settings -> Environments -> prod eu -> "
+    )
+    assert "`Selected branches` -> main; put the same" in message
+    answer = {
+        "protection_rules": [{"type": "required_reviewers", "reviewers": [{"type": "Team"}]}],
+        "deployment_branch_policy": {"protected_branches": True},
+    }
+    (tmp_path / ".github" / "CODEOWNERS").write_text("/.github/\n")
+    with pytest.raises(SystemExit, match=r"\.github/CODEOWNERS gives /\.github/ no owner\. "):
+        environment_guard.main(env)
+    (tmp_path / ".github" / "CODEOWNERS").write_text("/.github/ @acme/platform\n")
+    assert environment_guard.main(env) == 0
+    assert capsys.readouterr().out == (
+        "environment_guard: `prod eu` requires a review and restricts its branches\n"
+    )
 
 
 # --------------------------------------------------------- alicloud_oidc
