@@ -397,3 +397,23 @@ def test_dry_run_prices_with_every_sizing_flag(oss, deployed, capsys, case):
     assert f"at {vcpu:g} vCPU, {memory} MB x {ms:g} ms: {est.total_cny:.2f} CNY" in out
     assert f"({est.total_cu:,.0f} CU: {est.invocations_cu:,.0f} invocations" in out
     assert f"+ {est.vcpu_cu:,.0f} vCPU + {est.memory_cu + est.disk_cu:,.0f} memory" in out
+
+
+def test_once_stopped_only_objects_before_one_already_started_start(pattern, tmp_path):
+    """Workers take objects in order but may check `stop` out of order: object 7
+    already invoked when 6 sees the stop. 6 must still run, or it would stay
+    unsettled behind 7 and 7 be invoked again on resume; 8 must not."""
+    invoked: list[str] = []
+    backfill = job(pattern, tmp_path, [], lambda p: invoked.append(p.decode()) or "ok")
+    limiter = backfill_limiter()
+    assert backfill._one(Listed("uploads/7.jpg", 5, "E"), b"7", limiter, 7) == ("invoked", None)
+    backfill.stop.set()
+    assert backfill._one(Listed("uploads/6.jpg", 5, "E"), b"6", limiter, 6) == ("invoked", None)
+    assert backfill._one(Listed("uploads/8.jpg", 5, "E"), b"8", limiter, 8) == (None, None)
+    assert invoked == ["7", "6"]
+
+
+def backfill_limiter():
+    from imgpipe.backfill import RateLimiter
+
+    return RateLimiter(None)
