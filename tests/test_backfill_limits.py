@@ -417,3 +417,32 @@ def backfill_limiter():
     from imgpipe.backfill import RateLimiter
 
     return RateLimiter(None)
+
+
+def test_a_stop_at_once_keeps_the_last_consistent_checkpoint(pattern, tmp_path, monkeypatch):
+    """A KeyboardInterrupt (a second Ctrl-C) between two steps of the bookkeeping,
+    here after an object was counted as listed and before it was queued: the state
+    then is torn, so it is not saved; the periodic checkpoint before it stands, and
+    the resume ends with the counts of an uninterrupted run."""
+    from imgpipe import backfill as module
+
+    items = [Listed(f"uploads/{i:02d}.jpg", 5, "E") for i in range(12)]
+    real, made = module.object_event, []
+
+    def interrupted(stack, item, force=False):
+        made.append(item.key)
+        if len(made) == 8:
+            raise KeyboardInterrupt
+        return real(stack, item, force=force)
+
+    monkeypatch.setattr(module, "object_event", interrupted)
+    first = job(pattern, tmp_path, items, lambda _p: "ok", workers=1, checkpoint_every_s=0.0)
+    with pytest.raises(KeyboardInterrupt):
+        first.run()
+    saved = json.loads(first.checkpoint.path.read_text())
+    counts = saved["counts"]
+    settled = sum(v for k, v in counts.items() if k != "listed")
+    assert counts["listed"] == settled == len([x for x in items if x.key <= saved["after"]])
+    monkeypatch.setattr(module, "object_event", real)
+    again = job(pattern, tmp_path, items, lambda _p: "ok", workers=1).run()
+    assert (again.listed, again.invoked) == (12, 12)
