@@ -16,8 +16,8 @@ by their tests as top-level modules (`import verify_plan`, with
 `.github/scripts` put on `sys.path`), so for a module marked `script` in
 mutmut.toml every script is staged at the top level and taken out of the
 staged `.github/scripts/`, and the tests' imports reach the mutated copy.
-A module may name a `mutants` pattern (`imgproc.ops.x_fit_size__mutmut_*`):
-only those mutants run and count, for one function of a large module.
+A module may name `mutants` patterns (`imgproc.ops.x_fit_size__mutmut_*`):
+only those mutants run and count, for some functions of a large module.
 
 Per module, only the test files listed in tests/mutations/mutmut.toml run;
 mutmut then runs, per mutant, only the tests that reached the mutated
@@ -150,13 +150,13 @@ CAUGHT = ("killed", "timeout")
 STATUSES = ("survived", "no tests", "suspicious", "not checked", "skipped")
 
 
-def tally(lines: list[str], pattern: str | None) -> tuple[dict[str, int], list[str]]:
+def tally(lines: list[str], patterns: list[str]) -> tuple[dict[str, int], list[str]]:
     """Counts by status from `mutmut results --all true`, and the survivors' lines."""
     counts = dict.fromkeys((*CAUGHT, *STATUSES), 0)
     survivors = []
     for line in lines:
         name, _, status = line.strip().rpartition(": ")
-        if not name or (pattern and not fnmatch.fnmatch(name, pattern)):
+        if not name or (patterns and not any(fnmatch.fnmatch(name, p) for p in patterns)):
             continue
         counts[status] = counts.get(status, 0) + 1
         if status not in CAUGHT:
@@ -165,7 +165,8 @@ def tally(lines: list[str], pattern: str | None) -> tuple[dict[str, int], list[s
 
 
 def run_module(module: str, config: dict, args: argparse.Namespace) -> dict:
-    tests, pattern = config["tests"], config.get("mutants")
+    tests, patterns = config["tests"], config.get("mutants", [])
+    patterns = [patterns] if isinstance(patterns, str) else patterns
     root = stage(
         module,
         tests,
@@ -178,8 +179,7 @@ def run_module(module: str, config: dict, args: argparse.Namespace) -> dict:
     log = root / "mutmut-run.log"
     with log.open("w") as fh:
         proc = subprocess.run(
-            [str(MUTMUT), "run", "--max-children", str(args.max_children)]
-            + ([pattern] if pattern else []),
+            [str(MUTMUT), "run", "--max-children", str(args.max_children), *patterns],
             cwd=root,
             stdout=fh,
             stderr=subprocess.STDOUT,
@@ -191,7 +191,9 @@ def run_module(module: str, config: dict, args: argparse.Namespace) -> dict:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
         print(f"   mutmut run failed (exit {proc.returncode}); {log}:\n{tail}")
         return {"module": module, "error": proc.returncode, "seconds": seconds}
-    counts, survivors = tally(mutmut(root, "results", "--all", "true").stdout.splitlines(), pattern)
+    counts, survivors = tally(
+        mutmut(root, "results", "--all", "true").stdout.splitlines(), patterns
+    )
     caught = sum(counts[s] for s in CAUGHT)
     checked = sum(counts.values()) - counts["skipped"] - counts["not checked"]
     stats = {
