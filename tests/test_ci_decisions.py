@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import urllib.parse
 
 import pytest
 
@@ -265,3 +267,132 @@ def test_the_workflows_leave_sts_at_its_https_default():
         for line in text.splitlines():
             if "ALIBABA_CLOUD_STS_ENDPOINT" in line:
                 assert "https://" in line and "http://" not in line, (workflow.name, line)
+
+
+class Urlopen:
+    """urllib.request.urlopen for alicloud_oidc: GitHub's token, then STS's answer."""
+
+    def __init__(self, sts_answer=None, sts_error=None, token_error=None):
+        self.requests: list = []
+        self.sts_answer = sts_answer or {
+            "Credentials": {
+                "AccessKeyId": "STS.id",
+                "AccessKeySecret": "s3cret",
+                "SecurityToken": "tok",
+            }
+        }
+        self.sts_error, self.token_error = sts_error, token_error
+
+    def __call__(self, req, timeout=None):
+        import io
+
+        self.requests.append(req)
+        if "sts" in req.host:
+            if self.sts_error:
+                raise self.sts_error
+            return io.BytesIO(json.dumps(self.sts_answer).encode())
+        if self.token_error:
+            raise self.token_error
+        return io.BytesIO(json.dumps({"value": "the-oidc-token"}).encode())
+
+
+def oidc_env(tmp_path, **extra) -> dict:
+    return {
+        "GITHUB_ENV": str(tmp_path / "github_env"),
+        "ACTIONS_ID_TOKEN_REQUEST_URL": "https://pipelines.actions.githubusercontent.com/token",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "bearer-1",
+        **ENV,
+        **extra,
+    }
+
+
+def test_the_exchange_end_to_end_exports_what_the_provider_reads(tmp_path, monkeypatch, capsys):
+    opener = Urlopen()
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", opener)
+    assert alicloud_oidc.main(oidc_env(tmp_path)) == 0
+    github, sts = opener.requests
+    assert github.full_url == (
+        "https://pipelines.actions.githubusercontent.com/token?audience=sts.aliyuncs.com"
+    )
+    assert github.get_header("Authorization") == "Bearer bearer-1"
+    assert sts.get_method() == "POST" and sts.full_url.startswith("https://sts.aliyuncs.com/?")
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(sts.full_url).query))
+    assert (query["Format"], query["Version"]) == ("JSON", "2015-04-01")
+    form = dict(urllib.parse.parse_qsl(sts.data.decode()))
+    assert form == {
+        "OIDCProviderArn": ENV["ALIBABA_CLOUD_OIDC_PROVIDER_ARN"],
+        "OIDCToken": "the-oidc-token",
+        "RoleArn": ENV["ALIBABA_CLOUD_ROLE_ARN"],
+        "RoleSessionName": "github-actions",
+        "DurationSeconds": "3600",
+    }
+    assert (tmp_path / "github_env").read_text().splitlines() == [
+        "ALIBABA_CLOUD_ACCESS_KEY_ID=STS.id",
+        "ALICLOUD_ACCESS_KEY=STS.id",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET=s3cret",
+        "ALICLOUD_SECRET_KEY=s3cret",
+        "ALIBABA_CLOUD_SECURITY_TOKEN=tok",
+        "ALICLOUD_SECURITY_TOKEN=tok",
+    ]
+    assert capsys.readouterr().out.splitlines() == [
+        "::add-mask::STS.id",
+        "::add-mask::s3cret",
+        "::add-mask::tok",
+        f"alicloud_oidc: assumed {ENV['ALIBABA_CLOUD_ROLE_ARN']} through OIDC",
+    ]
+
+
+def test_session_name_and_duration_come_from_the_environment(tmp_path, monkeypatch):
+    opener = Urlopen()
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", opener)
+    name = "r" * 70  # STS takes at most 64 characters
+    alicloud_oidc.main(oidc_env(tmp_path, ROLE_SESSION_NAME=name, DURATION_SECONDS="900"))
+    form = dict(urllib.parse.parse_qsl(opener.requests[1].data.decode()))
+    assert (form["RoleSessionName"], form["DurationSeconds"]) == ("r" * 64, "900")
+
+
+def test_the_sts_endpoint_with_a_query_gets_the_rest_appended():
+    req = alicloud_oidc.sts_request(
+        {**ENV, "ALIBABA_CLOUD_STS_ENDPOINT": "https://sts.example/?a=1"}, "t"
+    )
+    assert req.full_url.startswith("https://sts.example/?a=1&")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"ACTIONS_ID_TOKEN_REQUEST_TOKEN": ""}, "the job needs `id-token: write`"),
+        ({"ACTIONS_ID_TOKEN_REQUEST_URL": ""}, "the job needs `id-token: write`"),
+        ({"ALIBABA_CLOUD_ROLE_ARN": ""}, "set ALIBABA_CLOUD_OIDC_PROVIDER_ARN"),
+        ({"ALIBABA_CLOUD_OIDC_PROVIDER_ARN": ""}, "set ALIBABA_CLOUD_OIDC_PROVIDER_ARN"),
+        ({"GITHUB_ENV": ""}, "GITHUB_ENV is not set"),
+    ],
+)
+def test_what_is_missing_stops_the_step_with_a_message(tmp_path, monkeypatch, extra, message):
+    """A SystemExit without a message would be exit status 0: the step would pass."""
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", Urlopen())
+    with pytest.raises(SystemExit) as caught:
+        alicloud_oidc.main(oidc_env(tmp_path, **extra))
+    assert isinstance(caught.value.code, str) and message in caught.value.code
+    assert not (tmp_path / "github_env").exists()
+
+
+def test_every_failure_of_the_exchange_fails_the_step(tmp_path, monkeypatch):
+    import io
+    import urllib.error
+
+    refused = urllib.error.HTTPError(
+        "https://sts.aliyuncs.com/", 400, "Bad", {}, io.BytesIO(b'{"Code":"AuthenticationFail"}')
+    )
+    cases = [
+        (Urlopen(sts_error=refused), 'HTTP 400 {"Code":"AuthenticationFail"} (docs/ci.md'),
+        (Urlopen(sts_error=urllib.error.URLError("down")), "no usable answer from STS"),
+        (Urlopen(sts_answer={"Message": "odd"}), "unexpected STS answer: {'Message': 'odd'}"),
+        (Urlopen(token_error=urllib.error.URLError("no")), "GitHub gave no OIDC token"),
+    ]
+    for opener, message in cases:
+        monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", opener)
+        with pytest.raises(SystemExit) as caught:
+            alicloud_oidc.main(oidc_env(tmp_path))
+        assert isinstance(caught.value.code, str) and message in caught.value.code
+        assert not (tmp_path / "github_env").exists()
