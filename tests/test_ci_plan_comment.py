@@ -211,3 +211,49 @@ def test_main_defaults_to_githubs_api(tmp_path, monkeypatch, capsys):
         ("POST", "https://api.github.com/repos/o/r/issues/7/comments", TOKEN, ["body"]),
     ]
     assert capsys.readouterr().out == "plan comment created\n"
+
+
+# ------------------------------------------------------------ github_api.call
+
+
+class Echo(JsonApi):
+    """Answers every call with what it received; /refuse answers 403 as GitHub does."""
+
+    def _echo(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else None
+        if self.path == "/refuse":
+            return self._send(403, {"message": "Resource not accessible by integration"})
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        return self._send(200, {"method": self.command, "headers": headers, "body": body})
+
+    do_GET = do_POST = do_PATCH = _echo
+
+
+def test_call_sends_what_githubs_rest_api_asks_for():
+    import github_api
+
+    with serve(Echo) as url:
+        got = github_api.call("PATCH", f"{url}/x", TOKEN, {"body": "é"})
+        plain = github_api.call("GET", f"{url}/x", TOKEN)
+    assert got["method"] == "PATCH" and json.loads(got["body"]) == {"body": "é"}
+    assert got["headers"]["authorization"] == f"Bearer {TOKEN}"
+    assert got["headers"]["accept"] == "application/vnd.github+json"
+    assert got["headers"]["x-github-api-version"] == "2022-11-28"
+    assert plain["method"] == "GET" and plain["body"] is None
+
+
+def test_call_failures_are_one_line_with_githubs_answer_or_its_absence():
+    import github_api
+    from conftest import free_port
+
+    with serve(Echo) as url, pytest.raises(github_api.ApiError) as refused:
+        github_api.call("GET", f"{url}/refuse", TOKEN)
+    assert refused.value.status == 403
+    assert str(refused.value).startswith(f"GitHub API GET {url}/refuse: HTTP 403 ")
+    assert "Resource not accessible by integration" in str(refused.value)
+    nobody = f"http://127.0.0.1:{free_port()}/x"
+    with pytest.raises(github_api.ApiError) as silent:
+        github_api.call("GET", nobody, TOKEN)
+    assert silent.value.status is None
+    assert str(silent.value).startswith(f"GitHub API GET {nobody}: no usable answer (")
