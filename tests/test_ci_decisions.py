@@ -396,3 +396,72 @@ def test_every_failure_of_the_exchange_fails_the_step(tmp_path, monkeypatch):
             alicloud_oidc.main(oidc_env(tmp_path))
         assert isinstance(caught.value.code, str) and message in caught.value.code
         assert not (tmp_path / "github_env").exists()
+
+
+# --------------------------------------------------------- reviewed_plan
+
+
+def test_reviewed_plan_as_the_apply_job_runs_it(tmp_path, monkeypatch, capsys):
+    """Only what the workflow sets (no GITHUB_API_URL, WORKFLOW_FILE, LINK_*): GitHub's
+    API with the job's token on every call, the link asked for 6 times 10 s apart
+    while it lags, then the plan of the pull request's last commit."""
+    import reviewed_plan
+
+    merge, head = "a" * 40, "b" * 40
+    merged = {
+        "number": 7,
+        "merged_at": "2026-11-27T10:00:00Z",
+        "merge_commit_sha": merge,
+        "base": {"ref": "main"},
+        "head": {"sha": head},
+    }
+    answers = {
+        f"https://api.github.com/repos/o/r/commits/{merge}/pulls": [[], [], [], [], [], [merged]],
+        "https://api.github.com/repos/o/r/actions/workflows/terraform.yml/runs"
+        f"?head_sha={head}&event=pull_request&status=success&per_page=20": [
+            {"workflow_runs": [{"id": 42, "head_sha": head}]}
+        ],
+        "https://api.github.com/repos/o/r/actions/runs/42/artifacts": [
+            {"artifacts": [{"name": f"tfplan-prod-{head}", "expired": False}]}
+        ],
+    }
+    calls, slept = [], []
+
+    def call(method, url, token, payload=None):
+        calls.append((method, url, token))
+        return answers[url].pop(0)
+
+    monkeypatch.setattr(reviewed_plan, "call", call)
+    monkeypatch.setattr(reviewed_plan.time, "sleep", slept.append)
+    out = tmp_path / "github_output"
+    env = {
+        "GITHUB_REPOSITORY": "o/r",
+        "GITHUB_SHA": merge,
+        "GITHUB_REF_NAME": "main",
+        "TF_ENV": "prod",
+        "GITHUB_TOKEN": "tok",
+        "GITHUB_OUTPUT": str(out),
+    }
+    assert reviewed_plan.main(env) == 0
+    assert {(m, t) for m, _, t in calls} == {("GET", "tok")} and len(calls) == 8
+    assert slept == [10.0] * 5
+    lines = ["run_id=42", f"artifact=tfplan-prod-{head}", "pr=7"]
+    assert out.read_text().splitlines() == lines
+    assert capsys.readouterr().out.splitlines() == lines
+
+
+def test_reviewed_plan_gives_up_after_its_attempts_without_a_last_wait(monkeypatch):
+    import reviewed_plan
+
+    slept: list[float] = []
+    open_pull = {"number": 3, "state": "open", "merged_at": None, "base": {"ref": "main"}}
+    monkeypatch.setattr(reviewed_plan, "call", lambda *a, **k: [open_pull])
+    monkeypatch.setattr(reviewed_plan.time, "sleep", slept.append)
+    with pytest.raises(SystemExit) as caught:
+        reviewed_plan.merged_pull(
+            "https://api", "o/r", "a" * 40, "main", token="t", attempts=3, delay=2.0
+        )
+    assert slept == [2.0, 2.0]
+    assert "(GitHub listed: #3 (open into main, merge commit None); asked 3 times)" in str(
+        caught.value
+    )
