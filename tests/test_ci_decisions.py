@@ -465,3 +465,45 @@ def test_reviewed_plan_gives_up_after_its_attempts_without_a_last_wait(monkeypat
     assert "(GitHub listed: #3 (open into main, merge commit None); asked 3 times)" in str(
         caught.value
     )
+
+
+@pytest.mark.parametrize(
+    ("applied", "line"),
+    [
+        (PLAN.replace("photos-src", "photos-sr0"), 5),  # the bucket's line
+        (PLAN.replace("Terraform will", "OpenTofu will"), 1),
+        (PLAN + "extra\n", 9),  # the same lines, then one more: after the last shared
+    ],
+)
+def test_the_refusal_names_the_first_line_that_differs(applied, line):
+    with pytest.raises(SystemExit, match=rf"the texts first differ at line {line}\. "):
+        verify(applied, comment(PLAN))
+
+
+def test_verify_plan_as_the_apply_job_runs_it(tmp_path, monkeypatch, capsys):
+    """GitHub's API with the job's token, this environment's comment of this pull
+    request, one line when it matches and the pull request named when not."""
+    asked = []
+
+    def find(api, repo, pr, env_name, token):
+        asked.append((api, repo, pr, env_name, token))
+        return {"body": comment(PLAN)}
+
+    monkeypatch.setattr(verify_plan, "find", find)
+    shown = tmp_path / "shown.txt"
+    shown.write_text(PLAN)
+    env = {
+        "SHOW_FILE": str(shown),
+        "PR_NUMBER": "7",
+        "GITHUB_REPOSITORY": "o/r",
+        "TF_ENV": "prod",
+        "GITHUB_TOKEN": "tok",
+    }
+    assert verify_plan.main(env) == 0
+    assert asked == [("https://api.github.com", "o/r", 7, "prod", "tok")]
+    assert capsys.readouterr().out == (
+        "verify_plan: the plan file is the plan reviewed on #7 (prod)\n"
+    )
+    shown.write_text(PLAN + "more\n")
+    with pytest.raises(SystemExit, match=r"not the plan reviewed on #7 \(prod\)"):
+        verify_plan.main(env)
