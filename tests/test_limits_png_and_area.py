@@ -135,3 +135,27 @@ def test_the_area_cap_holds_for_any_size():
             continue
         assert got[0] * got[1] <= CAP and got[0] <= 32768 and got[1] <= 32768
         assert abs(got[0] - w * scale) < 1 and abs(got[1] - h * scale) < 1, (w, h, got)
+
+
+def test_a_png_cut_right_after_its_last_idat_crc_is_still_checked(split_png):
+    """No IEND (the file ends exactly after the last IDAT's CRC): the chunk is whole,
+    so its CRC is checked, and damage in it is found."""
+    chunks, data = split_png
+    cut = data[: offset_of(chunks, len(chunks) - 1)]  # everything before IEND
+    assert integrity.png_damage(cut) is None
+    last = offset_of(chunks, len(chunks) - 2)
+    damaged = bytearray(cut)
+    damaged[last + 9] ^= 4
+    assert f"IDAT chunk at byte {last}" in integrity.png_damage(bytes(damaged))
+    assert integrity.png_damage(bytes(damaged[:-1])) is None  # its CRC cut short: the decoder's
+
+
+def test_only_the_first_run_of_idat_chunks_is_checked(split_png):
+    """The first frame's data is the first run of IDAT chunks; what follows another
+    chunk is not the image the pipeline decodes."""
+    chunks, _ = split_png
+    stray = [*chunks[:-1], (b"tEXt", b"k\x00v"), (b"IDAT", b"junk"), (b"IEND", b"")]
+    data = bytearray(png_from_chunks(stray))
+    junk = offset_of(stray, len(stray) - 2)
+    data[junk + 8] ^= 1  # the stray IDAT's bytes no longer match its CRC
+    assert integrity.png_damage(bytes(data)) is None
