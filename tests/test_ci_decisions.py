@@ -507,3 +507,54 @@ def test_verify_plan_as_the_apply_job_runs_it(tmp_path, monkeypatch, capsys):
     shown.write_text(PLAN + "more\n")
     with pytest.raises(SystemExit, match=r"not the plan reviewed on #7 \(prod\)"):
         verify_plan.main(env)
+
+
+def test_each_script_reads_the_jobs_environment_when_run_as_a_step(tmp_path, monkeypatch):
+    """`python3 .github/scripts/x.py` calls main() with no argument: os.environ."""
+    import reviewed_plan
+
+    for name in ("GITHUB_ENV", "ALIBABA_CLOUD_ROLE_ARN", "GITHUB_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit, match="GITHUB_ENV is not set"):
+        alicloud_oidc.main()
+    monkeypatch.setenv("GITHUB_ENV", str(tmp_path / "github_env"))
+    with pytest.raises(SystemExit, match="set ALIBABA_CLOUD_OIDC_PROVIDER_ARN"):
+        alicloud_oidc.main()
+
+    plan = tmp_path / "plan.txt"
+    plan.write_text(PLAN)
+    for key, value in {
+        "GITHUB_REPOSITORY": "o/r",
+        "PR_NUMBER": "7",
+        "GITHUB_TOKEN": "tok",
+        "TF_ENV": "prod",
+        "PLAN_TEXT_FILE": str(plan),
+        "SHOW_FILE": str(plan),
+        "RUN_URL": "https://run",
+        "GITHUB_SHA": "a" * 40,
+        "GITHUB_REF_NAME": "main",
+        "CODEOWNERS_FILE": str(tmp_path / "CODEOWNERS"),
+    }.items():
+        monkeypatch.setenv(key, value)
+    seen = []
+
+    def call(method, url, token, payload=None):
+        seen.append((method, url.split("?")[0], token))
+        if url.endswith("/pulls"):
+            return []
+        if "environments" in url:
+            return {"protection_rules": [], "deployment_branch_policy": None}
+        return [] if method == "GET" else {}
+
+    for module in (plan_comment, reviewed_plan, environment_guard):
+        monkeypatch.setattr(module, "call", call)
+    monkeypatch.setattr(reviewed_plan.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(verify_plan, "find", lambda *a: {"body": comment(PLAN)})
+    assert plan_comment.main() == 0
+    assert verify_plan.main() == 0
+    with pytest.raises(SystemExit, match="is not the merge commit"):
+        reviewed_plan.main()
+    with pytest.raises(SystemExit, match="refusing to apply through the GitHub environment `prod`"):
+        environment_guard.main()
+    assert {token for _, _, token in seen} == {"tok"}
+    assert ("POST", "https://api.github.com/repos/o/r/issues/7/comments", "tok") in seen
