@@ -558,3 +558,46 @@ def test_each_script_reads_the_jobs_environment_when_run_as_a_step(tmp_path, mon
         environment_guard.main()
     assert {token for _, _, token in seen} == {"tok"}
     assert ("POST", "https://api.github.com/repos/o/r/issues/7/comments", "tok") in seen
+
+
+def test_the_sts_request_is_a_form_stamped_in_utc(monkeypatch):
+    """A self-hosted runner in another time zone still sends UTC (STS refuses a
+    Timestamp off by hours), as a form STS can read."""
+    import time
+    from datetime import datetime, timezone
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        req = alicloud_oidc.sts_request(ENV, "t")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    stamp = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(req.full_url).query))["Timestamp"]
+    sent = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    assert abs((datetime.now(timezone.utc) - sent).total_seconds()) < 120
+    assert req.get_header("Content-type") == "application/x-www-form-urlencoded"
+
+
+def test_the_scripts_messages_word_for_word(tmp_path, monkeypatch):
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", Urlopen())
+    cases = [
+        (
+            {"GITHUB_ENV": ""},
+            "alicloud_oidc: GITHUB_ENV is not set (run inside GitHub Actions)",
+        ),
+        (
+            {"ACTIONS_ID_TOKEN_REQUEST_TOKEN": ""},
+            "alicloud_oidc: no OIDC token available: the job needs `id-token: write`",
+        ),
+        (
+            {"ALIBABA_CLOUD_ROLE_ARN": ""},
+            "alicloud_oidc: set ALIBABA_CLOUD_OIDC_PROVIDER_ARN (repository variable) and "
+            "ALIBABA_CLOUD_ROLE_ARN (variable of the job's GitHub environment) from the "
+            "outputs of examples/ci-oidc (docs/ci.md, step 4)",
+        ),
+    ]
+    for extra, message in cases:
+        with pytest.raises(SystemExit) as caught:
+            alicloud_oidc.main(oidc_env(tmp_path, **extra))
+        assert caught.value.code == message
