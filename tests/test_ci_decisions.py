@@ -225,6 +225,9 @@ def test_the_guard_in_a_job_reads_the_repositorys_codeowners_and_githubs_api(
         "Set it up once (docs/ci.md, steps 6 and 7): Settings -> Environments -> prod eu -> "
     )
     assert "`Selected branches` -> main; put the same" in message
+    with pytest.raises(SystemExit, match=r"`Selected branches` -> staging; put the same"):
+        environment_guard.main({**env, "GITHUB_REF_NAME": "staging"})
+    calls.clear()
     answer = {
         "protection_rules": [{"type": "required_reviewers", "reviewers": [{"type": "Team"}]}],
         "deployment_branch_policy": {"protected_branches": True},
