@@ -263,3 +263,40 @@ def test_a_variant_of_zero_bytes_fails_and_of_one_byte_passes(size, passes):
     else:
         with pytest.raises(SmokeError, match=r"resized/thumb/imgpipe-smoke/run1/photo\.jpg\.jpg"):
             job.run()
+
+
+# ------------------------------------------------------- MNS, over its REST API
+
+
+def test_the_queue_calls_mns_as_documented():
+    """Receive a batch (waitseconds), put someone else's message back at once
+    (ChangeMessageVisibility to 1 s, not the 30 s visibility), delete ours; a
+    refused call is an MnsError with MNS's code."""
+    import time
+
+    from standins import MnsStandIn
+
+    from imgpipe.smoke import Credentials, MnsError, MnsQueue
+
+    with MnsStandIn("dead-letters") as mns:
+        first = mns.send("theirs")
+        mns.send("ours")
+        queue = MnsQueue(mns.endpoint, "dead-letters", Credentials("k", "s"))
+        got = queue.receive_batch(16, 3)
+        assert [m.body for m in got] == ["theirs", "ours"]
+        assert got[0].message_id == first and got[0].dequeue_count == 1
+        assert isinstance(got[0].enqueue_ms, int) and got[0].receipt_handle.startswith("1-")
+        (get,) = [r for r in mns.requests if r.method == "GET"]
+        assert get.query == {"numOfMessages": "16", "waitseconds": "3"}
+        queue.release(got[0])
+        (put,) = [r for r in mns.requests if r.method == "PUT"]
+        assert put.query == {"receiptHandle": got[0].receipt_handle, "visibilityTimeout": "1"}
+        theirs = next(m for m in mns.messages if m.body == "theirs")
+        assert theirs.visible_at - time.monotonic() <= 1.0  # back within a second
+        queue.delete(got[1])
+        assert mns.bodies() == ["theirs"]
+        with pytest.raises(MnsError) as caught:
+            queue.release(got[1])  # gone: its handle is refused
+        assert caught.value.code == "ReceiptHandleError" and "ReceiptHandleError" in str(
+            caught.value
+        )
