@@ -232,3 +232,23 @@ def test_the_memory_per_vcpu_ratio_fc_allows_on_both_sides(capsys, memory, vcpu,
         "--json",
     )
     assert ("warning" in json.loads(out)) is warned
+
+
+def test_the_crossover_is_priced_with_every_sizing_flag(capsys):
+    """--disk-mb, --vcpu and --egress-gib count in the volume where FC costs as much
+    as the always-on instance, as they do in the estimate."""
+    base = ["--requests", "3000000", "--memory-mb", "1024", "--duration-ms", "200"]
+    base += ["--ecs-monthly-cny", "300", "--json"]
+    crossovers = set()
+    for extra in ([], ["--disk-mb", "10240"], ["--vcpu", "0.5"], ["--egress-gib", "100"]):
+        _, out, _ = run_cost(capsys, *base, *extra)
+        crossovers.add(json.loads(out)["crossover_requests"])
+    assert len(crossovers) == 4
+
+
+def test_the_json_names_the_rates_it_used(capsys):
+    _, out, _ = run_cost(capsys, *BASE, "--cu-gb-second", "0.2", "--json")
+    rates = json.loads(out)["rates"]
+    assert rates["cu_per_gb_second"] == 0.2 and rates["cu_per_vcpu_second"] == 1.0
+    _, out, _ = run_cost(capsys, *ARTICLE_BASE, "--rate-gib-second", "0.0002", "--json")
+    assert json.loads(out)["rates"]["per_gib_second"] == 0.0002
