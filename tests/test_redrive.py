@@ -279,3 +279,62 @@ def test_a_throttled_reinvoke_gets_exactly_its_retries(mns, failures, redriven):
     assert slept == [0.5, 1.0]
     assert (len(report.redriven), len(report.kept)) == ((1, 0) if redriven else (0, 1))
     assert len(mns.bodies()) == (0 if redriven else 1)
+
+
+def deployed_outputs(tmp_path) -> Path:
+    outputs = {
+        "source_bucket": {"value": SRC},
+        "target_bucket": {"value": "photos-out"},
+        "function_name": {"value": "imgpipe-prod-images"},
+        "function_arn": {"value": "acs:fc:cn-shanghai:1234567890123456:functions/x"},
+        "event_filter_pattern": {"value": "{}"},
+        "pipeline_config": {"value": json.dumps({"source_prefix": "uploads/", "processor": {}})},
+        "queue_name": {"value": "dead-letters"},
+    }
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(outputs))
+    return path
+
+
+def test_the_cli_redrives_a_deployed_stack_to_its_function(mns, tmp_path, monkeypatch, capsys):
+    """`imgpipe redrive --outputs`: the stack's function, signed with the caller's
+    credentials, asynchronously; the message deleted; one summary line."""
+    mns.send(destination_record("a.jpg"))
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "test-key")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "test-secret")
+    path = deployed_outputs(tmp_path)
+    with FcStandIn() as fc:
+        fc.record_bodies = True
+        argv = ["redrive", "--outputs", str(path), "--mns-endpoint", mns.endpoint]
+        assert main([*argv, "--fc-endpoint", fc.endpoint]) == 0
+        (request,) = fc.requests
+        (body,) = fc.accepted
+    assert request.path == "/2023-03-30/functions/imgpipe-prod-images/invocations"
+    assert request.headers["x-fc-invocation-type"] == "Async"
+    assert request.headers["authorization"].startswith("ACS3-HMAC-SHA256 Credential=test-key")
+    assert json.loads(body)["data"]["oss"]["object"]["key"] == "uploads/a.jpg"
+    assert mns.bodies() == []
+    assert capsys.readouterr().out.splitlines()[-1] == "re-invoked and deleted 1; kept 0"
+
+
+def test_the_cli_finds_the_stacks_queue_by_region_and_account(tmp_path, monkeypatch, capsys):
+    from imgpipe import smoke
+
+    made = []
+
+    class Queue:
+        def __init__(self, endpoint, name, creds):
+            made.append((endpoint, name, creds.access_key_id))
+
+        def receive_batch(self, count, wait, peek=False):
+            assert (count, wait, peek) == (16, 0, True)
+            return []
+
+    monkeypatch.setattr(smoke, "MnsQueue", Queue)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s")
+    assert main(["redrive", "--outputs", str(deployed_outputs(tmp_path)), "--peek"]) == 0
+    assert made == [("https://1234567890123456.mns.cn-shanghai.aliyuncs.com", "dead-letters", "k")]
+    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    assert main(["redrive", "--outputs", str(deployed_outputs(tmp_path)), "--peek"]) == 2
+    assert "set ALIBABA_CLOUD_ACCESS_KEY_ID" in capsys.readouterr().err
