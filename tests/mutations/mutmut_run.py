@@ -1,4 +1,5 @@
-"""`make mutate`: mutmut over function_src/ and build.py, one module at a time.
+"""`make mutate`: mutmut over function_src/, build.py, the local tools (imgpipe/) and the
+CI scripts (.github/scripts/), one module at a time.
 
 mutmut names a mutant after its file's path (`function_src/fc_handler/x.py`
 -> `function_src.fc_handler.x`) but our tests import `fc_handler.x` (pytest's
