@@ -20,10 +20,13 @@ local buckets of `make demo` (`--buckets .demo/buckets`):
 
 A checkpoint file records the last key up to which every object is settled
 (listed, and skipped or accepted by FC or failed for good), with the counts,
-every second; a stopped run (Ctrl-C, a kill, a crash) resumes after it.
-Objects invoked just before the stop may be invoked again: harmless, the
-handler finds them current. A finished run deletes its checkpoint, so the
-next run starts from the beginning (and finds everything current).
+every second; a stopped run resumes after it. The first Ctrl-C or SIGTERM
+stops between objects and nothing accepted is invoked again; a second one,
+a kill or a crash leaves the last periodic checkpoint, and objects invoked
+after it are invoked again (harmless: the handler finds them current). The
+checkpoint names the flags it was written with (`_identity`); a resume with
+others is refused. A finished run deletes its checkpoint, so the next run
+starts from the beginning (and finds everything current).
 
 FC accepting an asynchronous invocation is not the work done: FC runs it,
 retries it and dead-letters what keeps failing (`imgpipe redrive`). A
@@ -427,7 +430,7 @@ class Checkpoint:
 
     def __init__(self, path: Path, identity: dict[str, Any]) -> None:
         self.path = path
-        self.identity = identity  # bucket, prefix: a checkpoint of another run is refused
+        self.identity = identity  # `_identity`: a checkpoint of another run is refused
 
     def load(self) -> tuple[str, Counts]:
         if not self.path.exists():
