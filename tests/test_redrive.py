@@ -331,10 +331,35 @@ def test_the_cli_finds_the_stacks_queue_by_region_and_account(tmp_path, monkeypa
             return []
 
     monkeypatch.setattr(smoke, "MnsQueue", Queue)
+    from imgpipe import backfill
+
+    invokers = []
+    monkeypatch.setattr(
+        backfill, "FcInvoker", lambda name, **kw: invokers.append((name, kw["region"])) or None
+    )
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "k")
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s")
     assert main(["redrive", "--outputs", str(deployed_outputs(tmp_path)), "--peek"]) == 0
     assert made == [("https://1234567890123456.mns.cn-shanghai.aliyuncs.com", "dead-letters", "k")]
+    assert invokers == [("imgpipe-prod-images", "cn-shanghai")]  # FC's endpoint from the region
     monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
     assert main(["redrive", "--outputs", str(deployed_outputs(tmp_path)), "--peek"]) == 2
     assert "set ALIBABA_CLOUD_ACCESS_KEY_ID" in capsys.readouterr().err
+
+
+def test_the_cli_says_what_the_outputs_lack(tmp_path, monkeypatch, capsys):
+    path = deployed_outputs(tmp_path)
+    outputs = json.loads(path.read_text())
+    del outputs["queue_name"]
+    path.write_text(json.dumps(outputs))
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s")
+    assert main(["redrive", "--outputs", str(path), "--peek"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("imgpipe redrive: ") and "queue_name" in err and "Traceback" not in err
+
+
+def test_peek_names_the_mns_message_it_cannot_read(mns):
+    mid = mns.send("not json at all")
+    (letter,) = queue_of(mns).peek()
+    assert letter.message_id == mid and mid in letter.line() and "KEPT" in letter.line()
