@@ -64,7 +64,7 @@ fmt: setup ## format Python code
 
 # Mutation testing: not part of `make test` (minutes to hours). See tests/mutations/.
 MODULE ?=
-mutate: setup ## mutmut over function_src/ + build.py (MODULE=fc_handler.storage_oss: one), then the targeted list
+mutate: setup ## mutmut over function_src/, build.py, imgpipe/ tools, .github/scripts/ (MODULE=x: one), then the targeted lists
 	$(BIN)/python tests/mutations/mutmut_run.py $(MODULE)
 	$(BIN)/python tests/mutations/run.py
 

@@ -20,10 +20,13 @@ local buckets of `make demo` (`--buckets .demo/buckets`):
 
 A checkpoint file records the last key up to which every object is settled
 (listed, and skipped or accepted by FC or failed for good), with the counts,
-every second; a stopped run (Ctrl-C, a kill, a crash) resumes after it.
-Objects invoked just before the stop may be invoked again: harmless, the
-handler finds them current. A finished run deletes its checkpoint, so the
-next run starts from the beginning (and finds everything current).
+every second; a stopped run resumes after it. The first Ctrl-C or SIGTERM
+stops between objects and nothing accepted is invoked again; a second one,
+a kill or a crash leaves the last periodic checkpoint, and objects invoked
+after it are invoked again (harmless: the handler finds them current). The
+checkpoint names the flags it was written with (`_identity`); a resume with
+others is refused. A finished run deletes its checkpoint, so the next run
+starts from the beginning (and finds everything current).
 
 FC accepting an asynchronous invocation is not the work done: FC runs it,
 retries it and dead-letters what keeps failing (`imgpipe redrive`). A
@@ -451,7 +454,7 @@ class Checkpoint:
 
     def __init__(self, path: Path, identity: dict[str, Any]) -> None:
         self.path = path
-        self.identity = identity  # bucket, prefix: a checkpoint of another run is refused
+        self.identity = identity  # `_identity`: a checkpoint of another run is refused
 
     def load(self) -> tuple[str, Counts]:
         if not self.path.exists():
@@ -465,10 +468,19 @@ class Checkpoint:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             msg = f"checkpoint {self.path} is unreadable ({exc}); delete it to start over"
             raise BackfillError(msg) from None
-        if data.get("identity") != self.identity:
+        saved = data.get("identity")
+        if saved != self.identity:
+            saved = saved if isinstance(saved, dict) else {}
+            differ = ", ".join(
+                f"{name} {saved.get(name)!r} there, {self.identity.get(name)!r} here"
+                for name in sorted(set(saved) | set(self.identity))
+                if saved.get(name) != self.identity.get(name)
+            )
             msg = (
-                f"checkpoint {self.path} belongs to another run ({data.get('identity')}); "
-                "give --checkpoint another file or delete it"
+                f"checkpoint {self.path} belongs to another run ({differ}): resuming would "
+                f"take the objects up to {after!r} as done this way, and skip them. Run the "
+                "same command as before to resume it, or delete it (or give --checkpoint "
+                "another file) to start over"
             )
             raise BackfillError(msg)
         return after, counts
@@ -513,11 +525,15 @@ class Backfill:
     clock: Callable[[], float] = time.monotonic
     stop: threading.Event = field(default_factory=threading.Event)
     complete: bool = False  # set by `run`: every object settled, checkpoint removed
+    # The highest sequence number of an object whose work has started (see `_one`).
+    _started: int = field(default=-1, init=False, repr=False)
+    _start_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def run(self) -> Counts:
         """Settle every object after the checkpoint; save progress as it goes."""
         after, counts = self.checkpoint.load()
         self.stop.clear()
+        self._started = -1
         limiter = RateLimiter(self.rate, clock=self.clock, sleep=self.sleep)
         # Objects in key order, settled from the left only: (key, future or
         # None, verdict). The checkpoint moves to the last settled key.
@@ -544,9 +560,15 @@ class Backfill:
                 setattr(counts, verdict, getattr(counts, verdict) + 1)
                 settled_after = key
 
+        # A KeyboardInterrupt (a second Ctrl-C: `run` turns the first into
+        # `stop`) can land between any two steps of the bookkeeping below, so
+        # the state it leaves is not saved: the last periodic checkpoint,
+        # written between items, stands. Objects invoked since it may be
+        # invoked again on resume; none is skipped.
+        hard_stop = False
         with ThreadPoolExecutor(self.workers, thread_name_prefix="backfill") as pool:
             try:
-                for item in self.lister(after):
+                for seq, item in enumerate(self.lister(after)):
                     counts.listed += 1
                     event = object_event(self.stack, item, force=self.force)
                     if not self.stack.routes(item, event):
@@ -556,29 +578,33 @@ class Backfill:
                     else:
                         payload = json.dumps(event, ensure_ascii=False).encode()
                         slots.acquire()
-                        fut = pool.submit(self._one, item, payload, limiter)
+                        fut = pool.submit(self._one, item, payload, limiter, seq)
                         fut.add_done_callback(lambda _f: slots.release())
                         pending.append((item.key, fut, None))
                     settle(until=2 * limit)
                     if self.progress:
                         self.progress(counts, len(pending))
                     if self.clock() - last_save >= self.checkpoint_every_s:
-                        self.checkpoint.save(settled_after, counts)
+                        # `listed` without the unsettled: a resume lists them again
+                        settled = dataclasses.replace(counts, listed=counts.listed - len(pending))
+                        self.checkpoint.save(settled_after, settled)
                         last_save = self.clock()
                     if counts.failed >= 50 and counts.invoked == 0:
                         msg = f"the first {counts.failed} objects all failed; see {self.failures}"
                         raise BackfillError(msg)
                     if self.stop.is_set():
                         break
-            except BaseException:
+            except BaseException as exc:
+                hard_stop = isinstance(exc, KeyboardInterrupt)
                 self.stop.set()  # queued work returns unsettled at once
                 raise
             finally:
                 try:
-                    settle(until=0)
-                except BaseException:  # Ctrl-C or SIGTERM while the last ones finish
+                    if not hard_stop:
+                        settle(until=0)
+                except KeyboardInterrupt:  # while the last ones finish
+                    hard_stop = True
                     self.stop.set()
-                    settle(until=0)  # running invokes finish; queued ones return at once
                     raise
                 finally:
                     # Listed but unsettled (stopped) objects are listed again on resume.
@@ -586,18 +612,27 @@ class Backfill:
                     self.complete = not self.stop.is_set() and not pending
                     if self.complete:  # the next run starts from the beginning
                         self.checkpoint.clear()
-                    else:
+                    elif not hard_stop:
                         self.checkpoint.save(settled_after, counts)
                     if self.progress:
                         self.progress(counts, 0)
         return counts
 
     def _one(
-        self, item: Listed, payload: bytes, limiter: RateLimiter
+        self, item: Listed, payload: bytes, limiter: RateLimiter, seq: int
     ) -> tuple[str | None, str | None]:
-        """(verdict, error) for one routed object; never raises. None: stopped first."""
-        if self.stop.is_set():
-            return None, None
+        """(verdict, error) for one routed object; never raises. None: stopped first.
+
+        Once stopped, an object starts only if a later one (a higher `seq`)
+        already has: the workers take objects in order but may check `stop`
+        out of order, and a hole (object 6 stopped, object 7 invoked) would
+        leave 7 unsettled behind 6, to be invoked a second time on resume.
+        So what started is always a prefix of what was submitted.
+        """
+        with self._start_lock:
+            if self.stop.is_set() and seq > self._started:
+                return None, None
+            self._started = max(self._started, seq)
         try:
             if not self.force and self._current(item):
                 return "current", None
@@ -799,9 +834,25 @@ def _prefix(stack: Stack, args: argparse.Namespace) -> str:
 
 
 def _identity(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
+    """What a checkpoint's `after` means: settled *how*, for which run.
+
+    Every flag that changes what happened to the objects before `after`:
+    the objects listed (bucket, prefix), what was done to them (a dry run
+    invoked nothing; a stale run skipped the current ones, a forced one did
+    not), which function did it, and the configuration "current" was
+    judged by (`--config` locally, the deployed `pipeline_config` in FC
+    mode). A resume under any other value would take objects as settled
+    that were not settled that way, and skip them for good: refused
+    (`Checkpoint.load`). Flags that only pace or price the run (`--rate`,
+    `--workers`, `--retries`, `--memory-mb`, ...) may change between runs.
+    """
+    from imgproc.config import fingerprint
+
     return {
         "source": f"{stack.source_bucket}/{_prefix(stack, args)}",
         "mode": "dry-run" if args.dry_run else ("force" if args.force else "stale"),
+        "function": stack.function_name,
+        "config": fingerprint(stack.config),
     }
 
 
@@ -891,21 +942,26 @@ def run(args: argparse.Namespace) -> int:
         total = sum(1 for _ in _count_local(Path(args.buckets), job.stack))
     progress = _Progress(total, sys.stderr.isatty())
     job.progress = progress
-    previous = signal.getsignal(signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
-    def on_term(_sig, _frame):
-        raise KeyboardInterrupt
+    def on_signal(_sig, _frame):
+        """The first Ctrl-C or SIGTERM stops between objects, the second at once."""
+        if job.stop.is_set():
+            raise KeyboardInterrupt
+        job.stop.set()
 
     started = time.monotonic()
     try:
-        signal.signal(signal.SIGTERM, on_term)
+        for sig in previous:
+            signal.signal(sig, on_signal)
         counts = job.run()
     except KeyboardInterrupt:
         job.stop.set()
         progress.close()
         print(
-            f"imgpipe backfill: stopped; progress saved in {job.checkpoint.path}: "
-            "run the same command again to resume",
+            f"imgpipe backfill: stopped at once; the progress saved last in "
+            f"{job.checkpoint.path} stands: run the same command again to resume "
+            "(objects invoked since then are invoked again, none is skipped)",
             file=sys.stderr,
         )
         return 130
@@ -920,8 +976,16 @@ def run(args: argparse.Namespace) -> int:
             )
         return 1
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     progress.close()
+    if not job.complete:  # stopped by a signal, between objects
+        print(
+            f"imgpipe backfill: stopped; progress saved in {job.checkpoint.path}: "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
     elapsed = time.monotonic() - started
     if args.json:
         print(json.dumps({**asdict(counts), "seconds": round(elapsed, 3)}))

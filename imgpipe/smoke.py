@@ -12,8 +12,9 @@ and the caller's credentials (`ALIBABA_CLOUD_ACCESS_KEY_ID`,
    photo: OSS refuses to read an Archive object that was not restored (403
    InvalidObjectState, OSS error 0016-00000404), the handler raises, FC
    retries and then dead-letters it; wait for it in the queue;
-5. delete everything it wrote: both uploads (every version), the variants,
-   and its message in the queue (other messages are put back at once).
+5. delete everything it wrote: both uploads and the variants (in a
+   versioned bucket every version of each, delete markers included), and
+   its message in the queue (other messages are put back at once).
 
 It fails, with the object or queue and where to look, when a variant never
 appears, has the wrong type or is empty, or when the failure never reaches
@@ -419,7 +420,9 @@ class Smoke:
             if message is None:
                 self.say(f"  waiting for the dead letter, {self.clock() - start:.0f} s")
                 continue
-            if mentions(message.body, self.run_id) and mentions(message.body, "archived.jpg"):
+            # The whole key, not the run id and the name apart: run `ci-1` must not
+            # take run `ci-12`'s letter.
+            if mentions(message.body, self.failing_relative):
                 self.queue.delete(message)
                 self.report.dead_letter_s = round(self.clock() - start, 3)
                 self.report.cleaned.append(f"mns://{stack.queue_name} (the smoke test's message)")
@@ -440,13 +443,37 @@ class Smoke:
                 info = None
             if info is not None:
                 self._written.append((self.stack.target_bucket, out_key, info[2]))
+        done: set[tuple[str, str]] = set()
         for bucket, key, version in reversed(self._written):
-            params = {"versionId": version} if version else None
+            if (bucket, key) in done:
+                continue
+            done.add((bucket, key))
             try:
-                self._delete(bucket, key, params)
+                versions = self._versions(bucket, key) if version else [None]
+                for one in versions:
+                    self._delete(bucket, key, {"versionId": one} if one else None)
                 self.report.cleaned.append(f"oss://{bucket}/{key}")
             except Exception as exc:  # noqa: BLE001 - report every leftover, keep cleaning
                 self.say(f"could not delete oss://{bucket}/{key}: {exc}")
+
+    def _versions(self, bucket: str, key: str) -> list[str]:
+        """Every version and delete marker of `key` in a versioned bucket.
+
+        Not only the version this run saw: the function may have written a
+        variant twice (a retry after a partial success), and in a versioned
+        bucket each write is a version of its own (OSS ListObjectVersions,
+        paged by key and version-id markers).
+        """
+        found: list[str] = []
+        key_marker = version_marker = ""
+        while True:
+            page = self.oss(bucket).list_object_versions(
+                prefix=key, key_marker=key_marker, versionid_marker=version_marker
+            )
+            found += [v.versionid for v in (*page.versions, *page.delete_marker) if v.key == key]
+            if not page.is_truncated:
+                return found
+            key_marker, version_marker = page.next_key_marker, page.next_versionid_marker
 
     def _delete(self, bucket: str, key: str, params: dict[str, str] | None) -> None:
         """DeleteObject, retried on a 5xx, 429 or a broken connection, which OSS

@@ -223,9 +223,30 @@ def test_objects_the_handler_would_ignore_are_not_invoked_again_and_again(demo):
     assert big.ignore_reason(Listed("resized/large/x.jpg", 5, "E")) is None
 
 
-def test_force_redoes_current_objects(demo):
+def function_outcomes(demo) -> dict[str, list[str]]:
+    """key -> the outcomes the function logged for it since the demo's own run."""
+    log = demo.work_dir / "function.log"
+    lines = [json.loads(line) for line in log.read_text().splitlines()][ROUTED_IMAGES:]
+    outcomes: dict[str, list[str]] = {}
+    for r in lines:
+        if "key" in r:
+            outcomes.setdefault(r["key"], []).append(r["outcome"])
+    return outcomes
+
+
+def test_force_reaches_the_function_which_redoes_the_work(demo):
+    """Not only backfill's counter: the function itself is told to force, and
+    rewrites every variant and rejection record (a new mtime), none `current`."""
+    target = demo.work_dir / "buckets" / demo.target_bucket
+    before = {p: p.stat().st_mtime_ns for p in target.rglob("*") if p.is_file()}
+    assert len(before) == 5 * 6 + 2  # five images x six variants, two rejection records
     counts = local_job(demo, "--force").run()
     assert (counts.current, counts.invoked) == (0, 7)
+    outcomes = function_outcomes(demo)
+    assert len(outcomes) == 7 and "current" not in {o for v in outcomes.values() for o in v}
+    assert sorted(o for (o,) in outcomes.values()) == ["processed"] * 5 + ["rejected"] * 2
+    rewritten = [p for p, t in before.items() if p.stat().st_mtime_ns != t]
+    assert sorted(rewritten) == sorted(before)
 
 
 def test_dry_run_invokes_nothing_and_prices_the_work(demo, capsys):
@@ -238,6 +259,9 @@ def test_dry_run_invokes_nothing_and_prices_the_work(demo, capsys):
     assert "estimated cost of 1 invocations at 1 vCPU, 1024 MB x 300 ms" in out
     assert invoked_keys(demo) == []
     assert not (target / "resized" / "large" / "camera" / "DSC_1200.jpg.jpg").exists()
+    sized = ["--memory-mb", "2048", "--vcpu", "2", "--ms-per-object", "900"]
+    assert main(["backfill", "--buckets", str(demo.work_dir / "buckets"), "--dry-run", *sized]) == 0
+    assert "estimated cost of 1 invocations at 2 vCPU, 2048 MB x 900 ms" in capsys.readouterr().out
 
 
 def test_a_checkpoint_of_another_run_is_refused(demo, capsys):
@@ -247,6 +271,85 @@ def test_a_checkpoint_of_another_run_is_refused(demo, capsys):
     )
     assert main(["backfill", "--buckets", str(demo.work_dir / "buckets")]) == 2
     assert "belongs to another run" in capsys.readouterr().err
+
+
+def interrupted(demo, *argv: str, after: int = 3) -> Backfill:
+    """A run of `argv` stopped (as by Ctrl-C) once `after` routed objects were done."""
+    job = local_job(demo, *argv)
+    one, done = job._one, []
+
+    def counted(*a):
+        verdict = one(*a)
+        done.append(verdict)
+        if len(done) == after:
+            job.stop.set()
+        return verdict
+
+    job._one = counted
+    job.run()
+    assert not job.complete and json.loads(job.checkpoint.path.read_text())["after"]
+    return job
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (["--dry-run"], [], "mode 'dry-run' there, 'stale' here"),
+        ([], ["--dry-run"], "mode 'stale' there, 'dry-run' here"),
+        ([], ["--force"], "mode 'stale' there, 'force' here"),
+        (["--force"], [], "mode 'force' there, 'stale' here"),
+        ([], ["--prefix", "uploads/"], None),  # the same prefix, spelled out
+        ([], ["--prefix", "uploads/p"], "/uploads/' there, "),
+        ([], ["--config", "QUALITY"], "config '"),
+    ],
+)
+def test_a_resume_with_flags_that_change_the_work_is_refused(demo, tmp_path, capsys, case):
+    """Resuming a checkpoint under other flags would take the objects before it as
+    settled the new way and skip them for good: refused, naming what differs."""
+    first, then, differs = case
+    config = tmp_path / "q.json"
+    config.write_text(json.dumps({"quality": {"jpeg": 71}}))
+    then = [str(config) if a == "QUALITY" else a for a in then]
+    job = interrupted(demo, *first)
+    saved = job.checkpoint.path.read_text()
+    code = main(["backfill", "--buckets", str(demo.work_dir / "buckets"), *then])
+    err = capsys.readouterr().err
+    if differs is None:
+        assert code == 0 and not job.checkpoint.path.exists()
+        return
+    assert code == 2, err
+    assert differs in err and "belongs to another run" in err and "skip them" in err
+    assert job.checkpoint.path.read_text() == saved  # untouched
+    assert main(["backfill", "--buckets", str(demo.work_dir / "buckets"), *first]) == 0
+
+
+def test_a_real_run_after_an_interrupted_dry_run_skips_nothing(demo, capsys):
+    """The interrupted dry run's checkpoint is refused; deleted, the real run redoes
+    every stale object, including those the dry run had passed."""
+    target = demo.work_dir / "buckets" / demo.target_bucket
+    for p in target.glob("resized/large/**/*.jpg"):
+        p.unlink()
+    dry = interrupted(demo, "--dry-run")
+    assert json.loads(dry.checkpoint.path.read_text())["counts"]["would_invoke"] >= 1
+    buckets = str(demo.work_dir / "buckets")
+    assert main(["backfill", "--buckets", buckets]) == 2
+    assert invoked_keys(demo) == []
+    dry.checkpoint.clear()
+    assert main(["backfill", "--buckets", buckets, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["invoked"], out["current"]) == (5, 2)
+    assert len(list(target.glob("resized/large/**/*.jpg"))) == 5
+
+
+def test_pacing_and_pricing_flags_may_change_on_resume(demo, capsys):
+    interrupted(demo, "--force")
+    argv = ["backfill", "--buckets", str(demo.work_dir / "buckets"), "--force"]
+    pacing = ["--rate", "500", "--retries", "1", "--workers", "3", "--memory-mb", "2048"]
+    assert main([*argv, *pacing, "--vcpu", "2", "--ms-per-object", "50", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["invoked"], out["current"]) == (7, 0)
+    assert sorted(function_outcomes(demo)) == sorted(set(function_outcomes(demo)))
+    assert all(len(v) == 1 for v in function_outcomes(demo).values())  # nothing twice
 
 
 def test_the_demo_shows_one_of_each(demo):

@@ -245,3 +245,121 @@ def test_local_redrive_after_an_outage_in_the_demo(tmp_path, capsys):
     lines = result.dead_letter_file.read_text().splitlines()
     assert [json.loads(x)["MessageId"] for x in lines] == ["junk"]
     assert FileDeadLetters(result.dead_letter_file).peek()[0].problem
+
+
+@pytest.mark.parametrize("status", [400, 403, 404])
+def test_a_reinvoke_fc_refuses_is_not_retried_and_its_message_stays(mns, capsys, status):
+    """FC refusing a re-invoke (a 4xx other than 429: no permission, no such
+    function) is final for this run: asked once, the message is not deleted
+    and the report names it, so it can be re-driven once the cause is fixed."""
+    mid = mns.send(destination_record("a.jpg"))
+    mns.send(destination_record("b.jpg"))
+    with FcStandIn({0: status}.get) as fc:
+        report = redrive(queue_of(mns), invoker_of(fc), retries=3, sleep=lambda _s: None)
+        assert len(fc.requests) == 2  # a.jpg once, b.jpg once (accepted)
+    ((kept, why),) = report.kept
+    assert kept.message_id == mid and f"re-invoke failed: HTTP {status}" in why
+    assert [x.objects[0].rsplit("/", 1)[1] for x in report.redriven] == ["b.jpg"]
+    (left,) = mns.bodies()
+    assert understand(left).objects == (f"{SRC}/uploads/a.jpg",)
+    assert not [r for r in mns.requests if r.method == "DELETE" and mid in r.path]
+    lines = capsys.readouterr().out.splitlines()
+    assert any("uploads/a.jpg" in line and "KEPT: re-invoke failed" in line for line in lines)
+
+
+@pytest.mark.parametrize(("failures", "redriven"), [(2, True), (3, False)])
+def test_a_throttled_reinvoke_gets_exactly_its_retries(mns, failures, redriven):
+    mns.send(destination_record("a.jpg"))
+    slept: list[float] = []
+    with FcStandIn(lambda n: 429 if n < failures else None) as fc:
+        report = redrive(
+            queue_of(mns), invoker_of(fc), retries=2, sleep=slept.append, say=lambda _l: None
+        )
+        assert len(fc.requests) == min(failures + 1, 3)
+    assert slept == [0.5, 1.0]
+    assert (len(report.redriven), len(report.kept)) == ((1, 0) if redriven else (0, 1))
+    assert len(mns.bodies()) == (0 if redriven else 1)
+
+
+def deployed_outputs(tmp_path) -> Path:
+    outputs = {
+        "source_bucket": {"value": SRC},
+        "target_bucket": {"value": "photos-out"},
+        "function_name": {"value": "imgpipe-prod-images"},
+        "function_arn": {"value": "acs:fc:cn-shanghai:1234567890123456:functions/x"},
+        "event_filter_pattern": {"value": "{}"},
+        "pipeline_config": {"value": json.dumps({"source_prefix": "uploads/", "processor": {}})},
+        "queue_name": {"value": "dead-letters"},
+    }
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(outputs))
+    return path
+
+
+def test_the_cli_redrives_a_deployed_stack_to_its_function(mns, tmp_path, monkeypatch, capsys):
+    """`imgpipe redrive --outputs`: the stack's function, signed with the caller's
+    credentials, asynchronously; the message deleted; one summary line."""
+    mns.send(destination_record("a.jpg"))
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "test-key")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "test-secret")
+    path = deployed_outputs(tmp_path)
+    with FcStandIn() as fc:
+        fc.record_bodies = True
+        argv = ["redrive", "--outputs", str(path), "--mns-endpoint", mns.endpoint]
+        assert main([*argv, "--fc-endpoint", fc.endpoint]) == 0
+        (request,) = fc.requests
+        (body,) = fc.accepted
+    assert request.path == "/2023-03-30/functions/imgpipe-prod-images/invocations"
+    assert request.headers["x-fc-invocation-type"] == "Async"
+    assert request.headers["authorization"].startswith("ACS3-HMAC-SHA256 Credential=test-key")
+    assert json.loads(body)["data"]["oss"]["object"]["key"] == "uploads/a.jpg"
+    assert mns.bodies() == []
+    assert capsys.readouterr().out.splitlines()[-1] == "re-invoked and deleted 1; kept 0"
+
+
+def test_the_cli_finds_the_stacks_queue_by_region_and_account(tmp_path, monkeypatch, capsys):
+    from imgpipe import smoke
+
+    made = []
+
+    class Queue:
+        def __init__(self, endpoint, name, creds):
+            made.append((endpoint, name, creds.access_key_id))
+
+        def receive_batch(self, count, wait, peek=False):
+            assert (count, wait, peek) == (16, 0, True)
+            return []
+
+    monkeypatch.setattr(smoke, "MnsQueue", Queue)
+    from imgpipe import backfill
+
+    invokers = []
+    monkeypatch.setattr(
+        backfill, "FcInvoker", lambda name, **kw: invokers.append((name, kw["region"])) or None
+    )
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s")
+    assert main(["redrive", "--outputs", str(deployed_outputs(tmp_path)), "--peek"]) == 0
+    assert made == [("https://1234567890123456.mns.cn-shanghai.aliyuncs.com", "dead-letters", "k")]
+    assert invokers == [("imgpipe-prod-images", "cn-shanghai")]  # FC's endpoint from the region
+    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    assert main(["redrive", "--outputs", str(deployed_outputs(tmp_path)), "--peek"]) == 2
+    assert "set ALIBABA_CLOUD_ACCESS_KEY_ID" in capsys.readouterr().err
+
+
+def test_the_cli_says_what_the_outputs_lack(tmp_path, monkeypatch, capsys):
+    path = deployed_outputs(tmp_path)
+    outputs = json.loads(path.read_text())
+    del outputs["queue_name"]
+    path.write_text(json.dumps(outputs))
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s")
+    assert main(["redrive", "--outputs", str(path), "--peek"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("imgpipe redrive: ") and "queue_name" in err and "Traceback" not in err
+
+
+def test_peek_names_the_mns_message_it_cannot_read(mns):
+    mid = mns.send("not json at all")
+    (letter,) = queue_of(mns).peek()
+    assert letter.message_id == mid and mid in letter.line() and "KEPT" in letter.line()

@@ -1,4 +1,5 @@
-"""`make mutate`: mutmut over function_src/ and build.py, one module at a time.
+"""`make mutate`: mutmut over function_src/, build.py, the local tools (imgpipe/) and the
+CI scripts (.github/scripts/), one module at a time.
 
 mutmut names a mutant after its file's path (`function_src/fc_handler/x.py`
 -> `function_src.fc_handler.x`) but our tests import `fc_handler.x` (pytest's
@@ -10,6 +11,15 @@ and the staged conftest takes `function_src/` back off `sys.path` after
 `import imgpipe` has put it there, so every import reaches the mutated copy.
 The repository itself is never touched.
 
+The local tools (`imgpipe.backfill`, ...) are mutated where they are,
+`imgpipe/` being a top-level package already. The CI scripts are imported
+by their tests as top-level modules (`import verify_plan`, with
+`.github/scripts` put on `sys.path`), so for a module marked `script` in
+mutmut.toml every script is staged at the top level and taken out of the
+staged `.github/scripts/`, and the tests' imports reach the mutated copy.
+A module may name `mutants` patterns (`imgproc.ops.x_fit_size__mutmut_*`):
+only those mutants run and count, for some functions of a large module.
+
 Per module, only the test files listed in tests/mutations/mutmut.toml run;
 mutmut then runs, per mutant, only the tests that reached the mutated
 function. Score = (killed + timeout) / (all mutants checked); mutants no
@@ -19,11 +29,13 @@ listed test reaches ("no tests") count as survivors.
     python tests/mutations/mutmut_run.py fc_handler.storage_oss build
     python tests/mutations/mutmut_run.py MODULE --resume       # keep earlier results
     python tests/mutations/mutmut_run.py MODULE --diffs 50     # print 50 survivor diffs
+    python tests/mutations/mutmut_run.py --group tools         # imgpipe/ and .github/scripts/
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import hashlib
 import json
 import os
@@ -67,8 +79,15 @@ def module_path(module: str) -> str:
     return module.replace(".", "/") + ".py"
 
 
-def stage(module: str, tests: list[str], resume: bool) -> Path:
-    root = STAGES / module
+SCRIPTS = Path(".github") / "scripts"
+
+
+def stage(
+    name: str, tests: list[str], resume: bool, *, module: str | None = None, script: bool = False
+) -> Path:
+    """The staged copy for mutmut.toml's entry `name`, which mutates `module` (default: name)."""
+    module = module or name
+    root = STAGES / name
     if root.exists() and not resume:
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -77,12 +96,20 @@ def stage(module: str, tests: list[str], resume: bool) -> Path:
             shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
 
     copy_repo(root)
-    for name in FUNCTION_TOP:
-        src = REPO / "function_src" / name
+    for top in FUNCTION_TOP:
+        src = REPO / "function_src" / top
         if src.is_dir():
-            shutil.copytree(src, root / name, ignore=skipped)
+            shutil.copytree(src, root / top, ignore=skipped)
         else:
-            shutil.copy2(src, root / name)
+            shutil.copy2(src, root / top)
+
+    sources = [*FUNCTION_TOP, "build.py"]
+    if module.startswith("imgpipe."):
+        sources.append("imgpipe")
+    if script:  # every CI script at the top level, none left where the tests look first
+        for path in sorted((root / SCRIPTS).glob("*.py")):
+            path.rename(root / path.name)
+            sources.append(path.name)
 
     conftest = root / "tests" / "conftest.py"
     conftest.write_text(conftest.read_text() + CONFTEST_FIX)
@@ -98,12 +125,12 @@ def stage(module: str, tests: list[str], resume: bool) -> Path:
     also_copy = sorted(
         p.name
         for p in root.iterdir()
-        if p.name not in {*FUNCTION_TOP, "build.py", "tests", "pyproject.toml", "mutants"}
+        if p.name not in {*sources, "tests", "pyproject.toml", "mutants"}
     )
     text += "\n[tool.mutmut]\n" + "\n".join(
         f"{key} = {json.dumps(value)}"
         for key, value in {
-            "source_paths": [*FUNCTION_TOP, "build.py"],
+            "source_paths": sources,
             "only_mutate": [module_path(module)],
             "also_copy": also_copy,
             "pytest_add_cli_args_test_selection": tests,
@@ -120,14 +147,40 @@ def mutmut(root: Path, *args: str, capture: bool = True) -> subprocess.Completed
     )
 
 
-def run_module(module: str, tests: list[str], args: argparse.Namespace) -> dict:
-    root = stage(module, tests, args.resume)
+CAUGHT = ("killed", "timeout")
+STATUSES = ("survived", "no tests", "suspicious", "not checked", "skipped")
+
+
+def tally(lines: list[str], patterns: list[str]) -> tuple[dict[str, int], list[str]]:
+    """Counts by status from `mutmut results --all true`, and the survivors' lines."""
+    counts = dict.fromkeys((*CAUGHT, *STATUSES), 0)
+    survivors = []
+    for line in lines:
+        name, _, status = line.strip().rpartition(": ")
+        if not name or (patterns and not any(fnmatch.fnmatch(name, p) for p in patterns)):
+            continue
+        counts[status] = counts.get(status, 0) + 1
+        if status not in CAUGHT:
+            survivors.append(line.strip())
+    return counts, survivors
+
+
+def run_module(module: str, config: dict, args: argparse.Namespace) -> dict:
+    tests, patterns = config["tests"], config.get("mutants", [])
+    patterns = [patterns] if isinstance(patterns, str) else patterns
+    root = stage(
+        module,
+        tests,
+        args.resume,
+        module=config.get("module"),
+        script=config.get("script", False),
+    )
     started = time.perf_counter()
     print(f"== {module}: mutmut run ({' '.join(tests)})", flush=True)
     log = root / "mutmut-run.log"
     with log.open("w") as fh:
         proc = subprocess.run(
-            [str(MUTMUT), "run", "--max-children", str(args.max_children)],
+            [str(MUTMUT), "run", "--max-children", str(args.max_children), *patterns],
             cwd=root,
             stdout=fh,
             stderr=subprocess.STDOUT,
@@ -139,13 +192,19 @@ def run_module(module: str, tests: list[str], args: argparse.Namespace) -> dict:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
         print(f"   mutmut run failed (exit {proc.returncode}); {log}:\n{tail}")
         return {"module": module, "error": proc.returncode, "seconds": seconds}
-    mutmut(root, "export-cicd-stats")
-    stats = json.loads((root / "mutants" / "mutmut-cicd-stats.json").read_text())
-    lines = mutmut(root, "results").stdout.splitlines()
-    survivors = [ln.strip() for ln in lines if ln.strip() and not ln.strip().endswith("killed")]
-    caught = stats["killed"] + stats["timeout"]
-    checked = stats["total"] - stats["skipped"]
-    stats.update(module=module, seconds=seconds, caught=caught, checked=checked)
+    counts, survivors = tally(
+        mutmut(root, "results", "--all", "true").stdout.splitlines(), patterns
+    )
+    caught = sum(counts[s] for s in CAUGHT)
+    checked = sum(counts.values()) - counts["skipped"] - counts["not checked"]
+    stats = {
+        "module": module,
+        "seconds": seconds,
+        "caught": caught,
+        "checked": checked,
+        "survived": counts["survived"],
+        "no_tests": counts["no tests"],
+    }
     score = caught / checked if checked else 1.0
     print(f"   {module}: {caught}/{checked} caught ({score:.1%}) in {seconds:.0f} s")
     for line in survivors:
@@ -161,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     modules: dict[str, dict] = config["modules"]
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("modules", nargs="*", help=f"default: all of {', '.join(modules)}")
+    ap.add_argument(
+        "--group",
+        choices=sorted({m.get("group", "function") for m in modules.values()}),
+        help="every module of one group (mutmut.toml's `group`, default `function`)",
+    )
     ap.add_argument("--resume", action="store_true", help="keep the results of an earlier run")
     ap.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--diffs", type=int, default=0, help="print this many survivor diffs")
@@ -169,10 +233,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown modules {unknown}; known: {', '.join(modules)}", file=sys.stderr)
         return 2
+    chosen = args.modules or [
+        m for m, c in modules.items() if args.group in (None, c.get("group", "function"))
+    ]
     results = []
-    for module in args.modules or list(modules):
+    for module in chosen:
         tests = [*config.get("defaults", {}).get("tests", []), *modules[module]["tests"]]
-        results.append(run_module(module, tests, args))
+        results.append(run_module(module, {**modules[module], "tests": tests}, args))
     ok = [r for r in results if "error" not in r]
     caught = sum(r["caught"] for r in ok)
     checked = sum(r["checked"] for r in ok)

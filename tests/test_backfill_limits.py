@@ -1,0 +1,448 @@
+"""`imgpipe backfill` at each of its limits, on both sides, and each retry loop
+against each class of error it must and must not retry.
+
+The listing (oss2 against the OSS stand-in) and the invoke (the FC 3.0 SDK
+against the FC stand-in) are the real clients; `max_object_bytes` is tried
+at one byte under, at and over; the periodic checkpoint is watched while an
+object is held in flight; `--dry-run`'s price is checked against the CU
+model for each of the flags that size it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import oss2
+import pytest
+from standins import FcStandIn, OssStandIn
+
+from fc_handler.events import parse_event
+from fc_handler.handle import _size_reason
+from fc_handler.settings import Settings
+from fc_handler.storage import NotFound
+from imgpipe.backfill import (
+    Backfill,
+    BackfillError,
+    Checkpoint,
+    FcInvoker,
+    InvokeError,
+    Listed,
+    Stack,
+    list_oss,
+)
+from imgpipe.cli import main
+from imgpipe.cost import cu_estimate
+from imgpipe.smoke import Credentials
+from imgpipe.terraform import evaluate
+from imgproc import load_config
+
+CREDS = Credentials("test-key", "test-secret")
+
+
+@pytest.fixture(scope="module")
+def pattern():
+    dev = evaluate({"env": "dev"})
+    return {**dev.filter_pattern, "data": {"oss": {"bucket": {"name": ["src-bucket"]}}}}
+
+
+@pytest.fixture
+def oss():
+    with OssStandIn() as server:
+        yield server
+
+
+def stack(pattern, **kw) -> Stack:
+    fields = {
+        "source_bucket": "src-bucket",
+        "target_bucket": "out-bucket",
+        "source_prefix": "uploads/",
+        "rejected_prefix": "rejected/",
+        "config": load_config("{}"),
+        "pattern": pattern,
+        "memory_mb": 1024,
+        "region": "cn-hangzhou",
+        "account": "1234567890123456",
+        "function_name": "imgpipe-dev-images",
+        **kw,
+    }
+    return Stack(**fields)
+
+
+class NothingCurrent:
+    """A target bucket with no variants: every object is stale."""
+
+    def head(self, bucket, key):
+        raise NotFound(key)
+
+
+# ------------------------------------------------------------ listing retries
+
+
+def bucket_of(oss) -> oss2.Bucket:
+    return oss2.Bucket(oss2.Auth("k", "s"), oss.endpoint, "src-bucket")
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_a_listing_page_throttled_or_failing_server_side_is_asked_again(oss, status):
+    for i in range(3):
+        oss.put("src-bucket", f"uploads/{i}.jpg", b"x")
+    oss.listing_status = {0: status}.get
+    slept: list[float] = []
+    keys = [x.key for x in list_oss(bucket_of(oss), "uploads/", sleep=slept.append)]
+    assert keys == ["uploads/0.jpg", "uploads/1.jpg", "uploads/2.jpg"]
+    assert slept == [0.5] and len(oss.listings()) == 2
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 428, 430, 499])
+def test_a_listing_refused_client_side_stops_at_once(oss, status):
+    oss.put("src-bucket", "uploads/0.jpg", b"x")
+    oss.listing_status = {0: status}.get
+    slept: list[float] = []
+    with pytest.raises(BackfillError, match=rf"after '' failed: HTTP {status}"):
+        list(list_oss(bucket_of(oss), "uploads/", sleep=slept.append))
+    assert slept == [] and len(oss.listings()) == 1
+
+
+@pytest.mark.parametrize(("failures", "listed"), [(2, True), (3, False)])
+def test_a_listing_gets_exactly_its_retries(oss, failures, listed):
+    """`retries=2`: two failures in a row are survived, a third is not."""
+    oss.put("src-bucket", "uploads/0.jpg", b"x")
+    oss.listing_status = lambda n: 503 if n < failures else None
+    slept: list[float] = []
+    pages = list_oss(bucket_of(oss), "uploads/", retries=2, sleep=slept.append)
+    if listed:
+        assert [x.key for x in pages] == ["uploads/0.jpg"]
+    else:
+        with pytest.raises(BackfillError, match="HTTP 503"):
+            list(pages)
+    assert slept == [0.5, 1.0]
+
+
+def test_a_listing_that_gets_no_answer_is_asked_again_then_stops():
+    """No server at all (a RequestError, not an HTTP status): retried, then stopped."""
+    from conftest import free_port
+
+    bucket = oss2.Bucket(oss2.Auth("k", "s"), f"http://127.0.0.1:{free_port()}", "src-bucket")
+    bucket.timeout = 2
+    slept: list[float] = []
+    with pytest.raises(BackfillError, match=r"after 'uploads/9\.jpg' failed"):
+        list(list_oss(bucket, "uploads/", "uploads/9.jpg", retries=3, sleep=slept.append))
+    assert slept == [0.5, 1.0, 2.0]
+
+
+# ------------------------------------------------------------- invoke retries
+
+
+def invoker(fc) -> FcInvoker:
+    return FcInvoker("f", region="cn-hangzhou", credentials=CREDS, endpoint=fc.endpoint)
+
+
+@pytest.mark.parametrize(
+    ("status", "retryable"),
+    [
+        *[(s, True) for s in (429, 500, 502, 503, 504)],
+        *[(s, False) for s in (400, 403, 404, 428, 430, 499)],
+    ],
+)
+def test_fc_answers_are_classified_retryable_or_not(status, retryable):
+    with FcStandIn({0: status}.get) as fc:
+        with pytest.raises(InvokeError, match=f"HTTP {status}") as caught:
+            invoker(fc)(b"{}")
+        assert invoker(fc)(b"{}") == "standin-1"  # the next one is accepted
+    assert caught.value.retryable is retryable
+
+
+def test_an_answer_other_than_202_is_not_an_accepted_async_invocation(monkeypatch):
+    """FC accepts an asynchronous invocation with 202; a 200 means it ran it
+    synchronously (the header lost on the way): not counted as accepted."""
+    with FcStandIn() as fc:
+        original = fc.answer
+
+        def synchronous(req):
+            status, headers, body = original(req)
+            return (200 if status == 202 else status), headers, body
+
+        fc.answer = synchronous
+        with pytest.raises(InvokeError, match="HTTP 200") as caught:
+            invoker(fc)(b"{}")
+    assert caught.value.retryable is False
+
+
+def job(pattern, tmp_path, items, invoke, **kw) -> Backfill:
+    options = {"workers": 2, "sleep": lambda _s: None, **kw}
+    return Backfill(
+        stack=stack(pattern),
+        lister=lambda after: (x for x in items if x.key > after),
+        target=NothingCurrent(),
+        invoker=invoke,
+        checkpoint=Checkpoint(tmp_path / "cp.json", {"t": 1}),
+        failures=tmp_path / "cp.failed.jsonl",
+        **options,
+    )
+
+
+@pytest.mark.parametrize(("fails", "verdict"), [(4, "invoked"), (5, "failed")])
+def test_an_invoke_gets_exactly_its_retries_with_capped_backoff(pattern, tmp_path, fails, verdict):
+    """`--retries 4`: five attempts; the backoff doubles up to its cap."""
+    calls: list[bytes] = []
+
+    def throttled(payload):
+        calls.append(payload)
+        if len(calls) <= fails:
+            raise InvokeError("HTTP 429 TooManyRequests", retryable=True)
+        return "ok"
+
+    slept: list[float] = []
+    counts = job(
+        pattern,
+        tmp_path,
+        [Listed("uploads/a.jpg", 5, "E")],
+        throttled,
+        retries=4,
+        backoff_s=1.0,
+        max_backoff_s=3.0,
+        sleep=slept.append,
+    ).run()
+    assert getattr(counts, verdict) == 1
+    assert len(calls) == 5 and slept == [1.0, 2.0, 3.0, 3.0]
+
+
+def test_a_refused_invoke_is_not_retried_and_is_reported(pattern, tmp_path):
+    calls: list[bytes] = []
+
+    def refused(payload):
+        calls.append(payload)
+        raise InvokeError("HTTP 403 AccessDenied", retryable=False)
+
+    counts = job(pattern, tmp_path, [Listed("uploads/a.jpg", 5, "E")], refused).run()
+    assert (counts.failed, counts.invoked, len(calls)) == (1, 0, 1)
+    (line,) = (tmp_path / "cp.failed.jsonl").read_text().splitlines()
+    assert json.loads(line)["key"] == "uploads/a.jpg" and "HTTP 403" in line
+
+
+# ---------------------------------------------------------- max_object_bytes
+
+
+@pytest.mark.parametrize(
+    ("size", "reason"),
+    [(0, "empty"), (1, None), (9_999, None), (10_000, None), (10_001, "too-big")],
+)
+def test_backfill_ignores_exactly_what_the_handler_ignores_by_size(pattern, size, reason):
+    """At `max_object_bytes` exactly the object is processed; one byte more, ignored,
+    by backfill and by the handler alike (max_object_mb x 1,048,576 bytes)."""
+    limit = 10_000
+    item = Listed("uploads/x.jpg", size, "E")
+    assert stack(pattern, max_object_bytes=limit).ignore_reason(item) == reason
+    handler = Settings.from_env(
+        {
+            "SOURCE_BUCKET": "src-bucket",
+            "TARGET_BUCKET": "out-bucket",
+            "MAX_OBJECT_BYTES": str(limit),
+        }
+    )
+    why = _size_reason(size, handler)
+    assert (why is None) == (reason is None)
+    assert why is None or why.startswith({"empty": "empty", "too-big": "too-big"}[reason])
+
+
+def test_objects_at_and_over_the_limit_end_to_end(pattern, oss, tmp_path):
+    """Through the real listing and invoke: 1,048,576 bytes (max_object_mb = 1) is
+    invoked, 1,048,577 is not."""
+    mib = 1024 * 1024
+    oss.put("src-bucket", "uploads/at.jpg", b"a" * mib)
+    oss.put("src-bucket", "uploads/over.jpg", b"o" * (mib + 1))
+    bucket = bucket_of(oss)
+    with FcStandIn() as fc:
+        fc.record_bodies = True
+        backfill = Backfill(
+            stack=stack(pattern, max_object_bytes=mib),
+            lister=lambda after: list_oss(bucket, "uploads/", after),
+            target=NothingCurrent(),
+            invoker=invoker(fc),
+            checkpoint=Checkpoint(tmp_path / "cp.json", {"t": 1}),
+            failures=tmp_path / "cp.failed.jsonl",
+        )
+        counts = backfill.run()
+        (body,) = fc.accepted
+    assert (counts.invoked, counts.ignored) == (1, 1)
+    assert json.loads(body)["data"]["oss"]["object"]["key"] == "uploads/at.jpg"
+
+
+# ------------------------------------------------------------------- --force
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_the_event_fc_gets_tells_the_function_to_force_exactly_when_asked(
+    pattern, oss, tmp_path, force
+):
+    oss.put("src-bucket", "uploads/a.jpg", b"a")
+    bucket = bucket_of(oss)
+    with FcStandIn() as fc:
+        fc.record_bodies = True
+        Backfill(
+            stack=stack(pattern),
+            lister=lambda after: list_oss(bucket, "uploads/", after),
+            target=NothingCurrent(),
+            invoker=invoker(fc),
+            checkpoint=Checkpoint(tmp_path / "cp.json", {"t": 1}),
+            failures=tmp_path / "cp.failed.jsonl",
+            force=force,
+        ).run()
+        (body,) = fc.accepted
+    (record,) = parse_event(body)  # what the function makes of it
+    assert record.force is force
+
+
+# ------------------------------------------------------- periodic checkpoint
+
+
+def test_a_periodic_checkpoint_never_passes_an_object_in_flight(pattern, tmp_path):
+    """One object is held in flight while later ones are accepted and the
+    checkpoint is saved (a fake clock makes every step a second): no saved
+    checkpoint may pass it, or a crash then would skip it for good."""
+    keys = [f"uploads/{i:02d}.jpg" for i in range(40)]
+    held = "uploads/05.jpg"
+    release = threading.Event()
+    accepted: set[str] = set()
+    lock = threading.Lock()
+
+    def invoke(payload):
+        key = json.loads(payload)["data"]["oss"]["object"]["key"]
+        if key == held:
+            assert release.wait(10)
+        with lock:
+            accepted.add(key)
+        return "ok"
+
+    def listing(after):
+        for key in keys:
+            if key > after:
+                if key == "uploads/30.jpg":
+                    release.set()
+                yield Listed(key, 5, "E")
+
+    now = [0.0]
+
+    def clock():
+        now[0] += 2.0
+        return now[0]
+
+    backfill = job(pattern, tmp_path, [], invoke, workers=4, clock=clock)
+    backfill.lister = listing
+    saved: list[tuple[str, set[str], int]] = []
+    save = backfill.checkpoint.save
+
+    def watched(after, counts):
+        with lock:
+            saved.append((after, set(accepted), counts.invoked))
+        save(after, counts)
+
+    backfill.checkpoint.save = watched
+    counts = backfill.run()
+    assert counts.invoked == 40 and backfill.complete
+    assert len(saved) >= 10
+    for after, done, invoked in saved:
+        settled = [k for k in keys if k <= after]
+        assert set(settled) <= done, (after, sorted(set(settled) - done))
+        assert invoked == len(settled)  # the counts saved are those of the keys before it
+    assert any(after < held for after, _, _ in saved)  # saved while it was held
+    assert any(after >= "uploads/20.jpg" for after, _, _ in saved)  # and moving on after
+
+
+# --------------------------------------------------------- --dry-run pricing
+
+
+@pytest.fixture
+def deployed(pattern, tmp_path, monkeypatch):
+    """`terraform output -json` of a stack, and its credentials in the environment."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s")
+    return deployed_outputs(tmp_path, pattern)
+
+
+def deployed_outputs(tmp_path, pattern):
+    outputs = {
+        "source_bucket": {"value": "src-bucket"},
+        "target_bucket": {"value": "out-bucket"},
+        "function_name": {"value": "fn"},
+        "function_arn": {"value": "acs:fc:cn-hangzhou:1234567890123456:functions/fn"},
+        "event_filter_pattern": {"value": json.dumps(pattern)},
+        "pipeline_config": {"value": json.dumps({"source_prefix": "uploads/", "processor": {}})},
+    }
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(outputs))
+    return path
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ([], 1.0, 1024, 300.0),
+        (["--memory-mb", "2048"], 1.0, 2048, 300.0),
+        (["--vcpu", "2"], 2.0, 1024, 300.0),
+        (["--ms-per-object", "1200"], 1.0, 1024, 1200.0),
+        (["--vcpu", "0.5", "--memory-mb", "512", "--ms-per-object", "80"], 0.5, 512, 80.0),
+    ],
+)
+def test_dry_run_prices_with_every_sizing_flag(oss, deployed, capsys, case):
+    flags, vcpu, memory, ms = case
+    for i in range(3):
+        oss.put("src-bucket", f"uploads/{i}.jpg", b"p%d" % i)
+    argv = ["backfill", "--outputs", str(deployed), "--oss-endpoint", oss.endpoint, "--dry-run"]
+    assert main([*argv, *flags]) == 0
+    out = capsys.readouterr().out
+    est = cu_estimate(3, vcpu, memory, ms)
+    assert f"at {vcpu:g} vCPU, {memory} MB x {ms:g} ms: {est.total_cny:.2f} CNY" in out
+    assert f"({est.total_cu:,.0f} CU: {est.invocations_cu:,.0f} invocations" in out
+    assert f"+ {est.vcpu_cu:,.0f} vCPU + {est.memory_cu + est.disk_cu:,.0f} memory" in out
+
+
+def test_once_stopped_only_objects_before_one_already_started_start(pattern, tmp_path):
+    """Workers take objects in order but may check `stop` out of order: object 7
+    already invoked when 6 sees the stop. 6 must still run, or it would stay
+    unsettled behind 7 and 7 be invoked again on resume; 8 must not."""
+    invoked: list[str] = []
+    backfill = job(pattern, tmp_path, [], lambda p: invoked.append(p.decode()) or "ok")
+    limiter = backfill_limiter()
+    assert backfill._one(Listed("uploads/7.jpg", 5, "E"), b"7", limiter, 7) == ("invoked", None)
+    backfill.stop.set()
+    assert backfill._one(Listed("uploads/6.jpg", 5, "E"), b"6", limiter, 6) == ("invoked", None)
+    assert backfill._one(Listed("uploads/8.jpg", 5, "E"), b"8", limiter, 8) == (None, None)
+    assert invoked == ["7", "6"]
+
+
+def backfill_limiter():
+    from imgpipe.backfill import RateLimiter
+
+    return RateLimiter(None)
+
+
+def test_a_stop_at_once_keeps_the_last_consistent_checkpoint(pattern, tmp_path, monkeypatch):
+    """A KeyboardInterrupt (a second Ctrl-C) between two steps of the bookkeeping,
+    here after an object was counted as listed and before it was queued: the state
+    then is torn, so it is not saved; the periodic checkpoint before it stands, and
+    the resume ends with the counts of an uninterrupted run."""
+    from imgpipe import backfill as module
+
+    items = [Listed(f"uploads/{i:02d}.jpg", 5, "E") for i in range(12)]
+    real, made = module.object_event, []
+
+    def interrupted(stack, item, force=False):
+        made.append(item.key)
+        if len(made) == 8:
+            raise KeyboardInterrupt
+        return real(stack, item, force=force)
+
+    monkeypatch.setattr(module, "object_event", interrupted)
+    first = job(pattern, tmp_path, items, lambda _p: "ok", workers=1, checkpoint_every_s=0.0)
+    with pytest.raises(KeyboardInterrupt):
+        first.run()
+    saved = json.loads(first.checkpoint.path.read_text())
+    counts = saved["counts"]
+    settled = sum(v for k, v in counts.items() if k != "listed")
+    assert counts["listed"] == settled == len([x for x in items if x.key <= saved["after"]])
+    monkeypatch.setattr(module, "object_event", real)
+    again = job(pattern, tmp_path, items, lambda _p: "ok", workers=1).run()
+    assert (again.listed, again.invoked) == (12, 12)

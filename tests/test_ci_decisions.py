@@ -1,0 +1,606 @@
+"""The CI scripts' decisions at their edges, each branch of each.
+
+- verify_plan: which plan file is the reviewed one, when the comment shows
+  the whole plan (exactly that text) and when it shows its beginning;
+- environment_guard: how CODEOWNERS is read, a rule without owners
+  included (GitHub: the last matching pattern decides; no owners means
+  none);
+- alicloud_oidc: the OIDC token only ever goes to STS over https by
+  default, and the workflows do not point it elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.parse
+
+import pytest
+
+from imgpipe import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / ".github" / "scripts"))
+import alicloud_oidc
+import environment_guard
+import plan_comment
+import verify_plan
+
+PLAN = (
+    "Terraform will perform the following actions:\n\n"
+    "  # alicloud_oss_bucket.source will be created\n"
+    '  + resource "alicloud_oss_bucket" "source" {\n'
+    '      + bucket = "photos-src"\n    }\n\nPlan: 1 to add, 0 to change, 0 to destroy.\n'
+)
+
+
+def comment(plan_text: str) -> str:
+    return plan_comment.render("prod", plan_text, plan_comment.summarize(plan_text), "https://r")
+
+
+def verify(shown_now: str, body: str) -> None:
+    verify_plan.check(shown_now, body, pr=7, env_name="prod")
+
+
+# ----------------------------------------------------------- verify_plan
+
+
+def test_a_whole_comment_accepts_exactly_its_plan():
+    verify(PLAN, comment(PLAN))
+
+
+@pytest.mark.parametrize(
+    "applied",
+    [
+        PLAN + "  # alicloud_ram_role.extra will be created\n",  # more than was shown
+        PLAN[: PLAN.rindex("Plan:")],  # less than was shown
+        PLAN.rstrip("\n"),  # one newline less
+        PLAN + "\n",  # one newline more
+        PLAN.replace("photos-src", "photos-sr0"),  # one character
+    ],
+)
+def test_a_whole_comment_refuses_any_other_plan(applied):
+    with pytest.raises(SystemExit, match="is not the plan reviewed on #7"):
+        verify(applied, comment(PLAN))
+
+
+def test_a_whole_comment_shortened_by_hand_is_refused_even_with_the_right_hash():
+    """The comment's text cut short (not by plan_comment, so not marked as cut)
+    while its hash still names the whole plan: reviewers saw less than is applied."""
+    body = comment(PLAN).replace("Plan: 1 to add, 0 to change, 0 to destroy.\n", "")
+    assert plan_comment.parse(body)[2] is False and plan_comment.parse(body)[1] == (
+        plan_comment.digest(PLAN)
+    )
+    with pytest.raises(SystemExit, match="texts first differ at line"):
+        verify(PLAN, body)
+
+
+def test_a_truncated_comment_pins_the_rest_by_its_hash(monkeypatch):
+    long_plan = PLAN + "".join(f"  # resource {i}\n" for i in range(400))
+    monkeypatch.setattr(plan_comment, "MAX_BODY", 2_000)
+    body = comment(long_plan)
+    shown, _, truncated = plan_comment.parse(body)
+    assert truncated and long_plan.startswith(shown) and len(shown) < len(long_plan)
+    verify(long_plan, body)
+    with pytest.raises(SystemExit, match="SHA-256"):
+        verify(long_plan.replace("resource 399", "resource 39X"), body)  # past what is shown
+    with pytest.raises(SystemExit, match="SHA-256"):
+        verify(shown, body)  # only what is shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        PLAN,
+        PLAN.rstrip("\n"),
+        "No changes. Your infrastructure matches the configuration.\n\n\n",
+        PLAN + "```\n</details>\n",  # the fence's own closing text inside the plan
+        PLAN + plan_comment.TRUNCATED.strip("\n") + "\n",
+    ],
+)
+def test_the_comment_gives_back_exactly_the_text_it_shows(text):
+    shown, sha, truncated = plan_comment.parse(comment(text))
+    assert (shown, sha, truncated) == (text, plan_comment.digest(text), False)
+    verify(text, comment(text))
+
+
+# ------------------------------------------------------ environment_guard
+
+
+@pytest.mark.parametrize(
+    ("codeowners", "problem"),
+    [
+        ("/.github/ @acme/platform\n", None),
+        ("/.github/** @acme/platform\n", None),
+        ("* @acme/platform\n", None),
+        ("/.github/ @acme/platform @someone\n/.github/workflows/ @acme/ci\n", None),
+        ("/.github/\n* @acme/platform\n", None),  # the later rule gives it an owner
+        ("/.github/\n", "gives /.github/ no owner"),  # a rule without owners
+        ("* @acme/platform\n/.github/\n", "gives /.github/ no owner"),  # the later one decides
+        ("# /.github/ @acme/platform\n", "gives /.github/ no owner"),  # a comment
+        ("/examples/ @acme/platform\n", "gives /.github/ no owner"),
+        (
+            "/.github/ @acme/platform\n/.github/workflows/\n",
+            "leaves /.github/workflows/ without an owner",
+        ),
+        (
+            "/.github/ @acme/platform\n.github/scripts/\n",
+            "leaves .github/scripts/ without an owner",
+        ),
+        ("/.github/ @OWNER\n", "still names the placeholder @OWNER"),
+        ("/.github/ @acme/platform\n/versions.tf @OWNER\n", "placeholder @OWNER"),
+    ],
+)
+def test_codeowners_is_read_as_github_reads_it(tmp_path, codeowners, problem):
+    path = tmp_path / "CODEOWNERS"
+    path.write_text(codeowners)
+    found = environment_guard.codeowners_problems(str(path))
+    if problem is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and problem in found[0]
+
+
+@pytest.mark.parametrize(
+    ("environment", "problems"),
+    [
+        ({"protection_rules": [], "deployment_branch_policy": None}, 2),
+        (
+            {
+                "protection_rules": [{"type": "required_reviewers", "reviewers": []}],
+                "deployment_branch_policy": {"custom_branch_policies": True},
+            },
+            1,
+        ),
+        (
+            {
+                "protection_rules": [
+                    {"type": "required_reviewers", "reviewers": []},
+                    {"type": "required_reviewers", "reviewers": [{"type": "Team"}]},
+                ],
+                "deployment_branch_policy": {"protected_branches": True},
+            },
+            0,
+        ),
+        (
+            {
+                "protection_rules": [{"type": "wait_timer", "reviewers": [{"type": "User"}]}],
+                "deployment_branch_policy": {"protected_branches": True},
+            },
+            1,  # reviewers only count in a required_reviewers rule
+        ),
+    ],
+)
+def test_each_rule_of_the_environment_is_needed(environment, problems):
+    found = environment_guard.problems(environment)
+    assert len(found) == problems
+    assert set(found) <= {
+        "no required reviewers",
+        "every branch may deploy to it (no deployment branch policy)",
+    }
+
+
+def test_comments_and_blank_lines_are_not_rules(tmp_path):
+    """The shipped file's comments mention @OWNER; a user who replaced it in every
+    rule (not in the comments, indented or not) passes."""
+    path = tmp_path / "CODEOWNERS"
+    path.write_text(
+        "# Replace @OWNER with the approvers.\n\n   # indented, still @OWNER\n"
+        "/.github/ @acme/platform\n\n\n/versions.tf @acme/platform\n"
+    )
+    assert environment_guard.codeowners_problems(str(path)) == []
+
+
+def test_two_parts_left_without_owners_are_both_named(tmp_path):
+    path = tmp_path / "CODEOWNERS"
+    path.write_text("/.github/ @acme/platform\n/.github/workflows/\n/.github/scripts/\n")
+    assert environment_guard.codeowners_problems(str(path)) == [
+        f"{path} leaves /.github/workflows/, /.github/scripts/ without an owner"
+    ]
+
+
+def test_the_guard_in_a_job_reads_the_repositorys_codeowners_and_githubs_api(
+    tmp_path, monkeypatch, capsys
+):
+    """As the apply job runs it: GITHUB_API_URL, GITHUB_REF_NAME and CODEOWNERS_FILE
+    unset (their defaults: api.github.com, main, ./.github/CODEOWNERS)."""
+    calls = []
+    answer = {"protection_rules": [], "deployment_branch_policy": None}
+
+    def call(method, url, token, payload=None):
+        calls.append((method, url, token))
+        return answer
+
+    monkeypatch.setattr(environment_guard, "call", call)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github" / "CODEOWNERS").write_text("* @acme/platform\n")
+    env = {"TF_ENV": "prod eu", "GITHUB_REPOSITORY": "o/r", "GITHUB_TOKEN": "tok"}
+    with pytest.raises(SystemExit) as caught:
+        environment_guard.main(env)
+    assert calls == [("GET", "https://api.github.com/repos/o/r/environments/prod%20eu", "tok")]
+    message = str(caught.value)
+    assert message.startswith(
+        "environment_guard: refusing to apply through the GitHub environment `prod eu`: "
+        "no required reviewers; every branch may deploy to it (no deployment branch policy). "
+        "Set it up once (docs/ci.md, steps 6 and 7): Settings -> Environments -> prod eu -> "
+    )
+    assert "`Selected branches` -> main; put the same" in message
+    with pytest.raises(SystemExit, match=r"`Selected branches` -> staging; put the same"):
+        environment_guard.main({**env, "GITHUB_REF_NAME": "staging"})
+    calls.clear()
+    answer = {
+        "protection_rules": [{"type": "required_reviewers", "reviewers": [{"type": "Team"}]}],
+        "deployment_branch_policy": {"protected_branches": True},
+    }
+    (tmp_path / ".github" / "CODEOWNERS").write_text("/.github/\n")
+    with pytest.raises(SystemExit, match=r"\.github/CODEOWNERS gives /\.github/ no owner\. "):
+        environment_guard.main(env)
+    (tmp_path / ".github" / "CODEOWNERS").write_text("/.github/ @acme/platform\n")
+    assert environment_guard.main(env) == 0
+    assert capsys.readouterr().out == (
+        "environment_guard: `prod eu` requires a review and restricts its branches\n"
+    )
+
+
+# --------------------------------------------------------- alicloud_oidc
+
+ENV = {
+    "ALIBABA_CLOUD_OIDC_PROVIDER_ARN": "acs:ram::123:oidc-provider/github-actions",
+    "ALIBABA_CLOUD_ROLE_ARN": "acs:ram::123:role/imgpipe-ci-plan-prod",
+}
+
+
+def test_the_oidc_token_goes_to_sts_over_https_by_default():
+    req = alicloud_oidc.sts_request(ENV, "the-oidc-token")
+    assert req.type == "https" and req.host == "sts.aliyuncs.com"
+    assert req.full_url.startswith("https://sts.aliyuncs.com/?")
+    assert b"the-oidc-token" in req.data and "the-oidc-token" not in req.full_url
+
+
+def test_an_sts_endpoint_given_is_used_as_given():
+    req = alicloud_oidc.sts_request(
+        {**ENV, "ALIBABA_CLOUD_STS_ENDPOINT": "https://sts-vpc.cn-hangzhou.aliyuncs.com/"}, "t"
+    )
+    assert req.full_url.startswith("https://sts-vpc.cn-hangzhou.aliyuncs.com/?Version=")
+
+
+def test_the_workflows_leave_sts_at_its_https_default():
+    for workflow in (REPO_ROOT / ".github" / "workflows").glob("*.yml"):
+        text = workflow.read_text()
+        for line in text.splitlines():
+            if "ALIBABA_CLOUD_STS_ENDPOINT" in line:
+                assert "https://" in line and "http://" not in line, (workflow.name, line)
+
+
+class Urlopen:
+    """urllib.request.urlopen for alicloud_oidc: GitHub's token, then STS's answer."""
+
+    def __init__(self, sts_answer=None, sts_error=None, token_error=None):
+        self.requests: list = []
+        self.sts_answer = sts_answer or {
+            "Credentials": {
+                "AccessKeyId": "STS.id",
+                "AccessKeySecret": "s3cret",
+                "SecurityToken": "tok",
+            }
+        }
+        self.sts_error, self.token_error = sts_error, token_error
+
+    def __call__(self, req, timeout=None):
+        import io
+
+        self.requests.append(req)
+        if "sts" in req.host:
+            if self.sts_error:
+                raise self.sts_error
+            return io.BytesIO(json.dumps(self.sts_answer).encode())
+        if self.token_error:
+            raise self.token_error
+        return io.BytesIO(json.dumps({"value": "the-oidc-token"}).encode())
+
+
+def oidc_env(tmp_path, **extra) -> dict:
+    return {
+        "GITHUB_ENV": str(tmp_path / "github_env"),
+        "ACTIONS_ID_TOKEN_REQUEST_URL": "https://pipelines.actions.githubusercontent.com/token",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "bearer-1",
+        **ENV,
+        **extra,
+    }
+
+
+def test_the_exchange_end_to_end_exports_what_the_provider_reads(tmp_path, monkeypatch, capsys):
+    opener = Urlopen()
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", opener)
+    assert alicloud_oidc.main(oidc_env(tmp_path)) == 0
+    github, sts = opener.requests
+    assert github.full_url == (
+        "https://pipelines.actions.githubusercontent.com/token?audience=sts.aliyuncs.com"
+    )
+    assert github.get_header("Authorization") == "Bearer bearer-1"
+    assert sts.get_method() == "POST" and sts.full_url.startswith("https://sts.aliyuncs.com/?")
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(sts.full_url).query))
+    assert (query["Format"], query["Version"]) == ("JSON", "2015-04-01")
+    form = dict(urllib.parse.parse_qsl(sts.data.decode()))
+    assert form == {
+        "OIDCProviderArn": ENV["ALIBABA_CLOUD_OIDC_PROVIDER_ARN"],
+        "OIDCToken": "the-oidc-token",
+        "RoleArn": ENV["ALIBABA_CLOUD_ROLE_ARN"],
+        "RoleSessionName": "github-actions",
+        "DurationSeconds": "3600",
+    }
+    assert (tmp_path / "github_env").read_text().splitlines() == [
+        "ALIBABA_CLOUD_ACCESS_KEY_ID=STS.id",
+        "ALICLOUD_ACCESS_KEY=STS.id",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET=s3cret",
+        "ALICLOUD_SECRET_KEY=s3cret",
+        "ALIBABA_CLOUD_SECURITY_TOKEN=tok",
+        "ALICLOUD_SECURITY_TOKEN=tok",
+    ]
+    assert capsys.readouterr().out.splitlines() == [
+        "::add-mask::STS.id",
+        "::add-mask::s3cret",
+        "::add-mask::tok",
+        f"alicloud_oidc: assumed {ENV['ALIBABA_CLOUD_ROLE_ARN']} through OIDC",
+    ]
+
+
+def test_session_name_and_duration_come_from_the_environment(tmp_path, monkeypatch):
+    opener = Urlopen()
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", opener)
+    name = "r" * 70  # STS takes at most 64 characters
+    alicloud_oidc.main(oidc_env(tmp_path, ROLE_SESSION_NAME=name, DURATION_SECONDS="900"))
+    form = dict(urllib.parse.parse_qsl(opener.requests[1].data.decode()))
+    assert (form["RoleSessionName"], form["DurationSeconds"]) == ("r" * 64, "900")
+
+
+def test_the_sts_endpoint_with_a_query_gets_the_rest_appended():
+    req = alicloud_oidc.sts_request(
+        {**ENV, "ALIBABA_CLOUD_STS_ENDPOINT": "https://sts.example/?a=1"}, "t"
+    )
+    assert req.full_url.startswith("https://sts.example/?a=1&")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"ACTIONS_ID_TOKEN_REQUEST_TOKEN": ""}, "the job needs `id-token: write`"),
+        ({"ACTIONS_ID_TOKEN_REQUEST_URL": ""}, "the job needs `id-token: write`"),
+        ({"ALIBABA_CLOUD_ROLE_ARN": ""}, "set ALIBABA_CLOUD_OIDC_PROVIDER_ARN"),
+        ({"ALIBABA_CLOUD_OIDC_PROVIDER_ARN": ""}, "set ALIBABA_CLOUD_OIDC_PROVIDER_ARN"),
+        ({"GITHUB_ENV": ""}, "GITHUB_ENV is not set"),
+    ],
+)
+def test_what_is_missing_stops_the_step_with_a_message(tmp_path, monkeypatch, extra, message):
+    """A SystemExit without a message would be exit status 0: the step would pass."""
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", Urlopen())
+    with pytest.raises(SystemExit) as caught:
+        alicloud_oidc.main(oidc_env(tmp_path, **extra))
+    assert isinstance(caught.value.code, str) and message in caught.value.code
+    assert not (tmp_path / "github_env").exists()
+
+
+def test_every_failure_of_the_exchange_fails_the_step(tmp_path, monkeypatch):
+    import io
+    import urllib.error
+
+    refused = urllib.error.HTTPError(
+        "https://sts.aliyuncs.com/", 400, "Bad", {}, io.BytesIO(b'{"Code":"AuthenticationFail"}')
+    )
+    cases = [
+        (Urlopen(sts_error=refused), 'HTTP 400 {"Code":"AuthenticationFail"} (docs/ci.md'),
+        (Urlopen(sts_error=urllib.error.URLError("down")), "no usable answer from STS"),
+        (Urlopen(sts_answer={"Message": "odd"}), "unexpected STS answer: {'Message': 'odd'}"),
+        (Urlopen(token_error=urllib.error.URLError("no")), "GitHub gave no OIDC token"),
+    ]
+    for opener, message in cases:
+        monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", opener)
+        with pytest.raises(SystemExit) as caught:
+            alicloud_oidc.main(oidc_env(tmp_path))
+        assert isinstance(caught.value.code, str) and message in caught.value.code
+        assert not (tmp_path / "github_env").exists()
+
+
+# --------------------------------------------------------- reviewed_plan
+
+
+def test_reviewed_plan_as_the_apply_job_runs_it(tmp_path, monkeypatch, capsys):
+    """Only what the workflow sets (no GITHUB_API_URL, WORKFLOW_FILE, LINK_*): GitHub's
+    API with the job's token on every call, the link asked for 6 times 10 s apart
+    while it lags, then the plan of the pull request's last commit."""
+    import reviewed_plan
+
+    merge, head = "a" * 40, "b" * 40
+    merged = {
+        "number": 7,
+        "merged_at": "2026-11-27T10:00:00Z",
+        "merge_commit_sha": merge,
+        "base": {"ref": "main"},
+        "head": {"sha": head},
+    }
+    answers = {
+        f"https://api.github.com/repos/o/r/commits/{merge}/pulls": [[], [], [], [], [], [merged]],
+        "https://api.github.com/repos/o/r/actions/workflows/terraform.yml/runs"
+        f"?head_sha={head}&event=pull_request&status=success&per_page=20": [
+            {"workflow_runs": [{"id": 42, "head_sha": head}]}
+        ],
+        "https://api.github.com/repos/o/r/actions/runs/42/artifacts": [
+            {"artifacts": [{"name": f"tfplan-prod-{head}", "expired": False}]}
+        ],
+    }
+    calls, slept = [], []
+
+    def call(method, url, token, payload=None):
+        calls.append((method, url, token))
+        return answers[url].pop(0)
+
+    monkeypatch.setattr(reviewed_plan, "call", call)
+    monkeypatch.setattr(reviewed_plan.time, "sleep", slept.append)
+    out = tmp_path / "github_output"
+    env = {
+        "GITHUB_REPOSITORY": "o/r",
+        "GITHUB_SHA": merge,
+        "GITHUB_REF_NAME": "main",
+        "TF_ENV": "prod",
+        "GITHUB_TOKEN": "tok",
+        "GITHUB_OUTPUT": str(out),
+    }
+    assert reviewed_plan.main(env) == 0
+    assert {(m, t) for m, _, t in calls} == {("GET", "tok")} and len(calls) == 8
+    assert slept == [10.0] * 5
+    lines = ["run_id=42", f"artifact=tfplan-prod-{head}", "pr=7"]
+    assert out.read_text().splitlines() == lines
+    assert capsys.readouterr().out.splitlines() == lines
+
+
+def test_reviewed_plan_gives_up_after_its_attempts_without_a_last_wait(monkeypatch):
+    import reviewed_plan
+
+    slept: list[float] = []
+    open_pull = {"number": 3, "state": "open", "merged_at": None, "base": {"ref": "main"}}
+    monkeypatch.setattr(reviewed_plan, "call", lambda *a, **k: [open_pull])
+    monkeypatch.setattr(reviewed_plan.time, "sleep", slept.append)
+    with pytest.raises(SystemExit) as caught:
+        reviewed_plan.merged_pull(
+            "https://api", "o/r", "a" * 40, "main", token="t", attempts=3, delay=2.0
+        )
+    assert slept == [2.0, 2.0]
+    assert "(GitHub listed: #3 (open into main, merge commit None); asked 3 times)" in str(
+        caught.value
+    )
+
+
+@pytest.mark.parametrize(
+    ("applied", "line"),
+    [
+        (PLAN.replace("photos-src", "photos-sr0"), 5),  # the bucket's line
+        (PLAN.replace("Terraform will", "OpenTofu will"), 1),
+        (PLAN + "extra\n", 9),  # the same lines, then one more: after the last shared
+    ],
+)
+def test_the_refusal_names_the_first_line_that_differs(applied, line):
+    with pytest.raises(SystemExit, match=rf"the texts first differ at line {line}\. "):
+        verify(applied, comment(PLAN))
+
+
+def test_verify_plan_as_the_apply_job_runs_it(tmp_path, monkeypatch, capsys):
+    """GitHub's API with the job's token, this environment's comment of this pull
+    request, one line when it matches and the pull request named when not."""
+    asked = []
+
+    def find(api, repo, pr, env_name, token):
+        asked.append((api, repo, pr, env_name, token))
+        return {"body": comment(PLAN)}
+
+    monkeypatch.setattr(verify_plan, "find", find)
+    shown = tmp_path / "shown.txt"
+    shown.write_text(PLAN)
+    env = {
+        "SHOW_FILE": str(shown),
+        "PR_NUMBER": "7",
+        "GITHUB_REPOSITORY": "o/r",
+        "TF_ENV": "prod",
+        "GITHUB_TOKEN": "tok",
+    }
+    assert verify_plan.main(env) == 0
+    assert asked == [("https://api.github.com", "o/r", 7, "prod", "tok")]
+    assert capsys.readouterr().out == (
+        "verify_plan: the plan file is the plan reviewed on #7 (prod)\n"
+    )
+    shown.write_text(PLAN + "more\n")
+    with pytest.raises(SystemExit, match=r"not the plan reviewed on #7 \(prod\)"):
+        verify_plan.main(env)
+
+
+def test_each_script_reads_the_jobs_environment_when_run_as_a_step(tmp_path, monkeypatch):
+    """`python3 .github/scripts/x.py` calls main() with no argument: os.environ."""
+    import reviewed_plan
+
+    for name in ("GITHUB_ENV", "ALIBABA_CLOUD_ROLE_ARN", "GITHUB_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit, match="GITHUB_ENV is not set"):
+        alicloud_oidc.main()
+    monkeypatch.setenv("GITHUB_ENV", str(tmp_path / "github_env"))
+    with pytest.raises(SystemExit, match="set ALIBABA_CLOUD_OIDC_PROVIDER_ARN"):
+        alicloud_oidc.main()
+
+    plan = tmp_path / "plan.txt"
+    plan.write_text(PLAN)
+    for key, value in {
+        "GITHUB_REPOSITORY": "o/r",
+        "PR_NUMBER": "7",
+        "GITHUB_TOKEN": "tok",
+        "TF_ENV": "prod",
+        "PLAN_TEXT_FILE": str(plan),
+        "SHOW_FILE": str(plan),
+        "RUN_URL": "https://run",
+        "GITHUB_SHA": "a" * 40,
+        "GITHUB_REF_NAME": "main",
+        "CODEOWNERS_FILE": str(tmp_path / "CODEOWNERS"),
+    }.items():
+        monkeypatch.setenv(key, value)
+    seen = []
+
+    def call(method, url, token, payload=None):
+        seen.append((method, url.split("?")[0], token))
+        if url.endswith("/pulls"):
+            return []
+        if "environments" in url:
+            return {"protection_rules": [], "deployment_branch_policy": None}
+        return [] if method == "GET" else {}
+
+    for module in (plan_comment, reviewed_plan, environment_guard):
+        monkeypatch.setattr(module, "call", call)
+    monkeypatch.setattr(reviewed_plan.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(verify_plan, "find", lambda *a: {"body": comment(PLAN)})
+    assert plan_comment.main() == 0
+    assert verify_plan.main() == 0
+    with pytest.raises(SystemExit, match="is not the merge commit"):
+        reviewed_plan.main()
+    with pytest.raises(SystemExit, match="refusing to apply through the GitHub environment `prod`"):
+        environment_guard.main()
+    assert {token for _, _, token in seen} == {"tok"}
+    assert ("POST", "https://api.github.com/repos/o/r/issues/7/comments", "tok") in seen
+
+
+def test_the_sts_request_is_a_form_stamped_in_utc(monkeypatch):
+    """A self-hosted runner in another time zone still sends UTC (STS refuses a
+    Timestamp off by hours), as a form STS can read."""
+    import time
+    from datetime import datetime, timezone
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        req = alicloud_oidc.sts_request(ENV, "t")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    stamp = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(req.full_url).query))["Timestamp"]
+    sent = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    assert abs((datetime.now(timezone.utc) - sent).total_seconds()) < 120
+    assert req.get_header("Content-type") == "application/x-www-form-urlencoded"
+
+
+def test_the_scripts_messages_word_for_word(tmp_path, monkeypatch):
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", Urlopen())
+    cases = [
+        (
+            {"GITHUB_ENV": ""},
+            "alicloud_oidc: GITHUB_ENV is not set (run inside GitHub Actions)",
+        ),
+        (
+            {"ACTIONS_ID_TOKEN_REQUEST_TOKEN": ""},
+            "alicloud_oidc: no OIDC token available: the job needs `id-token: write`",
+        ),
+        (
+            {"ALIBABA_CLOUD_ROLE_ARN": ""},
+            "alicloud_oidc: set ALIBABA_CLOUD_OIDC_PROVIDER_ARN (repository variable) and "
+            "ALIBABA_CLOUD_ROLE_ARN (variable of the job's GitHub environment) from the "
+            "outputs of examples/ci-oidc (docs/ci.md, step 4)",
+        ),
+    ]
+    for extra, message in cases:
+        with pytest.raises(SystemExit) as caught:
+            alicloud_oidc.main(oidc_env(tmp_path, **extra))
+        assert caught.value.code == message

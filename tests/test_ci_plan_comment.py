@@ -1,0 +1,259 @@
+"""plan_comment.py against a GitHub stand-in that checks what real GitHub would:
+the job's token on every call, comments in pages of 100 (the plan comment
+found on any page), one comment per environment updated in place, and the
+comment's size limit at its edge.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.parse
+from typing import ClassVar
+
+import pytest
+from ci_standin import JsonApi, serve
+
+from imgpipe import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / ".github" / "scripts"))
+import plan_comment
+
+TOKEN = "ghs_job_token"
+
+
+class GitHub(JsonApi):
+    comments: ClassVar[list[dict]] = []
+    calls: ClassVar[list[tuple[str, str]]] = []
+
+    def _authorized(self) -> bool:
+        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            self._send(401, {"message": "Bad credentials"})
+            return False
+        return True
+
+    def _body(self) -> dict:
+        return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+
+    def do_GET(self):
+        GitHub.calls.append(("GET", self.path))
+        if not self._authorized():
+            return
+        url = urllib.parse.urlparse(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        per_page, page = int(query["per_page"][0]), int(query["page"][0])
+        assert url.path == "/repos/o/r/issues/7/comments" and per_page <= 100
+        start = (page - 1) * per_page
+        self._send(200, self.comments[start : start + per_page])
+
+    def do_POST(self):
+        GitHub.calls.append(("POST", self.path))
+        if not self._authorized():
+            return
+        assert self.path == "/repos/o/r/issues/7/comments"
+        comment = {"id": 1000 + len(self.comments), "body": self._body()["body"]}
+        GitHub.comments.append(comment)
+        self._send(201, comment)
+
+    def do_PATCH(self):
+        GitHub.calls.append(("PATCH", self.path))
+        if not self._authorized():
+            return
+        cid = int(self.path.rsplit("/", 1)[1])
+        for comment in self.comments:
+            if comment["id"] == cid:
+                comment["body"] = self._body()["body"]
+                return self._send(200, comment)
+        return self._send(404, {"message": "Not Found"})
+
+
+@pytest.fixture
+def api():
+    GitHub.comments, GitHub.calls = [], []
+    with serve(GitHub) as url:
+        yield url
+
+
+def post(api, tmp_path, text: str, env_name: str = "prod", capsys=None) -> str:
+    plan = tmp_path / "plan.txt"
+    plan.write_text(text)
+    env = {
+        "GITHUB_API_URL": api,
+        "GITHUB_REPOSITORY": "o/r",
+        "PR_NUMBER": "7",
+        "GITHUB_TOKEN": TOKEN,
+        "TF_ENV": env_name,
+        "PLAN_TEXT_FILE": str(plan),
+        "RUN_URL": "https://github.com/o/r/actions/runs/99",
+    }
+    assert plan_comment.main(env) == 0
+    return capsys.readouterr().out if capsys else ""
+
+
+def test_the_plan_comment_is_found_on_any_page_and_updated_in_place(api, tmp_path, capsys):
+    """230 other comments first: the plan comment is the 231st, on page 3."""
+    GitHub.comments = [{"id": i, "body": f"chatter {i}"} for i in range(230)]
+    assert post(api, tmp_path, "Plan: 1 to add.\n", capsys=capsys) == "plan comment created\n"
+    GitHub.calls.clear()
+    assert post(api, tmp_path, "Plan: 2 to add.\n", capsys=capsys) == "plan comment updated\n"
+    assert GitHub.calls == [
+        ("GET", "/repos/o/r/issues/7/comments?per_page=100&page=1"),
+        ("GET", "/repos/o/r/issues/7/comments?per_page=100&page=2"),
+        ("GET", "/repos/o/r/issues/7/comments?per_page=100&page=3"),
+        ("PATCH", "/repos/o/r/issues/comments/1230"),
+    ]
+    (ours,) = [c for c in GitHub.comments if plan_comment.marker("prod") in c["body"]]
+    assert "**Plan: 2 to add.**" in ours["body"] and len(GitHub.comments) == 231
+    assert "[Workflow run](https://github.com/o/r/actions/runs/99)" in ours["body"]
+
+
+def test_exactly_100_comments_then_none_reads_the_empty_second_page(api, tmp_path):
+    GitHub.comments = [{"id": i, "body": "x"} for i in range(100)]
+    post(api, tmp_path, "Plan: 1 to add.\n")
+    gets = [path for method, path in GitHub.calls if method == "GET"]
+    assert gets[-1].endswith("page=2") and len(gets) == 2
+    assert [m for m, _ in GitHub.calls] == ["GET", "GET", "POST"]
+
+
+def test_each_environment_has_its_own_comment(api, tmp_path):
+    post(api, tmp_path, "Plan: 1 to add.\n", "prod")
+    post(api, tmp_path, "Plan: 3 to add.\n", "staging")
+    post(api, tmp_path, "Plan: 4 to add.\n", "prod")
+    bodies = {c["id"]: c["body"] for c in GitHub.comments}
+    assert len(bodies) == 2
+    assert "**Plan: 4 to add.**" in bodies[1000] and "`prod`" in bodies[1000]
+    assert "**Plan: 3 to add.**" in bodies[1001] and "`staging`" in bodies[1001]
+
+
+def test_every_call_carries_the_jobs_token(api, tmp_path):
+    post(api, tmp_path, "Plan: 1 to add.\n")
+    post(api, tmp_path, "Plan: 1 to add.\n")
+    assert [m for m, _ in GitHub.calls] == ["GET", "POST", "GET", "PATCH"]  # none refused
+
+
+@pytest.mark.parametrize(
+    ("text", "summary"),
+    [
+        (
+            "...\nPlan: 1 to add, 0 to change, 0 to destroy.\n",
+            "**Plan: 1 to add, 0 to change, 0 to destroy.**",
+        ),
+        (
+            "No changes. Your infrastructure matches the configuration.\n",
+            "**No changes. Your infrastructure matches the configuration.**",
+        ),
+        ("  Plan: indented is not the summary\n", "**Plan produced (no summary line found).**"),
+        ("plan: 1 to add.\n", "**Plan produced (no summary line found).**"),
+    ],
+)
+def test_the_summary_line(text, summary):
+    assert plan_comment.summarize(text) == summary
+
+
+def room() -> int:
+    """The plan text a comment can show whole: the limit less the comment around it."""
+    return plan_comment.MAX_BODY - len(plan_comment.render("prod", "", "S", "U"))
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+def test_the_comment_size_limit_at_its_edge(extra):
+    """A plan of exactly the room left is shown whole; one character more is cut
+    60 characters short of it and marked, and the comment stays under GitHub's
+    65,536."""
+    size = room() + extra
+    text = "x" * size
+    body = plan_comment.render("prod", text, "S", "U")
+    shown, sha, truncated = plan_comment.parse(body)
+    assert len(body) <= plan_comment.MAX_BODY < 65_536
+    assert sha == plan_comment.digest(text)
+    if extra == 0:
+        assert (shown, truncated) == (text, False) and len(body) == plan_comment.MAX_BODY
+    else:
+        assert truncated and shown == text[: size - 1 - 60]
+
+
+@pytest.mark.parametrize(
+    "inside",
+    [plan_comment.FENCE_OPEN, "Plan text SHA-256: `0000`\n"],
+)
+def test_the_comments_own_markup_inside_a_plan_is_plan_text(inside):
+    text = f"Plan: 1 to add.\n{inside}more\n"
+    body = plan_comment.render("prod", text, plan_comment.summarize(text), "U")
+    assert plan_comment.parse(body) == (text, plan_comment.digest(text), False)
+
+
+def test_main_defaults_to_githubs_api(tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def call(method, url, token, payload=None):
+        calls.append((method, url, token, payload and sorted(payload)))
+        return []
+
+    monkeypatch.setattr(plan_comment, "call", call)
+    plan = tmp_path / "plan.txt"
+    plan.write_text("No changes.\n")
+    env = {
+        "GITHUB_REPOSITORY": "o/r",
+        "PR_NUMBER": "7",
+        "GITHUB_TOKEN": TOKEN,
+        "TF_ENV": "dev",
+        "PLAN_TEXT_FILE": str(plan),
+        "RUN_URL": "https://run",
+    }
+    assert plan_comment.main(env) == 0
+    assert calls == [
+        (
+            "GET",
+            "https://api.github.com/repos/o/r/issues/7/comments?per_page=100&page=1",
+            TOKEN,
+            None,
+        ),
+        ("POST", "https://api.github.com/repos/o/r/issues/7/comments", TOKEN, ["body"]),
+    ]
+    assert capsys.readouterr().out == "plan comment created\n"
+
+
+# ------------------------------------------------------------ github_api.call
+
+
+class Echo(JsonApi):
+    """Answers every call with what it received; /refuse answers 403 as GitHub does."""
+
+    def _echo(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else None
+        if self.path == "/refuse":
+            return self._send(403, {"message": "Resource not accessible by integration"})
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        return self._send(200, {"method": self.command, "headers": headers, "body": body})
+
+    do_GET = do_POST = do_PATCH = _echo
+
+
+def test_call_sends_what_githubs_rest_api_asks_for():
+    import github_api
+
+    with serve(Echo) as url:
+        got = github_api.call("PATCH", f"{url}/x", TOKEN, {"body": "é"})
+        plain = github_api.call("GET", f"{url}/x", TOKEN)
+    assert got["method"] == "PATCH" and json.loads(got["body"]) == {"body": "é"}
+    assert got["headers"]["authorization"] == f"Bearer {TOKEN}"
+    assert got["headers"]["accept"] == "application/vnd.github+json"
+    assert got["headers"]["x-github-api-version"] == "2022-11-28"
+    assert plain["method"] == "GET" and plain["body"] is None
+
+
+def test_call_failures_are_one_line_with_githubs_answer_or_its_absence():
+    import github_api
+    from conftest import free_port
+
+    with serve(Echo) as url, pytest.raises(github_api.ApiError) as refused:
+        github_api.call("GET", f"{url}/refuse", TOKEN)
+    assert refused.value.status == 403
+    assert str(refused.value).startswith(f"GitHub API GET {url}/refuse: HTTP 403 ")
+    assert "Resource not accessible by integration" in str(refused.value)
+    nobody = f"http://127.0.0.1:{free_port()}/x"
+    with pytest.raises(github_api.ApiError) as silent:
+        github_api.call("GET", nobody, TOKEN)
+    assert silent.value.status is None
+    assert str(silent.value).startswith(f"GitHub API GET {nobody}: no usable answer (")

@@ -1,0 +1,302 @@
+"""`imgpipe smoke` at its edges: versioned buckets, whose dead letter it takes,
+variants of zero bytes.
+
+In-process stand-ins with the behaviour that matters here, through the same
+`Smoke` the command runs: OSS buckets that keep every version (a delete
+without a version id only adds a delete marker, as OSS versioning does:
+"DeleteObject ... If versioning is enabled ... OSS inserts a delete marker"),
+a pipeline that writes the variants when the photo arrives and dead-letters
+the Archive upload, and a queue that records what was deleted and released.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import oss2
+import pytest
+
+from imgpipe.smoke import Message, Smoke, SmokeError, Stack
+from imgproc import load_config
+
+SRC, DST = "photos-src", "photos-out"
+
+
+class VersionedBucket:
+    """oss2.Bucket's put/head/delete over a bucket with versioning enabled."""
+
+    def __init__(self, name: str, cloud: Cloud) -> None:
+        self.name, self.cloud = name, cloud
+        self.versions: dict[str, list[tuple[str, bytes | None, str]]] = {}  # None: delete marker
+
+    def put_object(self, key, data, headers=None):
+        version = f"v{self.cloud.next_version()}"
+        ctype = (headers or {}).get("Content-Type", "application/octet-stream")
+        self.versions.setdefault(key, []).append((version, data, ctype))
+        self.cloud.uploaded(self, key, data, headers or {})
+        return SimpleNamespace(versionid=version)
+
+    def head_object(self, key):
+        versions = self.versions.get(key)
+        if not versions or versions[-1][1] is None:
+            raise oss2.exceptions.NotFound(404, {}, b"", {})
+        version, data, ctype = versions[-1]
+        return SimpleNamespace(
+            content_length=len(data), headers={"Content-Type": ctype}, versionid=version
+        )
+
+    def delete_object(self, key, params=None):
+        version = (params or {}).get("versionId")
+        if version is None:  # versioned: a delete marker on top, every version kept
+            self.versions.setdefault(key, []).append((f"v{self.cloud.next_version()}", None, ""))
+            return
+        kept = [v for v in self.versions.get(key, []) if v[0] != version]
+        if kept:
+            self.versions[key] = kept
+        else:
+            self.versions.pop(key, None)
+
+    def list_object_versions(self, prefix="", key_marker="", versionid_marker="", max_keys=2):
+        """ListObjectVersions, newest first per key, `max_keys` a page (2: paging is used)."""
+        entries = [
+            (key, version, data is None)
+            for key in sorted(self.versions)
+            if key.startswith(prefix)
+            for version, data, _ in reversed(self.versions[key])
+        ]
+        if key_marker:
+            at = entries.index(next(e for e in entries if e[:2] == (key_marker, versionid_marker)))
+            entries = entries[at + 1 :]
+        page, rest = entries[:max_keys], entries[max_keys:]
+        info = [SimpleNamespace(key=k, versionid=v, marker=m) for k, v, m in page]
+        return SimpleNamespace(
+            versions=[i for i in info if not i.marker],
+            delete_marker=[i for i in info if i.marker],
+            is_truncated=bool(rest),
+            next_key_marker=page[-1][0] if rest else "",
+            next_versionid_marker=page[-1][1] if rest else "",
+        )
+
+    def leftovers(self) -> dict[str, int]:
+        """key -> versions and delete markers still stored."""
+        return {k: len(v) for k, v in self.versions.items() if v}
+
+
+@dataclass
+class Queue:
+    messages: list[Message] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+
+    def receive(self, wait_seconds):
+        for m in self.messages:
+            if m.message_id not in self.deleted and m.message_id not in self.released:
+                return m
+        return None
+
+    def delete(self, message):
+        self.deleted.append(message.message_id)
+
+    def release(self, message):
+        self.released.append(message.message_id)
+
+
+def destination_record(bucket: str, key: str) -> str:
+    """FC's asynchronous-invocation destination record for a failed upload of `key`."""
+    return json.dumps(
+        {
+            "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 4},
+            "requestPayload": json.dumps(
+                {"data": {"oss": {"bucket": {"name": bucket}, "object": {"key": key}}}}
+            ),
+            "responsePayload": json.dumps({"errorType": "StorageError"}),
+        }
+    )
+
+
+class Cloud:
+    """Both buckets and the pipeline between them."""
+
+    def __init__(self, stack, *, variant_bytes=lambda key: b"x" * 100, before=(), churn=False):
+        self.stack, self.variant_bytes, self.churn = stack, variant_bytes, churn
+        self.queue = Queue(messages=list(before))
+        self.version = 0
+        self.buckets = {SRC: VersionedBucket(SRC, self), DST: VersionedBucket(DST, self)}
+
+    def next_version(self) -> int:
+        self.version += 1
+        return self.version
+
+    def uploaded(self, bucket, key, data, headers):
+        if bucket.name != SRC:
+            return
+        relative = key.removeprefix(self.stack.source_prefix)
+        if headers.get("x-oss-storage-class") == "Archive":  # the function fails: FC gives up
+            body = destination_record(SRC, key)
+            self.queue.messages.append(Message("h-ours", body, message_id="ours"))
+            return
+        target = self.buckets[DST]
+        for out_key, ctype in self.stack.expected_outputs(relative):
+            # the function writes each variant; retries write it again (more versions)
+            for _ in range(3):
+                target.put_object(out_key, self.variant_bytes(out_key), {"Content-Type": ctype})
+            if self.churn:  # deleted once in between (a delete marker), written again
+                target.delete_object(out_key)
+                target.put_object(out_key, self.variant_bytes(out_key), {"Content-Type": ctype})
+
+
+def stack() -> Stack:
+    return Stack(
+        source_bucket=SRC,
+        target_bucket=DST,
+        queue_name="dead-letters",
+        region="cn-hangzhou",
+        account="1234567890123456",
+        source_prefix="uploads/",
+        config=load_config('{"variants": [{"name": "thumb", "width": 64, "formats": ["jpeg"]}]}'),
+    )
+
+
+def smoke(cloud: Cloud, run_id: str = "run1") -> Smoke:
+    now = [0.0]
+
+    def sleep(s):
+        now[0] += s
+
+    return Smoke(
+        stack=cloud.stack,
+        oss=lambda name: cloud.buckets[name],
+        queue=cloud.queue,
+        run_id=run_id,
+        timeout=10,
+        dlq_timeout=10,
+        poll=1,
+        say=lambda _line: None,
+        clock=lambda: now[0],
+        sleep=sleep,
+    )
+
+
+# ------------------------------------------------------------- versioning
+
+
+def test_versioned_buckets_keep_no_version_of_anything_it_wrote():
+    cloud = Cloud(stack())
+    cloud.buckets[DST].put_object("resized/thumb/keep.jpg.jpg", b"not ours", {})
+    report = smoke(cloud).run()
+    assert report.dead_letter_s is not None and len(report.variants) == 1
+    assert cloud.buckets[SRC].leftovers() == {}
+    # the variant's three versions (two pages of them) are gone; someone else's object stays
+    assert cloud.buckets[DST].leftovers() == {"resized/thumb/keep.jpg.jpg": 1}
+
+
+def test_delete_markers_of_what_it_wrote_go_too():
+    cloud = Cloud(stack(), churn=True)
+    smoke(cloud).run()
+    assert cloud.buckets[DST].leftovers() == {}
+
+
+def test_a_failed_run_still_removes_every_version():
+    cloud = Cloud(stack(), variant_bytes=lambda _k: b"")
+    with pytest.raises(SmokeError, match="0 bytes"):
+        smoke(cloud).run()
+    assert cloud.buckets[SRC].leftovers() == {}
+    assert cloud.buckets[DST].leftovers() == {}
+
+
+# ---------------------------------------------------------- the drill's letter
+
+
+def test_only_the_drills_own_dead_letter_is_taken():
+    """Another run's Archive upload, this run's photo (not the drill's upload) and a
+    stranger's failure are all put back; this run's Archive upload, base64-encoded
+    as MNS may store it, is the one deleted."""
+    theirs = destination_record(SRC, "uploads/imgpipe-smoke/run2/archived.jpg")
+    same_run_other_key = destination_record(SRC, "uploads/imgpipe-smoke/run1/photo.jpg")
+    stranger = destination_record(SRC, "uploads/holiday/archived.jpg")
+    cloud = Cloud(
+        stack(),
+        before=[
+            Message("h1", theirs, message_id="run2"),
+            Message("h2", same_run_other_key, message_id="photo"),
+            Message("h3", stranger, message_id="stranger"),
+        ],
+    )
+    real = cloud.uploaded
+
+    def encoded(bucket, key, data, headers):
+        real(bucket, key, data, headers)
+        if headers.get("x-oss-storage-class") == "Archive":
+            ours = cloud.queue.messages[-1]
+            cloud.queue.messages[-1] = Message(
+                ours.receipt_handle,
+                base64.b64encode(ours.body.encode()).decode(),
+                message_id="ours",
+            )
+
+    cloud.uploaded = encoded
+    smoke(cloud).run()
+    assert cloud.queue.deleted == ["ours"]
+    assert cloud.queue.released == ["run2", "photo", "stranger"]
+
+
+def test_a_run_id_that_is_a_prefix_of_another_does_not_take_its_letter():
+    """Run `run1` must not take run `run12`'s dead letter."""
+    other = destination_record(SRC, "uploads/imgpipe-smoke/run12/archived.jpg")
+    cloud = Cloud(stack(), before=[Message("h1", other, message_id="run12")])
+    smoke(cloud).run()
+    assert cloud.queue.deleted == ["ours"] and cloud.queue.released == ["run12"]
+
+
+# ------------------------------------------------------------ zero bytes
+
+
+@pytest.mark.parametrize(("size", "passes"), [(0, False), (1, True)])
+def test_a_variant_of_zero_bytes_fails_and_of_one_byte_passes(size, passes):
+    cloud = Cloud(stack(), variant_bytes=lambda _k: b"v" * size)
+    job = smoke(cloud)
+    if passes:
+        assert job.run().variants[0]["bytes"] == 1
+    else:
+        with pytest.raises(SmokeError, match=r"resized/thumb/imgpipe-smoke/run1/photo\.jpg\.jpg"):
+            job.run()
+
+
+# ------------------------------------------------------- MNS, over its REST API
+
+
+def test_the_queue_calls_mns_as_documented():
+    """Receive a batch (waitseconds), put someone else's message back at once
+    (ChangeMessageVisibility to 1 s, not the 30 s visibility), delete ours; a
+    refused call is an MnsError with MNS's code."""
+    import time
+
+    from standins import MnsStandIn
+
+    from imgpipe.smoke import Credentials, MnsError, MnsQueue
+
+    with MnsStandIn("dead-letters") as mns:
+        first = mns.send("theirs")
+        mns.send("ours")
+        queue = MnsQueue(mns.endpoint, "dead-letters", Credentials("k", "s"))
+        got = queue.receive_batch(16, 3)
+        assert [m.body for m in got] == ["theirs", "ours"]
+        assert got[0].message_id == first and got[0].dequeue_count == 1
+        assert isinstance(got[0].enqueue_ms, int) and got[0].receipt_handle.startswith("1-")
+        (get,) = [r for r in mns.requests if r.method == "GET"]
+        assert get.query == {"numOfMessages": "16", "waitseconds": "3"}
+        queue.release(got[0])
+        (put,) = [r for r in mns.requests if r.method == "PUT"]
+        assert put.query == {"receiptHandle": got[0].receipt_handle, "visibilityTimeout": "1"}
+        theirs = next(m for m in mns.messages if m.body == "theirs")
+        assert theirs.visible_at - time.monotonic() <= 1.0  # back within a second
+        queue.delete(got[1])
+        assert mns.bodies() == ["theirs"]
+        with pytest.raises(MnsError) as caught:
+            queue.release(got[1])  # gone: its handle is refused
+        assert caught.value.code == "ReceiptHandleError" and "ReceiptHandleError" in str(
+            caught.value
+        )
