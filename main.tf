@@ -49,6 +49,7 @@ module "imgpipe" {
   cpu                                = var.cpu
   timeout_seconds                    = var.timeout_seconds
   reserved_concurrency               = var.reserved_concurrency
+  warm_instances                     = var.warm_instances
   internet_access                    = var.internet_access
   log_retention_days                 = var.log_retention_days
   async_invocation                   = var.async_invocation

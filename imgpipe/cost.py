@@ -33,6 +33,14 @@ this model's rate flags (`--rate-invocations`, `--rate-gib-second`,
 `--free-invocations`, `--free-gib-seconds`) selects it, since the flags mean
 nothing to the CU model.
 
+Warm instances (`--warm-instances N`, the module's `warm_instances`): the
+CU model adds N provisioned instances kept for `--warm-hours` a month
+(default 730, all the time). The module keeps their vCPU unallocated
+between requests (`always_allocate_cpu = false`), and the same page bills
+an idle vCPU at 0 CU, so an idle warm instance costs its memory and disk:
+N x hours x 3,600 s x (GB x 0.15 + disk GB x 0.05) CU. Its requests are
+already in the estimate as active time.
+
 Both add 0.50 CNY per GiB of outbound traffic (`--egress-gib`); FC bills
 Internet traffic through CDT since 2024-01-05, so check your CDT price.
 Every rate is a parameter, so a price change is a flag, not a code change.
@@ -133,10 +141,13 @@ class CuEstimate:
     disk_mb: float
     duration_ms: float
     egress_gib: float
+    warm_instances: int
+    warm_hours: float
     invocations_cu: float
     vcpu_cu: float
     memory_cu: float
     disk_cu: float
+    warm_cu: float
     total_cu: float
     billable_cu: float
     compute_cny: float
@@ -162,17 +173,22 @@ def cu_estimate(
     *,
     disk_mb: float = 512,
     egress_gib: float = 0.0,
+    warm_instances: int = 0,
+    warm_hours: float = 730.0,
     rates: CuRates = CuRates(),
 ) -> CuEstimate:
-    """One month of `requests` invocations of `duration_ms` each at this size."""
+    """One month of `requests` invocations of `duration_ms` each at this size,
+    plus `warm_instances` kept idle for `warm_hours` (module docstring)."""
     flat = [
         v for v in (*asdict(rates).values(),) for v in (v if isinstance(v, tuple | list) else (v,))
     ]
-    figures = (requests, vcpu, memory_mb, disk_mb, duration_ms, egress_gib, *flat)
+    figures = (requests, vcpu, memory_mb, disk_mb, duration_ms, egress_gib, warm_hours, *flat)
     if not all(math.isfinite(x) for x in figures):
         raise ValueError("every figure and rate must be a finite number")
     if requests < 0 or duration_ms < 0 or egress_gib < 0 or disk_mb < 0:
         raise ValueError("requests, duration, disk and egress must be >= 0")
+    if warm_instances < 0 or not 0 <= warm_hours <= 744:
+        raise ValueError("warm instances must be >= 0 and warm hours 0-744 (a month)")
     if vcpu <= 0 or memory_mb <= 0:
         raise ValueError("vCPU and memory must be > 0")
     if min(flat) < 0 or rates.tier_limits[0] > rates.tier_limits[1]:
@@ -182,7 +198,12 @@ def cu_estimate(
     vcpu_cu = seconds * vcpu * rates.cu_per_vcpu_second
     memory_cu = seconds * memory_mb / 1024 * rates.cu_per_gb_second
     disk_cu = seconds * disk_mb / 1024 * rates.cu_per_disk_gb_second
-    total_cu = invocations_cu + vcpu_cu + memory_cu + disk_cu
+    # idle vCPU: 0 CU (the module sets always_allocate_cpu = false)
+    warm_seconds = warm_instances * warm_hours * 3600
+    warm_cu = warm_seconds * (
+        memory_mb / 1024 * rates.cu_per_gb_second + disk_mb / 1024 * rates.cu_per_disk_gb_second
+    )
+    total_cu = invocations_cu + vcpu_cu + memory_cu + disk_cu + warm_cu
     billable = max(0.0, total_cu - rates.trial_cu)
     compute = tiered_cny(billable, rates)
     traffic = egress_gib * rates.per_egress_gib
@@ -193,10 +214,13 @@ def cu_estimate(
         disk_mb=disk_mb,
         duration_ms=duration_ms,
         egress_gib=egress_gib,
+        warm_instances=warm_instances,
+        warm_hours=warm_hours,
         invocations_cu=invocations_cu,
         vcpu_cu=vcpu_cu,
         memory_cu=memory_cu,
         disk_cu=disk_cu,
+        warm_cu=warm_cu,
         total_cu=total_cu,
         billable_cu=billable,
         compute_cny=compute,
@@ -213,6 +237,14 @@ def format_cu_estimate(e: CuEstimate, rates: CuRates = CuRates()) -> str:
         ("memory", e.memory_cu, f"{e.memory_mb:g} MB x {rates.cu_per_gb_second:g}/GB-s"),
         ("disk", e.disk_cu, f"{e.disk_mb:g} MB x {rates.cu_per_disk_gb_second:g}/GB-s"),
     ]
+    if e.warm_instances:
+        parts.append(
+            (
+                "warm (idle)",
+                e.warm_cu,
+                f"{e.warm_instances} x {e.warm_hours:g} h, memory and disk; idle vCPU 0",
+            )
+        )
     lines = [
         f"Function Compute (CU pricing), {e.requests:,} requests/month at {e.vcpu:g} vCPU, "
         f"{e.memory_mb:g} MB, {e.duration_ms:.0f} ms each",
@@ -444,6 +476,8 @@ def run_cu(args) -> int:
         args.duration_ms,
         disk_mb=disk,
         egress_gib=args.egress_gib,
+        warm_instances=args.warm_instances,
+        warm_hours=args.warm_hours,
         rates=rates,
     )
     warn = size_problem(vcpu, args.memory_mb)
@@ -552,6 +586,20 @@ def add_arguments(parser) -> None:
         metavar="MB",
         type=argtypes.number(0, 10_240),
         help="disk per instance in MB (default 512, the module's; 0 leaves disk out)",
+    )
+    cu.add_argument(
+        "--warm-instances",
+        metavar="N",
+        type=COUNT,
+        default=0,
+        help="instances kept warm (the module's warm_instances), billed idle: memory and disk",
+    )
+    cu.add_argument(
+        "--warm-hours",
+        metavar="H",
+        type=argtypes.number(0, 744),
+        default=730.0,
+        help="hours a month they are kept (default 730: always)",
     )
     cu.add_argument("--cu-invocations", metavar="CU", type=RATE, help="CU per 10,000 (75)")
     cu.add_argument("--cu-vcpu-second", metavar="CU", type=RATE, help="CU per vCPU-second (1)")

@@ -184,3 +184,42 @@ run "environment_counts_bytes_not_characters" {
 
   expect_failures = [alicloud_fcv3_function.this]
 }
+
+# Warm instances (issue 22): none by default; a target and a schedule make
+# one provision config with idle vCPU unbilled.
+run "no_warm_instances_by_default" {
+  command = plan
+
+  module {
+    source = "./modules/function"
+  }
+
+  assert {
+    condition     = length(alicloud_fcv3_provision_config.this) == 0
+    error_message = "no provisioned instances (and no idle cost) unless asked for"
+  }
+}
+
+run "warm_instances_on_a_schedule" {
+  command = plan
+
+  module {
+    source = "./modules/function"
+  }
+
+  variables {
+    warm_instances = {
+      target   = 1
+      schedule = [{ name = "office-hours", cron = "cron(0 0 8 * * *)", target = 3, time_zone = "Asia/Shanghai" }]
+    }
+  }
+
+  assert {
+    condition     = alicloud_fcv3_provision_config.this[0].target == 1 && alicloud_fcv3_provision_config.this[0].always_allocate_cpu == false
+    error_message = "one warm instance at all times, its vCPU unbilled while idle"
+  }
+  assert {
+    condition     = alicloud_fcv3_provision_config.this[0].scheduled_actions[0].schedule_expression == "cron(0 0 8 * * *)" && alicloud_fcv3_provision_config.this[0].scheduled_actions[0].target == 3
+    error_message = "the schedule becomes FC's scheduled action"
+  }
+}

@@ -162,3 +162,33 @@ def test_article_model_says_where_free_gib_seconds_went():
     compute = next(line for line in text.splitlines() if "compute" in line)
     assert "0 GiB-s" in compute
     assert "(of 150,000 GiB-s used; 150,000 in the free tier)" in compute
+
+
+def test_warm_instances_cost_their_idle_memory_and_disk():
+    """One instance kept warm all month at 640 MB and 512 MB of disk, worked by hand:
+    730 h x 3,600 s x (0.625 GB x 0.15 + 0.5 GB x 0.05) = 2,628,000 x 0.11875 = 312,075 CU,
+    34.33 CNY at tier 1; idle vCPU is 0 CU (the module's always_allocate_cpu = false)."""
+    from imgpipe.cost import cu_estimate
+
+    none = cu_estimate(1_000_000, 0.2, 640, 300)
+    warm = cu_estimate(1_000_000, 0.2, 640, 300, warm_instances=1)
+    assert none.warm_cu == 0
+    assert warm.warm_cu == pytest.approx(312_075)
+    assert warm.total_cu - none.total_cu == pytest.approx(312_075)
+    assert warm.vcpu_cu == none.vcpu_cu  # no idle vCPU
+    # two instances for office hours only (22 days x 10 h)
+    office = cu_estimate(1_000_000, 0.2, 640, 300, warm_instances=2, warm_hours=220)
+    assert office.warm_cu == pytest.approx(2 * 220 * 3600 * 0.11875)
+    with pytest.raises(ValueError, match="warm"):
+        cu_estimate(1, 1, 1024, 1, warm_hours=745)
+
+
+def test_the_cli_prices_warm_instances(capsys):
+    from imgpipe.cli import main
+
+    code = main(
+        ["cost", "--requests", "1000000", "--memory-mb", "640", "--vcpu", "0.2",
+         "--duration-ms", "300", "--warm-instances", "1", "--json"]
+    )  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["warm_instances"] == 1 and out["warm_cu"] == pytest.approx(312_075)

@@ -372,3 +372,19 @@ run "too_many_image_suffixes" {
   }
   expect_failures = [var.image_suffixes]
 }
+
+run "bad_warm_instances" {
+  command = plan
+  variables {
+    warm_instances = { target = 10001 }
+  }
+  expect_failures = [var.warm_instances]
+}
+
+run "warm_instances_with_a_bad_cron" {
+  command = plan
+  variables {
+    warm_instances = { schedule = [{ name = "x", cron = "0 8 * * *", target = 1 }] }
+  }
+  expect_failures = [var.warm_instances]
+}

@@ -278,6 +278,8 @@ locals {
     alicloud_fcv3_trigger = { arn = "fc", actions = ["fc:GetTrigger"] }
     # DescribeFcv3AsyncInvokeConfig: GET .../functions/{name}/async-invoke-config
     alicloud_fcv3_async_invoke_config = { arn = "fc", actions = ["fc:GetAsyncInvokeConfig"] }
+    # resource_alicloud_fcv3_provision_config.go Read: GET .../functions/{name}/provision-config
+    alicloud_fcv3_provision_config = { arn = "fc", actions = ["fc:GetProvisionConfig"] }
     # DescribeFcv3ConcurrencyConfig: GET .../functions/{name}/concurrency
     alicloud_fcv3_concurrency_config = { arn = "fc", actions = ["fc:GetConcurrencyConfig"] }
     # service_alicloud_message_service_v2.go DescribeMessageServiceQueue: GetQueueAttributes (tags included)

@@ -235,6 +235,30 @@ resource "alicloud_fcv3_async_invoke_config" "this" {
   }
 }
 
+# Warm instances, off by default. FC keeps `target` instances started
+# (provisioned) and scheduled actions change the target at given times.
+# always_allocate_cpu = false: between requests an idle instance's vCPU is
+# not billed, only its memory and disk (FC "Pay-as-you-go": idle vCPU 0 CU;
+# docs/cost.md, `imgpipe cost --warm-instances`). The handler keeps one
+# OSS session per instance, so a warm instance also skips the connection.
+resource "alicloud_fcv3_provision_config" "this" {
+  count               = var.warm_instances.target > 0 || length(var.warm_instances.schedule) > 0 ? 1 : 0
+  function_name       = alicloud_fcv3_function.this.function_name
+  qualifier           = "LATEST"
+  target              = var.warm_instances.target
+  always_allocate_cpu = false
+
+  dynamic "scheduled_actions" {
+    for_each = var.warm_instances.schedule
+    content {
+      name                = scheduled_actions.value.name
+      schedule_expression = scheduled_actions.value.cron
+      target              = scheduled_actions.value.target
+      time_zone           = scheduled_actions.value.time_zone
+    }
+  }
+}
+
 resource "alicloud_fcv3_concurrency_config" "this" {
   count                = var.reserved_concurrency == null ? 0 : 1
   function_name        = alicloud_fcv3_function.this.function_name

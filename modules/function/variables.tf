@@ -131,3 +131,17 @@ variable "tags" {
   description = "Tags for the function and log project."
   type        = map(string)
 }
+
+variable "warm_instances" {
+  description = "Provisioned instances: target at all times and scheduled targets (the stack's variable of the same name); target 0 and no schedule: none."
+  type = object({
+    target = number
+    schedule = list(object({
+      name      = string
+      cron      = string
+      target    = number
+      time_zone = string
+    }))
+  })
+  default = { target = 0, schedule = [] }
+}

@@ -132,6 +132,7 @@ module "function" {
   timeout_seconds = var.timeout_seconds
 
   reserved_concurrency = var.reserved_concurrency
+  warm_instances       = var.warm_instances
   internet_access      = var.internet_access
   log_project          = local.log_project
   logstore             = "function"

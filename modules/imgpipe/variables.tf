@@ -345,6 +345,31 @@ variable "reserved_concurrency" {
   }
 }
 
+variable "warm_instances" {
+  description = "Instances FC keeps started so uploads meet no cold start (provisioned instances; off by default: idle instances are billed, `imgpipe cost --warm-instances` prices them): `target` at all times, and `schedule` entries that set another target from a cron time on (FC scheduled actions; `cron` in FC's form, e.g. \"cron(0 0 8 * * *)\", in `time_zone`)."
+  type = object({
+    target = optional(number, 0)
+    schedule = optional(list(object({
+      name      = string
+      cron      = string
+      target    = number
+      time_zone = optional(string, "Asia/Shanghai")
+    })), [])
+  })
+  default  = {}
+  nullable = false
+  # alicloud_fcv3_provision_config: target IntBetween(0, 10000)
+  # (resource_alicloud_fcv3_provision_config.go at v1.289.0).
+  validation {
+    condition = (
+      var.warm_instances.target >= 0 && var.warm_instances.target <= 10000 && floor(var.warm_instances.target) == var.warm_instances.target &&
+      alltrue([for a in var.warm_instances.schedule : a.target >= 0 && a.target <= 10000 && floor(a.target) == a.target && can(regex("^(cron|at)\\(.+\\)$", a.cron)) && can(regex("^[A-Za-z0-9_-]{1,64}$", a.name))]) &&
+      length(distinct([for a in var.warm_instances.schedule : a.name])) == length(var.warm_instances.schedule)
+    )
+    error_message = "warm_instances: target and each schedule target a whole number 0-10000; each schedule entry a unique name (letters, digits, '-', '_') and cron like \"cron(0 0 8 * * *)\" or \"at(...)\"."
+  }
+}
+
 variable "internet_access" {
   description = "Let the function reach the internet; it needs only OSS's internal endpoint, so false hardens it."
   type        = bool

@@ -651,6 +651,7 @@ ID_FORMATS = {
     "alicloud_ots_table": "{instance_name}:{table_name}",
     "alicloud_ims_oidc_provider": "{oidc_provider_name}",
     "alicloud_oss_bucket_object": "{key}",
+    "alicloud_fcv3_provision_config": "{function_name}",
 }
 FAKE_FORMATS = {
     ("alicloud_ram_role", "arn"): "acs:ram::{account}:role/{role_name}",
