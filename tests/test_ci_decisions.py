@@ -1,12 +1,14 @@
 """The CI scripts' decisions at their edges, each branch of each.
 
-- verify_plan: which plan file is the reviewed one, when the comment shows
-  the whole plan (exactly that text) and when it shows its beginning;
-- environment_guard: how CODEOWNERS is read, a rule without owners
-  included (GitHub: the last matching pattern decides; no owners means
-  none);
+- verify_plan: which plan file is the reviewed one: the comment must show
+  the whole plan (exactly that text); a comment cut for length never
+  verifies;
+- codeowners / environment_guard: how CODEOWNERS is read, a rule without
+  owners included (GitHub: the last matching pattern decides; no owners
+  means none), and which environment settings each gate needs;
 - alicloud_oidc: the OIDC token only ever goes to STS over https by
-  default, and the workflows do not point it elsewhere.
+  default, the workflows do not point it elsewhere, and the credentials
+  reach only the command given (`alicloud_oidc.py <command>`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from imgpipe import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / ".github" / "scripts"))
 import alicloud_oidc
+import codeowners
 import environment_guard
 import plan_comment
 import verify_plan
@@ -74,17 +77,18 @@ def test_a_whole_comment_shortened_by_hand_is_refused_even_with_the_right_hash()
         verify(PLAN, body)
 
 
-def test_a_truncated_comment_pins_the_rest_by_its_hash(monkeypatch):
+def test_a_truncated_comment_never_verifies(monkeypatch):
+    """A plan cut to fit its comment is refused even when the plan file is exactly
+    the plan posted: nobody reviewed what was not shown (issue 23)."""
     long_plan = PLAN + "".join(f"  # resource {i}\n" for i in range(400))
     monkeypatch.setattr(plan_comment, "MAX_BODY", 2_000)
     body = comment(long_plan)
-    shown, _, truncated = plan_comment.parse(body)
+    shown, sha, truncated = plan_comment.parse(body)
     assert truncated and long_plan.startswith(shown) and len(shown) < len(long_plan)
-    verify(long_plan, body)
-    with pytest.raises(SystemExit, match="SHA-256"):
-        verify(long_plan.replace("resource 399", "resource 39X"), body)  # past what is shown
-    with pytest.raises(SystemExit, match="SHA-256"):
-        verify(shown, body)  # only what is shown
+    assert sha == plan_comment.digest(long_plan)
+    for applied in (long_plan, shown, long_plan.replace("resource 399", "resource 39X")):
+        with pytest.raises(SystemExit, match="was too long for its comment and was shown cut"):
+            verify(applied, body)
 
 
 @pytest.mark.parametrize(
@@ -105,35 +109,174 @@ def test_the_comment_gives_back_exactly_the_text_it_shows(text):
 
 # ------------------------------------------------------ environment_guard
 
+WORKFLOW_FILE = ".github/workflows/terraform.yml"
+SCRIPT_FILE = ".github/scripts/plan_comment.py"
+
 
 @pytest.mark.parametrize(
-    ("codeowners", "problem"),
+    ("text", "workflow_owners", "script_owners"),
     [
-        ("/.github/ @acme/platform\n", None),
-        ("/.github/** @acme/platform\n", None),
-        ("* @acme/platform\n", None),
-        ("/.github/ @acme/platform @someone\n/.github/workflows/ @acme/ci\n", None),
-        ("/.github/\n* @acme/platform\n", None),  # the later rule gives it an owner
-        ("/.github/\n", "gives /.github/ no owner"),  # a rule without owners
-        ("* @acme/platform\n/.github/\n", "gives /.github/ no owner"),  # the later one decides
-        ("# /.github/ @acme/platform\n", "gives /.github/ no owner"),  # a comment
-        ("/examples/ @acme/platform\n", "gives /.github/ no owner"),
-        (
-            "/.github/ @acme/platform\n/.github/workflows/\n",
-            "leaves /.github/workflows/ without an owner",
+        ("/.github/ @acme/platform\n", ["@acme/platform"], ["@acme/platform"]),
+        ("/.github/** @acme/platform\n", ["@acme/platform"], ["@acme/platform"]),
+        ("* @acme/platform\n", ["@acme/platform"], ["@acme/platform"]),
+        (  # the last matching rule decides, not the union of all
+            "/.github/ @acme/platform @someone\n/.github/workflows/ @acme/ci\n",
+            ["@acme/ci"],
+            ["@acme/platform", "@someone"],
         ),
-        (
-            "/.github/ @acme/platform\n.github/scripts/\n",
-            "leaves .github/scripts/ without an owner",
-        ),
-        ("/.github/ @OWNER\n", "still names the placeholder @OWNER"),
-        ("/.github/ @acme/platform\n/versions.tf @OWNER\n", "placeholder @OWNER"),
+        ("/.github/\n* @acme/platform\n", ["@acme/platform"], ["@acme/platform"]),
+        ("/.github/\n", [], []),  # a rule without owners
+        ("* @acme/platform\n/.github/\n", [], []),  # the later one decides
+        ("# /.github/ @acme/platform\n", [], []),  # a comment
+        ("/examples/ @acme/platform\n", [], []),
+        ("/.github/ @acme/platform\n/.github/workflows/\n", [], ["@acme/platform"]),
+        ("/.github/ @acme/platform\n.github/scripts/\n", ["@acme/platform"], []),
+        ("/.github/workflows/*.yml @alice\n", ["@alice"], []),  # * within one segment
+        ("/.github/*.yml @alice\n", [], []),  # ... not across a slash
+        ("terraform.yml @alice  # trailing comment\n", ["@alice"], []),  # unanchored: any depth
     ],
 )
-def test_codeowners_is_read_as_github_reads_it(tmp_path, codeowners, problem):
+def test_codeowners_is_read_as_github_reads_it(text, workflow_owners, script_owners):
+    rules = codeowners.parse(text)
+    assert codeowners.owners_of(WORKFLOW_FILE, rules) == workflow_owners
+    assert codeowners.owners_of(SCRIPT_FILE, rules) == script_owners
+
+
+def executed_tree(root):
+    """A repository with a workflow, a script and the root module: what CI executes."""
+    for name in (WORKFLOW_FILE, SCRIPT_FILE, "versions.tf"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("x\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("text", "problems"),
+    [
+        ("* @acme/platform\n", []),
+        ("/.github/\n* @acme/platform\n", []),
+        (
+            "* @acme/platform\n/.github/\n",
+            [
+                "gives no owner to what CI executes: .github/scripts/plan_comment.py, "
+                ".github/workflows/terraform.yml, .github/x"
+            ],
+        ),
+        (
+            "/.github/ @acme/platform\n",
+            [
+                "gives no owner to what CI executes: .terraform.lock.hcl, Makefile, build.py, "
+                "examples/bootstrap-state/x, examples/ci-oidc/x and 6 more"
+            ],
+        ),
+        ("* @acme/platform\n/.github/ @OWNER\n", ["still names the placeholder @OWNER"]),
+        ("* @acme/platform\n/versions.tf @OWNER\n", ["still names the placeholder @OWNER"]),
+    ],
+)
+def test_the_guard_names_what_codeowners_leaves_unowned(tmp_path, text, problems):
+    root = executed_tree(tmp_path)
     path = tmp_path / "CODEOWNERS"
-    path.write_text(codeowners)
-    found = environment_guard.codeowners_problems(str(path))
+    path.write_text(text)
+    found = environment_guard.codeowners_problems(root, path, gate=environment_guard.REVIEWERS)
+    assert found == [f"{path} {problem}" for problem in problems]
+
+
+def test_the_approval_gate_needs_a_person_among_the_workflows_owners(tmp_path):
+    """With the pull-request-approval gate, approvals are checked against people: a
+    file that names only teams for the workflow is refused there, not behind
+    environment reviewers."""
+    root = executed_tree(tmp_path)
+    path = tmp_path / "CODEOWNERS"
+    path.write_text("* @acme/platform\n")
+    assert environment_guard.codeowners_problems(root, path, gate=environment_guard.REVIEWERS) == []
+    (found,) = environment_guard.codeowners_problems(root, path, gate=environment_guard.APPROVAL)
+    assert found.startswith(f"{path} names no person (only teams) as owner of {WORKFLOW_FILE}")
+    path.write_text("* @acme/platform\n/.github/ @acme/platform @alice\n")
+    assert environment_guard.codeowners_problems(root, path, gate=environment_guard.APPROVAL) == []
+    assert environment_guard.codeowners_problems(root, tmp_path / "none", gate="x") == [
+        f"{tmp_path / 'none'} is missing"
+    ]
+
+
+ALL_SET = {"prevent_self_review": True, "reviewers": [{"type": "Team"}]}
+
+
+@pytest.mark.parametrize(
+    ("environment", "problems"),
+    [
+        (
+            {"protection_rules": []},
+            ["no required reviewers", "administrators can bypass its protection rules"],
+        ),
+        (
+            {
+                "protection_rules": [{"type": "required_reviewers", "reviewers": []}],
+                "can_admins_bypass": False,
+            },
+            ["no required reviewers"],
+        ),
+        (
+            {
+                "protection_rules": [
+                    {"type": "required_reviewers", "reviewers": [], "prevent_self_review": True},
+                    {"type": "required_reviewers", **ALL_SET},
+                ],
+                "can_admins_bypass": False,
+            },
+            [],
+        ),
+        (
+            {  # reviewers only count in a required_reviewers rule
+                "protection_rules": [{"type": "wait_timer", **ALL_SET}],
+                "can_admins_bypass": False,
+            },
+            ["no required reviewers"],
+        ),
+        (
+            {
+                "protection_rules": [
+                    {"type": "required_reviewers", "reviewers": [{"type": "User"}]}
+                ],
+                "can_admins_bypass": False,
+            },
+            ["whoever merges may approve their own deployment"],
+        ),
+        (
+            {"protection_rules": [{"type": "required_reviewers", **ALL_SET}]},
+            ["administrators can bypass its protection rules"],
+        ),
+    ],
+)
+def test_each_rule_of_the_reviewers_gate_is_needed(environment, problems):
+    found = environment_guard.reviewer_problems(environment)
+    assert len(found) == len(problems)
+    assert all(f.startswith(p) for f, p in zip(found, problems, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("policy", "policies", "problem"),
+    [
+        (None, None, "every branch may deploy to it (no deployment branch policy)"),
+        ({"protected_branches": True}, None, "any protected branch may deploy to it"),
+        ({"custom_branch_policies": True}, [{"name": "main", "type": "branch"}], None),
+        ({"custom_branch_policies": True}, [{"name": "main"}], None),  # type defaults to branch
+        (
+            {"custom_branch_policies": True},
+            [{"name": "main", "type": "tag"}],
+            "must be exactly the branch main (they are: tag main)",
+        ),
+        (
+            {"custom_branch_policies": True},
+            [{"name": "main", "type": "branch"}, {"name": "dev", "type": "branch"}],
+            "must be exactly the branch main (they are: branch dev, branch main)",
+        ),
+        ({"custom_branch_policies": True}, [], "(they are: none)"),
+    ],
+)
+def test_only_the_deploy_branch_may_deploy(policy, policies, problem):
+    found = environment_guard.branch_policy_problems(
+        {"deployment_branch_policy": policy}, policies, "main"
+    )
     if problem is None:
         assert found == []
     else:
@@ -141,104 +284,161 @@ def test_codeowners_is_read_as_github_reads_it(tmp_path, codeowners, problem):
 
 
 @pytest.mark.parametrize(
-    ("environment", "problems"),
+    ("parameters", "missing"),
     [
-        ({"protection_rules": [], "deployment_branch_policy": None}, 2),
         (
             {
-                "protection_rules": [{"type": "required_reviewers", "reviewers": []}],
-                "deployment_branch_policy": {"custom_branch_policies": True},
+                "required_approving_review_count": 1,
+                "require_code_owner_review": True,
+                "dismiss_stale_reviews_on_push": True,
+                "require_last_push_approval": True,
             },
-            1,
+            None,
+        ),
+        (
+            {},
+            "at least one approval, review from code owners, dismiss stale approvals on push, "
+            "approval of the most recent push",
         ),
         (
             {
-                "protection_rules": [
-                    {"type": "required_reviewers", "reviewers": []},
-                    {"type": "required_reviewers", "reviewers": [{"type": "Team"}]},
-                ],
-                "deployment_branch_policy": {"protected_branches": True},
+                "required_approving_review_count": 0,
+                "require_code_owner_review": True,
+                "dismiss_stale_reviews_on_push": True,
+                "require_last_push_approval": True,
             },
-            0,
+            "at least one approval",
         ),
         (
             {
-                "protection_rules": [{"type": "wait_timer", "reviewers": [{"type": "User"}]}],
-                "deployment_branch_policy": {"protected_branches": True},
+                "required_approving_review_count": 2,
+                "require_code_owner_review": True,
+                "dismiss_stale_reviews_on_push": True,
             },
-            1,  # reviewers only count in a required_reviewers rule
+            "approval of the most recent push",
         ),
     ],
 )
-def test_each_rule_of_the_environment_is_needed(environment, problems):
-    found = environment_guard.problems(environment)
-    assert len(found) == problems
-    assert set(found) <= {
-        "no required reviewers",
-        "every branch may deploy to it (no deployment branch policy)",
-    }
+def test_each_rule_of_the_approval_gate_is_needed(parameters, missing):
+    found = environment_guard.ruleset_problems(
+        [{"type": "pull_request", "parameters": parameters}], "main"
+    )
+    if missing is None:
+        assert found == []
+    else:
+        assert found == [f"the ruleset of main does not require: {missing}"]
+    assert environment_guard.ruleset_problems([{"type": "deletion"}], "main") == [
+        "no branch ruleset requires a pull request before merging into main"
+    ]
 
 
 def test_comments_and_blank_lines_are_not_rules(tmp_path):
     """The shipped file's comments mention @OWNER; a user who replaced it in every
     rule (not in the comments, indented or not) passes."""
+    root = executed_tree(tmp_path)
     path = tmp_path / "CODEOWNERS"
     path.write_text(
         "# Replace @OWNER with the approvers.\n\n   # indented, still @OWNER\n"
-        "/.github/ @acme/platform\n\n\n/versions.tf @acme/platform\n"
+        "* @acme/platform\n\n\n/versions.tf @acme/platform # not @OWNER\n"
     )
-    assert environment_guard.codeowners_problems(str(path)) == []
+    assert codeowners.parse(path.read_text()) == [
+        ("*", ["@acme/platform"]),
+        ("/versions.tf", ["@acme/platform"]),
+    ]
+    assert environment_guard.codeowners_problems(root, path, gate=environment_guard.REVIEWERS) == []
 
 
 def test_two_parts_left_without_owners_are_both_named(tmp_path):
+    root = executed_tree(tmp_path)
     path = tmp_path / "CODEOWNERS"
-    path.write_text("/.github/ @acme/platform\n/.github/workflows/\n/.github/scripts/\n")
-    assert environment_guard.codeowners_problems(str(path)) == [
-        f"{path} leaves /.github/workflows/, /.github/scripts/ without an owner"
+    path.write_text("* @acme/platform\n/.github/workflows/\n/.github/scripts/\n")
+    assert environment_guard.codeowners_problems(root, path, gate=environment_guard.REVIEWERS) == [
+        f"{path} gives no owner to what CI executes: .github/scripts/plan_comment.py, "
+        ".github/workflows/terraform.yml"
     ]
 
 
 def test_the_guard_in_a_job_reads_the_repositorys_codeowners_and_githubs_api(
     tmp_path, monkeypatch, capsys
 ):
-    """As the apply job runs it: GITHUB_API_URL, GITHUB_REF_NAME and CODEOWNERS_FILE
-    unset (their defaults: api.github.com, main, ./.github/CODEOWNERS)."""
+    """As the apply job runs it: GITHUB_API_URL, GITHUB_REF_NAME, REPO_ROOT and
+    CODEOWNERS_FILE unset (their defaults: api.github.com, main, the working
+    directory and its .github/CODEOWNERS)."""
     calls = []
-    answer = {"protection_rules": [], "deployment_branch_policy": None}
+    answers: dict = {}
 
     def call(method, url, token, payload=None):
         calls.append((method, url, token))
-        return answer
+        return answers[url.split("/repos/o/r/", 1)[1]]
 
     monkeypatch.setattr(environment_guard, "call", call)
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / ".github").mkdir()
+    monkeypatch.chdir(executed_tree(tmp_path))
     (tmp_path / ".github" / "CODEOWNERS").write_text("* @acme/platform\n")
+    unprotected = {"protection_rules": [], "deployment_branch_policy": None}
+    answers.update(
+        {
+            "environments/prod%20eu": unprotected,
+            "environments/prod%20eu-smoke": unprotected,
+            "rules/branches/main": [],
+        }
+    )
     env = {"TF_ENV": "prod eu", "GITHUB_REPOSITORY": "o/r", "GITHUB_TOKEN": "tok"}
     with pytest.raises(SystemExit) as caught:
         environment_guard.main(env)
-    assert calls == [("GET", "https://api.github.com/repos/o/r/environments/prod%20eu", "tok")]
+    assert calls == [
+        ("GET", f"https://api.github.com/repos/o/r/{path}", "tok")
+        for path in (
+            "environments/prod%20eu",
+            "environments/prod%20eu-smoke",
+            "rules/branches/main",
+        )
+    ]
     message = str(caught.value)
     assert message.startswith(
-        "environment_guard: refusing to apply through the GitHub environment `prod eu`: "
-        "no required reviewers; every branch may deploy to it (no deployment branch policy). "
-        "Set it up once (docs/ci.md, steps 6 and 7): Settings -> Environments -> prod eu -> "
+        "environment_guard: refusing to apply through the GitHub environment `prod eu` "
+        "(gate: pull-request-approval): every branch may deploy to it (no deployment branch "
+        "policy); `prod eu-smoke`: every branch may deploy to it (no deployment branch policy); "
+        "no branch ruleset requires a pull request before merging into main; "
+        ".github/CODEOWNERS names no person (only teams) as owner of "
+        ".github/workflows/terraform.yml"
     )
-    assert "`Selected branches` -> main; put the same" in message
-    with pytest.raises(SystemExit, match=r"`Selected branches` -> staging; put the same"):
+    assert "Settings -> Environments -> prod eu -> `Deployment branches and tags`" in message
+    assert "`Selected branches` -> main only" in message
+
+    answers["rules/branches/staging"] = []
+    with pytest.raises(SystemExit, match=r"`Selected branches` -> staging only"):
         environment_guard.main({**env, "GITHUB_REF_NAME": "staging"})
+
     calls.clear()
-    answer = {
-        "protection_rules": [{"type": "required_reviewers", "reviewers": [{"type": "Team"}]}],
-        "deployment_branch_policy": {"protected_branches": True},
+    branch_only = {"custom_branch_policies": True}
+    protected = {
+        "protection_rules": [{"type": "required_reviewers", **ALL_SET}],
+        "can_admins_bypass": False,
+        "deployment_branch_policy": branch_only,
     }
-    (tmp_path / ".github" / "CODEOWNERS").write_text("/.github/\n")
-    with pytest.raises(SystemExit, match=r"\.github/CODEOWNERS gives /\.github/ no owner\. "):
+    main_only = {"branch_policies": [{"name": "main", "type": "branch"}]}
+    answers.update(
+        {
+            "environments/prod%20eu": protected,
+            "environments/prod%20eu/deployment-branch-policies?per_page=100": main_only,
+            "environments/prod%20eu-smoke": {"deployment_branch_policy": branch_only},
+            "environments/prod%20eu-smoke/deployment-branch-policies?per_page=100": main_only,
+        }
+    )
+    (tmp_path / ".github" / "CODEOWNERS").write_text("* @acme/platform\n/.github/\n")
+    with pytest.raises(SystemExit) as caught:
         environment_guard.main(env)
-    (tmp_path / ".github" / "CODEOWNERS").write_text("/.github/ @acme/platform\n")
-    assert environment_guard.main(env) == 0
+    assert "(gate: environment-reviewers): .github/CODEOWNERS gives no owner to what CI " in str(
+        caught.value
+    )
+    assert not any("rules/branches" in url for _, url, _ in calls)  # not this gate's
+    (tmp_path / ".github" / "CODEOWNERS").write_text("* @acme/platform\n")
+    out = tmp_path / "github_output"
+    assert environment_guard.main({**env, "GITHUB_OUTPUT": str(out)}) == 0
+    assert out.read_text() == "gate=environment-reviewers\n"
     assert capsys.readouterr().out == (
-        "environment_guard: `prod eu` requires a review and restricts its branches\n"
+        "environment_guard: `prod eu` is gated by environment-reviewers; only main may deploy "
+        "to it\n"
     )
 
 
@@ -300,6 +500,7 @@ class Urlopen:
 
 
 def oidc_env(tmp_path, **extra) -> dict:
+    """A job's environment; GITHUB_ENV is set so a test can see it is never written."""
     return {
         "GITHUB_ENV": str(tmp_path / "github_env"),
         "ACTIONS_ID_TOKEN_REQUEST_URL": "https://pipelines.actions.githubusercontent.com/token",
@@ -309,10 +510,25 @@ def oidc_env(tmp_path, **extra) -> dict:
     }
 
 
-def test_the_exchange_end_to_end_exports_what_the_provider_reads(tmp_path, monkeypatch, capsys):
+CREDENTIAL_NAMES = [name for names in alicloud_oidc.NAMES.values() for name in names]
+
+
+def recorder(tmp_path, status: int = 0) -> list[str]:
+    """A command that writes the credential variables it was given, then exits `status`."""
+    code = (
+        "import json, os, sys; "
+        f"open(sys.argv[1], 'w').write(json.dumps({{n: os.environ.get(n) for n in "
+        f"{CREDENTIAL_NAMES!r}}})); sys.exit({status})"
+    )
+    return [sys.executable, "-c", code, str(tmp_path / "seen.json")]
+
+
+def test_the_exchange_end_to_end_gives_the_command_what_the_provider_reads(
+    tmp_path, monkeypatch, capfd
+):
     opener = Urlopen()
     monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", opener)
-    assert alicloud_oidc.main(oidc_env(tmp_path)) == 0
+    assert alicloud_oidc.main(recorder(tmp_path), oidc_env(tmp_path)) == 0
     github, sts = opener.requests
     assert github.full_url == (
         "https://pipelines.actions.githubusercontent.com/token?audience=sts.aliyuncs.com"
@@ -329,27 +545,41 @@ def test_the_exchange_end_to_end_exports_what_the_provider_reads(tmp_path, monke
         "RoleSessionName": "github-actions",
         "DurationSeconds": "3600",
     }
-    assert (tmp_path / "github_env").read_text().splitlines() == [
-        "ALIBABA_CLOUD_ACCESS_KEY_ID=STS.id",
-        "ALICLOUD_ACCESS_KEY=STS.id",
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET=s3cret",
-        "ALICLOUD_SECRET_KEY=s3cret",
-        "ALIBABA_CLOUD_SECURITY_TOKEN=tok",
-        "ALICLOUD_SECURITY_TOKEN=tok",
-    ]
-    assert capsys.readouterr().out.splitlines() == [
+    assert json.loads((tmp_path / "seen.json").read_text()) == {
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": "STS.id",
+        "ALICLOUD_ACCESS_KEY": "STS.id",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "s3cret",
+        "ALICLOUD_SECRET_KEY": "s3cret",
+        "ALIBABA_CLOUD_SECURITY_TOKEN": "tok",
+        "ALICLOUD_SECURITY_TOKEN": "tok",
+    }
+    # Never handed to later steps (issue 23): $GITHUB_ENV is not written.
+    assert not (tmp_path / "github_env").exists()
+    assert capfd.readouterr().out.splitlines() == [
         "::add-mask::STS.id",
         "::add-mask::s3cret",
         "::add-mask::tok",
-        f"alicloud_oidc: assumed {ENV['ALIBABA_CLOUD_ROLE_ARN']} through OIDC",
+        f"alicloud_oidc: assumed {ENV['ALIBABA_CLOUD_ROLE_ARN']} through OIDC for {sys.executable}",
     ]
+
+
+def test_the_commands_exit_status_is_the_steps(tmp_path, monkeypatch):
+    """A failed `terraform apply` must fail the step; its status is passed on."""
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", Urlopen())
+    assert alicloud_oidc.main(recorder(tmp_path, status=3), oidc_env(tmp_path)) == 3
+    missing = str(tmp_path / "no-such-program")
+    with pytest.raises(SystemExit) as caught:
+        alicloud_oidc.main([missing], oidc_env(tmp_path))
+    assert isinstance(caught.value.code, str)
+    assert caught.value.code.startswith(f"alicloud_oidc: cannot run {missing}: ")
 
 
 def test_session_name_and_duration_come_from_the_environment(tmp_path, monkeypatch):
     opener = Urlopen()
     monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", opener)
     name = "r" * 70  # STS takes at most 64 characters
-    alicloud_oidc.main(oidc_env(tmp_path, ROLE_SESSION_NAME=name, DURATION_SECONDS="900"))
+    env = oidc_env(tmp_path, ROLE_SESSION_NAME=name, DURATION_SECONDS="900")
+    assert alicloud_oidc.main(recorder(tmp_path), env) == 0
     form = dict(urllib.parse.parse_qsl(opener.requests[1].data.decode()))
     assert (form["RoleSessionName"], form["DurationSeconds"]) == ("r" * 64, "900")
 
@@ -368,15 +598,18 @@ def test_the_sts_endpoint_with_a_query_gets_the_rest_appended():
         ({"ACTIONS_ID_TOKEN_REQUEST_URL": ""}, "the job needs `id-token: write`"),
         ({"ALIBABA_CLOUD_ROLE_ARN": ""}, "set ALIBABA_CLOUD_OIDC_PROVIDER_ARN"),
         ({"ALIBABA_CLOUD_OIDC_PROVIDER_ARN": ""}, "set ALIBABA_CLOUD_OIDC_PROVIDER_ARN"),
-        ({"GITHUB_ENV": ""}, "GITHUB_ENV is not set"),
+        (None, "give the command to run with the credentials"),  # no command
     ],
 )
 def test_what_is_missing_stops_the_step_with_a_message(tmp_path, monkeypatch, extra, message):
-    """A SystemExit without a message would be exit status 0: the step would pass."""
+    """A SystemExit without a message would be exit status 0: the step would pass.
+    The command is never run without credentials."""
     monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", Urlopen())
+    argv = [] if extra is None else recorder(tmp_path)
     with pytest.raises(SystemExit) as caught:
-        alicloud_oidc.main(oidc_env(tmp_path, **extra))
+        alicloud_oidc.main(argv, oidc_env(tmp_path, **(extra or {})))
     assert isinstance(caught.value.code, str) and message in caught.value.code
+    assert not (tmp_path / "seen.json").exists()
     assert not (tmp_path / "github_env").exists()
 
 
@@ -396,8 +629,9 @@ def test_every_failure_of_the_exchange_fails_the_step(tmp_path, monkeypatch):
     for opener, message in cases:
         monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", opener)
         with pytest.raises(SystemExit) as caught:
-            alicloud_oidc.main(oidc_env(tmp_path))
+            alicloud_oidc.main(recorder(tmp_path), oidc_env(tmp_path))
         assert isinstance(caught.value.code, str) and message in caught.value.code
+        assert not (tmp_path / "seen.json").exists()  # the command never ran
         assert not (tmp_path / "github_env").exists()
 
 
@@ -407,7 +641,9 @@ def test_every_failure_of_the_exchange_fails_the_step(tmp_path, monkeypatch):
 def test_reviewed_plan_as_the_apply_job_runs_it(tmp_path, monkeypatch, capsys):
     """Only what the workflow sets (no GITHUB_API_URL, WORKFLOW_FILE, LINK_*): GitHub's
     API with the job's token on every call, the link asked for 6 times 10 s apart
-    while it lags, then the plan of the pull request's last commit."""
+    while it lags, then the plan of the pull request's last commit, from a run of
+    this repository, for this pull request's head branch (not a fork's run with
+    the same commit, listed first)."""
     import reviewed_plan
 
     merge, head = "a" * 40, "b" * 40
@@ -416,13 +652,23 @@ def test_reviewed_plan_as_the_apply_job_runs_it(tmp_path, monkeypatch, capsys):
         "merged_at": "2026-11-27T10:00:00Z",
         "merge_commit_sha": merge,
         "base": {"ref": "main"},
-        "head": {"sha": head},
+        "head": {"sha": head, "ref": "feature", "repo": {"full_name": "o/r"}},
     }
+    ours = {
+        "id": 42,
+        "event": "pull_request",
+        "head_sha": head,
+        "head_branch": "feature",
+        "repository": {"full_name": "o/r"},
+        "head_repository": {"full_name": "o/r"},
+        "pull_requests": [{"number": 7}],
+    }
+    forks = {**ours, "id": 41, "head_repository": {"full_name": "fork/r"}, "pull_requests": []}
     answers = {
         f"https://api.github.com/repos/o/r/commits/{merge}/pulls": [[], [], [], [], [], [merged]],
         "https://api.github.com/repos/o/r/actions/workflows/terraform.yml/runs"
         f"?head_sha={head}&event=pull_request&status=success&per_page=20": [
-            {"workflow_runs": [{"id": 42, "head_sha": head}]}
+            {"workflow_runs": [forks, ours]}
         ],
         "https://api.github.com/repos/o/r/actions/runs/42/artifacts": [
             {"artifacts": [{"name": f"tfplan-prod-{head}", "expired": False}]}
@@ -516,11 +762,13 @@ def test_each_script_reads_the_jobs_environment_when_run_as_a_step(tmp_path, mon
     """`python3 .github/scripts/x.py` calls main() with no argument: os.environ."""
     import reviewed_plan
 
-    for name in ("GITHUB_ENV", "ALIBABA_CLOUD_ROLE_ARN", "GITHUB_API_URL"):
+    for name in ("ALIBABA_CLOUD_ROLE_ARN", "GITHUB_API_URL", "REPO_ROOT", "GITHUB_OUTPUT"):
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(SystemExit, match="GITHUB_ENV is not set"):
+    # `python3 .github/scripts/alicloud_oidc.py terraform plan`: the command is sys.argv[1:].
+    monkeypatch.setattr(sys, "argv", ["alicloud_oidc.py"])
+    with pytest.raises(SystemExit, match="give the command to run with the credentials"):
         alicloud_oidc.main()
-    monkeypatch.setenv("GITHUB_ENV", str(tmp_path / "github_env"))
+    monkeypatch.setattr(sys, "argv", ["alicloud_oidc.py", "terraform", "plan"])
     with pytest.raises(SystemExit, match="set ALIBABA_CLOUD_OIDC_PROVIDER_ARN"):
         alicloud_oidc.main()
 
@@ -586,8 +834,9 @@ def test_the_scripts_messages_word_for_word(tmp_path, monkeypatch):
     monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", Urlopen())
     cases = [
         (
-            {"GITHUB_ENV": ""},
-            "alicloud_oidc: GITHUB_ENV is not set (run inside GitHub Actions)",
+            None,
+            "alicloud_oidc: give the command to run with the credentials, e.g. "
+            "`python3 .github/scripts/alicloud_oidc.py terraform plan ...`",
         ),
         (
             {"ACTIONS_ID_TOKEN_REQUEST_TOKEN": ""},
@@ -601,6 +850,7 @@ def test_the_scripts_messages_word_for_word(tmp_path, monkeypatch):
         ),
     ]
     for extra, message in cases:
+        argv = [] if extra is None else recorder(tmp_path)
         with pytest.raises(SystemExit) as caught:
-            alicloud_oidc.main(oidc_env(tmp_path, **extra))
+            alicloud_oidc.main(argv, oidc_env(tmp_path, **(extra or {})))
         assert caught.value.code == message

@@ -1,7 +1,8 @@
 """plan_comment.py against a GitHub stand-in that checks what real GitHub would:
 the job's token on every call, comments in pages of 100 (the plan comment
-found on any page), one comment per environment updated in place, and the
-comment's size limit at its edge.
+found on any page), one comment per environment updated in place, only a
+comment CI wrote (author github-actions[bot]) taken as the plan comment, and
+the comment's size limit at its edge.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ sys.path.insert(0, str(REPO_ROOT / ".github" / "scripts"))
 import plan_comment
 
 TOKEN = "ghs_job_token"
+# GitHub names the author of a comment written with the job's token so.
+BOT_USER = {"login": "github-actions[bot]", "type": "Bot"}
+
+
+def by_person(cid: int, body: str) -> dict:
+    return {"id": cid, "body": body, "user": {"login": f"user{cid}", "type": "User"}}
 
 
 class GitHub(JsonApi):
@@ -51,7 +58,7 @@ class GitHub(JsonApi):
         if not self._authorized():
             return
         assert self.path == "/repos/o/r/issues/7/comments"
-        comment = {"id": 1000 + len(self.comments), "body": self._body()["body"]}
+        comment = {"id": 1000 + len(self.comments), "body": self._body()["body"], "user": BOT_USER}
         GitHub.comments.append(comment)
         self._send(201, comment)
 
@@ -91,8 +98,10 @@ def post(api, tmp_path, text: str, env_name: str = "prod", capsys=None) -> str:
 
 
 def test_the_plan_comment_is_found_on_any_page_and_updated_in_place(api, tmp_path, capsys):
-    """230 other comments first: the plan comment is the 231st, on page 3."""
-    GitHub.comments = [{"id": i, "body": f"chatter {i}"} for i in range(230)]
+    """230 other comments first: the plan comment is the 231st, on page 3. One of
+    them, by a person, copies the plan comment's marker: it is not the one updated."""
+    GitHub.comments = [by_person(i, f"chatter {i}") for i in range(230)]
+    GitHub.comments[5] = by_person(5, plan_comment.marker("prod") + "\ncopied by a person")
     assert post(api, tmp_path, "Plan: 1 to add.\n", capsys=capsys) == "plan comment created\n"
     GitHub.calls.clear()
     assert post(api, tmp_path, "Plan: 2 to add.\n", capsys=capsys) == "plan comment updated\n"
@@ -102,13 +111,14 @@ def test_the_plan_comment_is_found_on_any_page_and_updated_in_place(api, tmp_pat
         ("GET", "/repos/o/r/issues/7/comments?per_page=100&page=3"),
         ("PATCH", "/repos/o/r/issues/comments/1230"),
     ]
-    (ours,) = [c for c in GitHub.comments if plan_comment.marker("prod") in c["body"]]
+    (ours,) = [c for c in GitHub.comments if c["user"] == BOT_USER]
     assert "**Plan: 2 to add.**" in ours["body"] and len(GitHub.comments) == 231
+    assert GitHub.comments[5]["body"].endswith("copied by a person")
     assert "[Workflow run](https://github.com/o/r/actions/runs/99)" in ours["body"]
 
 
 def test_exactly_100_comments_then_none_reads_the_empty_second_page(api, tmp_path):
-    GitHub.comments = [{"id": i, "body": "x"} for i in range(100)]
+    GitHub.comments = [by_person(i, "x") for i in range(100)]
     post(api, tmp_path, "Plan: 1 to add.\n")
     gets = [path for method, path in GitHub.calls if method == "GET"]
     assert gets[-1].endswith("page=2") and len(gets) == 2
@@ -158,8 +168,9 @@ def room() -> int:
 @pytest.mark.parametrize("extra", [0, 1])
 def test_the_comment_size_limit_at_its_edge(extra):
     """A plan of exactly the room left is shown whole; one character more is cut
-    60 characters short of it and marked, and the comment stays under GitHub's
-    65,536."""
+    short of it by the length of the truncation notice, marked, and the comment
+    stays under GitHub's 65,536 (verify_plan then refuses it: test_ci_plan_verify.py
+    ::test_a_plan_too_long_for_its_comment_is_never_applied)."""
     size = room() + extra
     text = "x" * size
     body = plan_comment.render("prod", text, "S", "U")
@@ -169,7 +180,8 @@ def test_the_comment_size_limit_at_its_edge(extra):
     if extra == 0:
         assert (shown, truncated) == (text, False) and len(body) == plan_comment.MAX_BODY
     else:
-        assert truncated and shown == text[: size - 1 - 60]
+        assert truncated and shown == text[: size - 1 - len(plan_comment.TRUNCATED)]
+        assert len(body) == plan_comment.MAX_BODY
 
 
 @pytest.mark.parametrize(
