@@ -97,14 +97,14 @@ class Stack:
     def ignore_reason(self, item: Listed) -> str | None:
         """Why the handler would ignore this object, so invoking it is waste.
 
-        The handler's own rules (`fc_handler.handle`), for what a listing
-        knows: over MAX_OBJECT_BYTES, or, with one bucket for sources and
-        outputs, one of the function's own outputs. Without this each rerun
-        would invoke them again, since they never get variants. (An empty
-        object is rejected, with a record, so it is current once done.)
+        The handler's own rule (`fc_handler.handle`), for what a listing
+        knows: with one bucket for sources and outputs, one of the function's
+        own outputs. Without this each rerun would invoke them again, since
+        they never get variants. An empty object and one over
+        MAX_OBJECT_BYTES are invoked: the handler rejects them with a record
+        (`empty`; `too-large`, never downloaded), so they are current once
+        done, and the backfill leaves the same records as an upload would.
         """
-        if self.max_object_bytes is not None and item.size > self.max_object_bytes:
-            return "too-big"
         guarded = (*self.config.output_prefixes(), self.rejected_prefix)
         if self.source_bucket == self.target_bucket and item.key.startswith(guarded):
             return "own-output"

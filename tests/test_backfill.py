@@ -213,10 +213,11 @@ def test_an_empty_object_is_invoked_once_then_current(demo):
 
 
 def test_objects_the_handler_would_ignore_are_not_invoked_again_and_again(demo):
-    """Oversized objects and the function's own outputs never get variants:
-    without the handler's own rules each rerun would invoke them again."""
+    """The function's own outputs never get variants: without the handler's own
+    rule each rerun would invoke them again. An oversized object is invoked: the
+    handler rejects it with a record (too-large), so it is current after."""
     big = dataclasses.replace(local_job(demo).stack, max_object_bytes=10_000)
-    assert big.ignore_reason(Listed("uploads/x.jpg", 10_001, "E")) == "too-big"
+    assert big.ignore_reason(Listed("uploads/x.jpg", 10_001, "E")) is None
     same = dataclasses.replace(big, target_bucket=big.source_bucket)
     assert same.ignore_reason(Listed("resized/large/x.jpg", 5, "E")) == "own-output"
     assert same.ignore_reason(Listed("rejected/x.jpg.json", 5, "E")) == "own-output"

@@ -18,8 +18,6 @@ import pytest
 from standins import FcStandIn, OssStandIn
 
 from fc_handler.events import parse_event
-from fc_handler.handle import _size_reason
-from fc_handler.settings import Settings
 from fc_handler.storage import NotFound
 from imgpipe.backfill import (
     Backfill,
@@ -224,31 +222,18 @@ def test_a_refused_invoke_is_not_retried_and_is_reported(pattern, tmp_path):
 # ---------------------------------------------------------- max_object_bytes
 
 
-@pytest.mark.parametrize(
-    ("size", "reason"),
-    [(0, "empty"), (1, None), (9_999, None), (10_000, None), (10_001, "too-big")],
-)
-def test_backfill_ignores_exactly_what_the_handler_ignores_by_size(pattern, size, reason):
-    """At `max_object_bytes` exactly the object is processed; one byte more, ignored,
-    by backfill and by the handler alike (max_object_mb x 1,048,576 bytes)."""
-    limit = 10_000
+@pytest.mark.parametrize("size", [0, 1, 10_000, 10_001])
+def test_backfill_ignores_no_object_by_size(pattern, size):
+    """The handler ignores nothing by size: an empty object is rejected as `empty`,
+    one over `max_object_bytes` as `too-large` (never downloaded), each with a
+    record, so backfill invokes them all and they are current the next time."""
     item = Listed("uploads/x.jpg", size, "E")
-    assert stack(pattern, max_object_bytes=limit).ignore_reason(item) == reason
-    handler = Settings.from_env(
-        {
-            "SOURCE_BUCKET": "src-bucket",
-            "TARGET_BUCKET": "out-bucket",
-            "MAX_OBJECT_BYTES": str(limit),
-        }
-    )
-    why = _size_reason(size, handler)
-    assert (why is None) == (reason is None)
-    assert why is None or why.startswith({"empty": "empty", "too-big": "too-big"}[reason])
+    assert stack(pattern, max_object_bytes=10_000).ignore_reason(item) is None
 
 
 def test_objects_at_and_over_the_limit_end_to_end(pattern, oss, tmp_path):
-    """Through the real listing and invoke: 1,048,576 bytes (max_object_mb = 1) is
-    invoked, 1,048,577 is not."""
+    """Through the real listing and invoke: 1,048,576 bytes (max_object_mb = 1) and
+    1,048,577 are both invoked (the handler rejects the second with a record)."""
     mib = 1024 * 1024
     oss.put("src-bucket", "uploads/at.jpg", b"a" * mib)
     oss.put("src-bucket", "uploads/over.jpg", b"o" * (mib + 1))
@@ -264,9 +249,11 @@ def test_objects_at_and_over_the_limit_end_to_end(pattern, oss, tmp_path):
             failures=tmp_path / "cp.failed.jsonl",
         )
         counts = backfill.run()
-        (body,) = fc.accepted
-    assert (counts.invoked, counts.ignored) == (1, 1)
-    assert json.loads(body)["data"]["oss"]["object"]["key"] == "uploads/at.jpg"
+        bodies = list(fc.accepted)
+    # both invoked: the handler rejects the larger one with a too-large record
+    assert (counts.invoked, counts.ignored) == (2, 0)
+    keys = sorted(json.loads(b)["data"]["oss"]["object"]["key"] for b in bodies)
+    assert keys == ["uploads/at.jpg", "uploads/over.jpg"]
 
 
 # ------------------------------------------------------------------- --force
