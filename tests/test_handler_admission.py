@@ -222,3 +222,15 @@ def test_container_headers_state_the_size(fmt, mode, options):
         assert headers.size(kind, buf.getvalue()[:4096]) == size
     assert headers.size("webp", b"RIFF\0\0\0\0WEBPVP8 " + b"\0" * 20) is None
     assert headers.size("avif", b"\0\0\0\x18ftypavif" + b"\0" * 40) is None
+
+
+def test_an_object_of_exactly_max_object_bytes_is_processed_one_more_is_refused_unread(storage):
+    """MAX_OBJECT_BYTES is the largest object taken (max_object_mb x 1,048,576): at the
+    limit the upload is fetched and processed; one byte over, a too-large record and
+    not one byte fetched."""
+    data = noisy_png((64, 48))
+    at = handle(storage, data, key="uploads/at.png", MAX_OBJECT_BYTES=str(len(data)))
+    assert at.outcome == "processed" and storage.fetched == len(data)
+    over = handle(storage, data, key="uploads/over.png", MAX_OBJECT_BYTES=str(len(data) - 1))
+    assert (over.outcome, over.reason) == ("rejected", "too-large")
+    assert storage.fetched == 0
