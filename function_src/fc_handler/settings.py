@@ -42,6 +42,20 @@ class SettingsError(ValueError):
     """An environment variable is missing or invalid; the message names it."""
 
 
+_SUFFIX = re.compile(r"^\.[A-Za-z0-9][A-Za-z0-9._+-]{0,15}$")
+
+
+def parse_suffixes(value: str) -> tuple[str, ...]:
+    """IMAGE_SUFFIXES (comma-separated) as a tuple of lower-case endings."""
+    items = [s.strip() for s in value.split(",")]
+    bad = [s for s in items if not _SUFFIX.match(s)]
+    if bad or not items:
+        raise SettingsError(
+            f"IMAGE_SUFFIXES: comma-separated endings like .jpg required, got {value!r}"
+        )
+    return tuple(dict.fromkeys(s.lower() for s in items))
+
+
 @dataclass(frozen=True)
 class Settings:
     source_bucket: str
@@ -56,9 +70,7 @@ class Settings:
     delete_variants_with_source: bool = True
     # The event pattern cannot filter endings within EventBridge's 5
     # expressions per field in every case (modules/events/main.tf): this does.
-    image_suffixes: tuple[str, ...] = (
-        ".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp", ".heic", ".heif", ".avif"
-    )  # fmt: skip
+    image_suffixes: tuple[str, ...] = parse_suffixes(VARIABLES["IMAGE_SUFFIXES"][0])
 
     def is_image_key(self, key: str) -> bool:
         return is_image_key(key, self.image_suffixes)
@@ -90,7 +102,7 @@ class Settings:
         raw_max = get("MAX_OBJECT_BYTES")
         if not raw_max.isdigit() or int(raw_max) <= 0:
             raise SettingsError(f"MAX_OBJECT_BYTES: a positive integer required, got {raw_max!r}")
-        suffixes = _suffixes(get("IMAGE_SUFFIXES"))
+        suffixes = parse_suffixes(get("IMAGE_SUFFIXES"))
         raw_delete = get("DELETE_VARIANTS_WITH_SOURCE")
         if raw_delete not in ("true", "false"):
             msg = f"DELETE_VARIANTS_WITH_SOURCE: true or false required, got {raw_delete!r}"
@@ -132,24 +144,6 @@ def is_image_key(key: str, suffixes: tuple[str, ...]) -> bool:
     `imgpipe backfill`, which skips what the handler would ignore.
     """
     return key.lower().endswith(suffixes)
-
-
-def parse_suffixes(value: str) -> tuple[str, ...]:
-    """IMAGE_SUFFIXES (comma-separated) as a tuple of lower-case endings."""
-    return _suffixes(value)
-
-
-_SUFFIX = re.compile(r"^\.[A-Za-z0-9][A-Za-z0-9._+-]{0,15}$")
-
-
-def _suffixes(value: str) -> tuple[str, ...]:
-    items = [s.strip() for s in value.split(",")]
-    bad = [s for s in items if not _SUFFIX.match(s)]
-    if bad or not items:
-        raise SettingsError(
-            f"IMAGE_SUFFIXES: comma-separated endings like .jpg required, got {value!r}"
-        )
-    return tuple(dict.fromkeys(s.lower() for s in items))
 
 
 def _prefix(value: str, name: str, *, allow_empty: bool) -> str:
