@@ -631,10 +631,10 @@ def test_examples_plan_with_a_real_size_package(
         assert code["oss_object_name"] == obj["key"]
 
 
-def _plan_with(root: Path, terraform, name: str, variables: dict[str, Any]) -> Run:
+def _plan_with(root: Path, terraform, name: str, variables: dict[str, Any], **options) -> Run:
     var_file = root / f"{name}.tfvars.json"
     var_file.write_text(json.dumps(variables))
-    return terraform(root, "plan", var_file=str(var_file), input=False)
+    return terraform(root, "plan", var_file=str(var_file), input=False, **options)
 
 
 def _longest_names(package_dir: str) -> dict[str, Any]:
@@ -666,10 +666,9 @@ def test_the_longest_accepted_values_plan_within_every_limit(
 ) -> None:
     """Longest names and prefixes, a KMS key, alarms, and as many long variants as 4 KB holds."""
     variables = {**_longest_names(package_dir), "variants": _variants(11)}
-    result = _plan_with(repo_copy, terraform, "longest", variables).ok()
+    result = _plan_with(repo_copy, terraform, "longest", variables, out="l.tfplan").ok()
     assert "Plan:" in result.out
     # ... and the policy the stand-in accepted is the one RAM gets: under 6,144
-    terraform(repo_copy, "plan", var_file=str(repo_copy / "longest.tfvars.json"), out="l.tfplan")
     shown = json.loads(terraform(repo_copy, "show", "l.tfplan", json=terraform.flag).ok().out)
     policy = _one(shown, "alicloud_ram_policy")["policy_document"]
     assert 3000 < len(policy) <= 6144, len(policy)

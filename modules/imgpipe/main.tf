@@ -63,7 +63,6 @@ locals {
     content_md5 = local.manifest.content_md5
     size        = local.manifest.size
   }
-  checksum = local.manifest == null ? null : local.manifest.crc64
 }
 
 module "storage" {

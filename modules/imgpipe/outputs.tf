@@ -60,7 +60,7 @@ output "logstore" {
 
 output "package_checksum" {
   description = "CRC-64 of the deployed package (from dist/function.json)."
-  value       = local.checksum
+  value       = local.package == null ? null : local.package.crc64
 }
 
 output "pipeline_config" {
