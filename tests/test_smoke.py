@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -34,6 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 import oss2
 import pytest
 from conftest import moto_oss
+from transcripts import check, normalise
 
 import imgpipe.smoke as smoke_module
 from fc_handler.handle import handle_event
@@ -522,3 +524,19 @@ def test_cleanup_retries_a_delete_that_fails_with_a_server_error():
     assert waits == [0.5, 1.0]  # two retries, then it went through
     assert job.report.cleaned == ["oss://out/flaky.webp"]
     assert len(said) == 1 and said[0].startswith("could not delete oss://out/denied.webp")
+
+
+def test_the_scripted_run_prints_what_it_printed(cloud, mns, smoke, tmp_path):
+    """Issue 24: the restructuring changed no word of a smoke run (tests/transcripts.py)."""
+    ev, s3, endpoint = cloud
+    with Pipeline(ev, s3, endpoint, mns):
+        runs = [smoke("--timeout", "30", "--dlq-timeout", "30")]
+    text = "".join(
+        normalise(f"--- stdout\n{out}--- stderr\n{err}--- exit {code}\n", tmp=tmp_path)
+        for code, out, err in runs
+    )
+    # how many polls saw fewer than all variants, and whole seconds waited, depend on speed
+    text = re.sub(
+        r"(?m)^  (\d+)/6 variants after <f> s\n", lambda m: "" if m[1] != "6" else m[0], text
+    )
+    check("run-smoke", re.sub(r"in \d+ s\b", "in <n> s", text))
