@@ -86,7 +86,7 @@ package: $(STAMP) ## build dist/function.zip + dist/function.json for FC (RUNTIM
 
 package-host: $(STAMP) ## build a package for this machine's CPython and time its cold import
 	$(BIN)/python build.py --host --out build/host
-	$(BIN)/imgpipe package-stats --zip build/host/function.zip
+	$(BIN)/python tests/devtools/package_stats.py --zip build/host/function.zip
 
 lock: setup ## re-pin requirements/function.txt (with hashes) from requirements/function.in
 	$(BIN)/python build.py lock
@@ -101,8 +101,8 @@ tf-test: $(STAMP) ## real Terraform offline (stand-in provider): validate, plan 
 	  IMGPIPE_TF_SUMMARY=$$summary $(BIN)/pytest -p no:cacheprovider tests/test_terraform_real.py; \
 	  status=$$?; cat $$summary 2>/dev/null; rm -f $$summary; exit $$status
 
-tf-check: setup ## no deprecated alicloud arguments (imgpipe tf-check), checkov, fmt
-	$(BIN)/imgpipe tf-check
+tf-check: setup ## no deprecated alicloud arguments (tests/devtools/tf_check.py), checkov, fmt
+	$(BIN)/python tests/devtools/tf_check.py
 	$(CHECKOV_VENV)/bin/checkov -d . --framework terraform --quiet --compact --skip-download \
 	  --skip-path .venv --skip-path .venv-checkov --skip-path tests
 	@if command -v terraform >/dev/null; then terraform fmt -recursive -check .; \

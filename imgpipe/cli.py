@@ -11,47 +11,12 @@ the work itself, 0 is success. A reader that closes the pipe early
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import textwrap
-from pathlib import Path
 
-from imgpipe import __version__, argtypes
+from imgpipe import __version__
 from imgpipe.closedpipe import tolerate_closed_stdout
-from imgproc import ConfigError, load_config
-
-REPEAT = argtypes.integer(1, 1000, meaning="a whole number of runs")
-
-
-def _config(path: Path | None):
-    if path is None:
-        return load_config(None)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError((exc.strerror or str(exc)).lower()) from None
-    except UnicodeDecodeError:
-        raise ConfigError("not UTF-8 text (a JSON file is expected)") from None
-    return load_config(text)
-
-
-def _invoke(event_path: Path, buckets: Path) -> int:
-    import json
-
-    from fc_handler.settings import SettingsError
-    from imgpipe.invoke import invoke
-
-    try:
-        event = event_path.read_bytes()
-    except OSError as exc:
-        print(
-            f"imgpipe invoke: {event_path}: {(exc.strerror or str(exc)).lower()}", file=sys.stderr
-        )
-        return 2
-    result = invoke(event, buckets)
-    print(json.dumps({"invoke": result.summary()}, ensure_ascii=False, default=str), flush=True)
-    if isinstance(result.error, SettingsError):
-        print(f"imgpipe invoke: configuration: {result.error}", file=sys.stderr)
-    return 1 if result.raised else 0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -98,13 +63,6 @@ COMMANDS = {
         "SOURCE_BUCKET=photos-src TARGET_BUCKET=photos-dst \\\n"
         "  imgpipe invoke event.json --buckets buckets/",
     ),
-    "package-stats": (
-        "cold import time of a host-built package",
-        "Import the handler from a package built for this machine's Python, in a fresh "
-        "interpreter each time, and report the cold import time and the package's size.",
-        "make package-host  # builds build/host/function.zip, then runs this\n"
-        "imgpipe package-stats --zip build/host/function.zip --repeat 10",
-    ),
     "demo": (
         "run the whole pipeline locally on samples or your folder",
         "Upload each file to a local source bucket, route it with the EventBridge pattern "
@@ -112,12 +70,6 @@ COMMANDS = {
         "dead-letter file, print a table and a cost estimate, and write an HTML report "
         "(WORK_DIR/report.html) showing every upload beside its variants.",
         "imgpipe demo\nimgpipe demo --source ~/Pictures/trip --work-dir /tmp/trip-demo",
-    ),
-    "tf-check": (
-        "fail on deprecated alicloud resources and arguments",
-        "Check the module's .tf files for alicloud resources and arguments the provider "
-        "has deprecated (run it from the repository root; `make tf-check` adds checkov).",
-        "imgpipe tf-check",
     ),
     "cost": (
         "monthly Function Compute cost of a workload",
@@ -151,6 +103,22 @@ COMMANDS = {
     ),
 }
 
+# Each command's module: `add_arguments(parser)` and `run(args) -> exit status`.
+# The one place the local tools import lazily: a command's module is imported
+# only when that command runs or shows its help. Importing all of them (OSS,
+# Pillow, tqdm, the Terraform reader...) costs every run about 0.5 s
+# (`python -X importtime -c "import imgpipe.commands.backfill, ..."`).
+COMMAND_MODULES = {
+    "process": "imgpipe.commands.process",
+    "bench": "imgpipe.commands.bench",
+    "invoke": "imgpipe.commands.invoke",
+    "demo": "imgpipe.commands.demo",
+    "cost": "imgpipe.commands.cost",
+    "smoke": "imgpipe.commands.smoke",
+    "backfill": "imgpipe.commands.backfill",
+    "redrive": "imgpipe.commands.redrive",
+}
+
 # Flags defined in other modules that came without help (filled in here so
 # `--help` documents every flag; help given there wins).
 _MORE_HELP = {
@@ -169,17 +137,9 @@ def _command(sub, name: str) -> argparse.ArgumentParser:
     )
 
 
-def _environment_help() -> str:
-    from fc_handler.settings import VARIABLES
-
-    lines = ["environment (as Terraform sets it in FC):"]
-    for name, (default, what) in VARIABLES.items():
-        need = "required" if default is None else f"default {default!r}"
-        lines.append(f"  {name:28} {what} ({need})")
-    return "\n".join(lines)
-
-
-def parser() -> argparse.ArgumentParser:
+def parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; `only`: that command's flags alone (the others'
+    modules are not imported: see COMMAND_MODULES)."""
     parser = _Parser(
         prog="imgpipe",
         description=__doc__.split("\n\n")[0],
@@ -191,143 +151,10 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"imgpipe {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = _command(sub, "process")
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="image files to process")
-    p.add_argument(
-        "--out",
-        required=True,
-        type=argtypes.output_dir,
-        metavar="DIR",
-        help="where the variants go (created if missing): DIR/<key from the key template>",
-    )
-    p.add_argument(
-        "--config",
-        type=argtypes.existing_file,
-        metavar="FILE",
-        help="pipeline config JSON (variants, quality, watermark...); default: the built-in",
-    )
-    p.add_argument(
-        "-q", "--quiet", action="store_true", help="no summary line on stderr: the JSON lines only"
-    )
-
-    b = _command(sub, "bench")
-    b.add_argument(
-        "images", nargs="*", type=argtypes.existing_file, help="default: tests/data/bench/*"
-    )
-    b.add_argument("--repeat", type=REPEAT, default=5, help="runs per image (1 to 1000)")
-    b.add_argument(
-        "--methods",
-        type=_methods,
-        default="core,naive,pyvips",
-        help="comma-separated, from core, naive, pyvips (default: all three)",
-    )
-    b.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    b.add_argument(
-        "--config",
-        type=argtypes.existing_file,
-        metavar="FILE",
-        help="pipeline config JSON for the core (default: the built-in)",
-    )
-    b.add_argument(
-        "--e2e",
-        action="store_true",
-        help="end to end: the real handler against a local OSS stand-in; ms, requests, CU",
-    )
-    b.add_argument(
-        "--latency-ms",
-        type=argtypes.number(0, 10_000),
-        default=None,
-        help="--e2e: the stand-in's round-trip time per request (default 100, docs/cost.md)",
-    )
-    b.add_argument(
-        "--cold",
-        action="store_true",
-        help="cold start: import, first and warm invocation, in --repeat fresh interpreters",
-    )
-    b.add_argument(
-        "--package",
-        type=argtypes.existing_dir,
-        metavar="DIR",
-        help="--cold: the unzipped function package instead of function_src/",
-    )
-    b.add_argument(
-        "--max-megapixels",
-        type=argtypes.number(0.000001, 10_000),
-        default=None,
-        metavar="MP",
-        help="--e2e: the deployment's max_megapixels (default: the processor's default, 100); "
-        "the recommended memory holds the largest upload it accepts",
-    )
-
-    i = _command(sub, "invoke")
-    i.epilog = _environment_help() + "\n\n" + i.epilog
-    i.add_argument(
-        "event",
-        type=argtypes.existing_file,
-        metavar="EVENT.json",
-        help="a CloudEvent as EventBridge delivers it (one object or a list)",
-    )
-    i.add_argument(
-        "--buckets",
-        required=True,
-        type=argtypes.existing_dir,
-        metavar="DIR",
-        help="an existing DIR; DIR/<bucket>/<key> stands in for OSS",
-    )
-
-    s = _command(sub, "package-stats")
-    s.add_argument(
-        "--zip",
-        type=_package_zip,
-        default=Path("build/host/function.zip"),
-        help="the package (default: build/host/function.zip, from make package-host)",
-    )
-    s.add_argument("--repeat", type=REPEAT, default=5, help="imports to time (1 to 1000)")
-
-    d = _command(sub, "demo")
-    d.add_argument(
-        "--source",
-        type=argtypes.existing_dir,
-        metavar="DIR",
-        help="your images (default: samples)",
-    )
-    d.add_argument(
-        "--work-dir",
-        type=Path,
-        default=Path(".demo"),
-        metavar="DIR",
-        help="emptied, then holds the buckets, the log, the dead letters and report.html "
-        "(default: .demo); refused if it holds files the demo did not write",
-    )
-    d.add_argument(
-        "--monthly",
-        type=argtypes.integer(0, 10**15, meaning="a whole number of uploads"),
-        default=10_000_000,
-        metavar="N",
-        help="uploads per month for the cost estimate",
-    )
-
-    _command(sub, "tf-check")
-
-    c = _command(sub, "cost")
-    from imgpipe.cost import add_arguments as cost_arguments
-
-    cost_arguments(c)
-
-    k = _command(sub, "smoke")
-    from imgpipe.smoke import add_arguments as smoke_arguments
-
-    smoke_arguments(k)
-
-    f = _command(sub, "backfill")
-    from imgpipe.backfill import add_arguments as backfill_arguments
-
-    backfill_arguments(f)
-
-    r = _command(sub, "redrive")
-    from imgpipe.redrive import add_arguments as redrive_arguments
-
-    redrive_arguments(r)
+    for name, module in COMMAND_MODULES.items():
+        p = _command(sub, name)
+        if only is None or name == only:
+            importlib.import_module(module).add_arguments(p)
     for (name, flag), text in _MORE_HELP.items():
         for action in sub.choices[name]._actions:
             if flag in action.option_strings and not action.help:
@@ -335,42 +162,20 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _methods(text: str) -> list[str]:
-    from imgpipe.bench import METHODS
-
-    methods = [m.strip() for m in text.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        raise argparse.ArgumentTypeError(
-            f"unknown method(s) {', '.join(unknown) or '(none given)'}; "
-            f"choose from {', '.join(METHODS)}"
-        )
-    return methods
-
-
-def _package_zip(text: str) -> Path:
-    """A zip file, or a path not built yet (`package-stats` says how to build it)."""
-    import zipfile
-
-    path = Path(text)
-    if path.exists() and not (path.is_file() and zipfile.is_zipfile(path)):
-        raise argparse.ArgumentTypeError(f"{text}: not a zip file")
-    return path
-
-
 def main(argv: list[str] | None = None) -> int:
     with tolerate_closed_stdout():
         try:
-            return _run(_parse(parser(), argv))
+            argv = sys.argv[1:] if argv is None else argv
+            chosen = next((a for a in argv if not a.startswith("-")), None)
+            return _run(_parse(parser(chosen if chosen in COMMANDS else None), argv))
         except KeyboardInterrupt:
             print("imgpipe: interrupted", file=sys.stderr)
             return 130
 
 
-def _parse(top: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+def _parse(top: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
     """Parse; a flag the command does not know is that command's usage error
     (`imgpipe process: error: ... (see imgpipe process --help)`), not the top level's."""
-    argv = sys.argv[1:] if argv is None else argv
     args, extra = top.parse_known_args(argv)
     if extra and argv.index(extra[0]) < argv.index(args.command):  # before the command
         top.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -383,56 +188,4 @@ def _parse(top: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Nam
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.command == "demo":
-        from imgpipe.demo import main as demo_main
-
-        return demo_main(args.source, args.work_dir, args.monthly)
-    if args.command == "cost":
-        from imgpipe.cost import run as cost_run
-
-        return cost_run(args)
-    if args.command == "smoke":
-        from imgpipe.smoke import run as smoke_run
-
-        return smoke_run(args)
-    if args.command == "redrive":
-        from imgpipe.redrive import run as redrive_run
-
-        return redrive_run(args)
-    if args.command == "backfill":
-        from imgpipe.backfill import run as backfill_run
-
-        return backfill_run(args)
-    if args.command == "tf-check":
-        from imgpipe.tfcheck import run as tf_run
-
-        return tf_run()
-    if args.command == "package-stats":
-        from imgpipe.package_stats import run as stats_run
-
-        return stats_run(args.zip, args.repeat)
-    if args.command == "invoke":
-        return _invoke(args.event, args.buckets)
-    try:
-        config = _config(args.config)
-    except ConfigError as exc:
-        print(f"imgpipe {args.command}: --config {args.config}: {exc}", file=sys.stderr)
-        return 2
-
-    if args.command == "process":
-        from imgpipe.process_cmd import run
-
-        return run(args.files, args.out, config, quiet=args.quiet)
-    if args.command == "bench":
-        from imgpipe.bench import OSS_LATENCY_MS, run_bench, run_cold, run_e2e
-
-        if args.cold:
-            return run_cold(args.package, args.repeat, args.json)
-        if args.e2e:
-            latency = OSS_LATENCY_MS if args.latency_ms is None else args.latency_ms
-            return run_e2e(
-                args.images, args.repeat, latency, args.json, max_megapixels=args.max_megapixels
-            )
-
-        return run_bench(args.images, args.repeat, args.methods, args.json, args.config)
-    raise AssertionError(f"unknown command {args.command}")  # pragma: no cover
+    return importlib.import_module(COMMAND_MODULES[args.command]).run(args)

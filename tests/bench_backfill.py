@@ -91,7 +91,7 @@ class NothingCurrent:
 
 
 def stack(dev):
-    from imgpipe.backfill import Stack
+    from imgpipe.cloud.stack import Stack
     from imgproc import load_config
 
     pattern = {**dev.filter_pattern, "data": {"oss": {"bucket": {"name": ["src"]}}}}
@@ -112,7 +112,8 @@ def stack(dev):
 def bench(n: int, dev, tmp: Path) -> dict:
     import oss2
 
-    from imgpipe.backfill import Backfill, Checkpoint, list_oss
+    from imgpipe.cloud.objects import list_oss
+    from imgpipe.jobs.backfill import Backfill, Checkpoint
 
     servers = Servers(n)
     try:
@@ -158,8 +159,10 @@ def network(dev, tmp: Path, n: int = 2000) -> dict:
     import oss2
 
     from fc_handler.storage_oss import OssStorage
-    from imgpipe.backfill import Backfill, Checkpoint, FcInvoker, list_oss
-    from imgpipe.smoke import Credentials
+    from imgpipe.cloud.credentials import Credentials
+    from imgpipe.cloud.fc import FcInvoker
+    from imgpipe.cloud.objects import list_oss
+    from imgpipe.jobs.backfill import Backfill, Checkpoint
 
     servers = Servers(n)
     try:
@@ -193,7 +196,7 @@ def network(dev, tmp: Path, n: int = 2000) -> dict:
 def main() -> int:
     import tempfile
 
-    from imgpipe.terraform import evaluate
+    from imgpipe.cloud.terraform import evaluate
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--objects", default="25000,50000,100000")

@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from oss2.auth import ProviderAuth
 
-from imgpipe.standin import oss_error
+from imgpipe.cloud.standin import oss_error
 
 # Which query parameters are part of the signed resource. OSS's page lists
 # examples, not all of them; the Python SDK's set is the one our requests are

@@ -2,7 +2,7 @@
 
 Each is an HTTP server on 127.0.0.1 that the real SDKs talk to (oss2, the
 FC 3.0 SDK `alibabacloud-fc20230330`, the MNS REST client in
-`imgpipe.smoke`), answering with the shapes the services document, and
+`imgpipe.cloud.mns`), answering with the shapes the services document, and
 recording every request so a test can check what the SDK really sent: the
 listing's `marker`, the invoke's `x-fc-invocation-type: Async`, the receipt
 handle of a delete. They are deliberately small: only what the tools use.
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
-from imgpipe import standin
-from imgpipe.standin import Request, Server, oss_error
+from imgpipe.cloud import standin
+from imgpipe.cloud.standin import Request, Server, oss_error
 
 # ------------------------------------------------------------------- OSS
 
@@ -44,7 +44,7 @@ class GeneratedKeys(Sequence[str]):
 
 
 class OssStandIn(standin.OssStandIn):
-    """`imgpipe.standin.OssStandIn` plus ListObjects (V1, with `marker`,
+    """`imgpipe.cloud.standin.OssStandIn` plus ListObjects (V1, with `marker`,
     `max-keys` and `encoding-type=url`). For listing only, a bucket may be a
     sorted sequence of keys whose bodies are `b"<key>"` (`generated`)."""
 

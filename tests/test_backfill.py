@@ -22,23 +22,16 @@ from standins import FcStandIn, GeneratedKeys, OssStandIn
 from fc_handler.current import FINGERPRINT
 from fc_handler.storage import LocalStorage
 from fc_handler.storage_oss import OssStorage
-from imgpipe.backfill import (
-    Backfill,
-    BackfillError,
-    Checkpoint,
-    FcInvoker,
-    Listed,
-    RateLimiter,
-    Stack,
-    build,
-    list_local,
-    list_oss,
-)
 from imgpipe.cli import main, parser
-from imgpipe.demo import day_two
-from imgpipe.demo import run as demo_run
-from imgpipe.smoke import Credentials
-from imgpipe.terraform import evaluate
+from imgpipe.cloud.credentials import Credentials
+from imgpipe.cloud.fc import FcInvoker
+from imgpipe.cloud.objects import Listed, list_local, list_oss
+from imgpipe.cloud.stack import Stack
+from imgpipe.cloud.terraform import evaluate
+from imgpipe.commands.backfill import build
+from imgpipe.commands.demo.pipeline import day_two
+from imgpipe.commands.demo.pipeline import run as demo_run
+from imgpipe.jobs.backfill import Backfill, BackfillError, Checkpoint, RateLimiter
 from imgproc import load_config
 from imgproc.config import fingerprint
 
@@ -164,7 +157,7 @@ def test_sigterm_saves_the_checkpoint_and_the_rerun_finishes(demo, tmp_path, mon
     import os
     import signal
 
-    from imgpipe import backfill as module
+    from imgpipe.cloud import fc as module
 
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"quality": {"webp": 60}}))
@@ -699,7 +692,8 @@ def test_backfill_prices_with_the_cu_model_of_imgpipe_cost():
     """A million 300 ms invokes at 1 vCPU / 1024 MB, by hand from docs/cost.md's rates:
     75 CU per 10k calls = 7,500; 300,000 vCPU-s x 1 CU = 300,000; 300,000 GB-s x 0.15 =
     45,000; 300,000 s x 0.5 GB disk x 0.05 = 7,500; 360,000 CU x 0.00011 CNY = 39.60 CNY."""
-    from imgpipe.backfill import Stack, cost_line
+    from imgpipe.cloud.stack import Stack
+    from imgpipe.commands.backfill import cost_line
 
     stack = Stack.__new__(Stack)
     object.__setattr__(stack, "memory_mb", 1024)

@@ -19,20 +19,15 @@ from standins import FcStandIn, OssStandIn
 
 from fc_handler.events import parse_event
 from fc_handler.storage import NotFound
-from imgpipe.backfill import (
-    Backfill,
-    BackfillError,
-    Checkpoint,
-    FcInvoker,
-    InvokeError,
-    Listed,
-    Stack,
-    list_oss,
-)
 from imgpipe.cli import main
-from imgpipe.cost import cu_estimate
-from imgpipe.smoke import Credentials
-from imgpipe.terraform import evaluate
+from imgpipe.cloud.credentials import Credentials
+from imgpipe.cloud.errors import InvokeError, ListingError
+from imgpipe.cloud.fc import FcInvoker
+from imgpipe.cloud.objects import Listed, list_oss
+from imgpipe.cloud.stack import Stack
+from imgpipe.cloud.terraform import evaluate
+from imgpipe.jobs.backfill import Backfill, Checkpoint
+from imgpipe.pricing import cu_estimate
 from imgproc import load_config
 
 CREDS = Credentials("test-key", "test-secret")
@@ -97,7 +92,7 @@ def test_a_listing_refused_client_side_stops_at_once(oss, status):
     oss.put("src-bucket", "uploads/0.jpg", b"x")
     oss.listing_status = {0: status}.get
     slept: list[float] = []
-    with pytest.raises(BackfillError, match=rf"after '' failed: HTTP {status}"):
+    with pytest.raises(ListingError, match=rf"after '' failed: HTTP {status}"):
         list(list_oss(bucket_of(oss), "uploads/", sleep=slept.append))
     assert slept == [] and len(oss.listings()) == 1
 
@@ -112,7 +107,7 @@ def test_a_listing_gets_exactly_its_retries(oss, failures, listed):
     if listed:
         assert [x.key for x in pages] == ["uploads/0.jpg"]
     else:
-        with pytest.raises(BackfillError, match="HTTP 503"):
+        with pytest.raises(ListingError, match="HTTP 503"):
             list(pages)
     assert slept == [0.5, 1.0]
 
@@ -124,7 +119,7 @@ def test_a_listing_that_gets_no_answer_is_asked_again_then_stops():
     bucket = oss2.Bucket(oss2.Auth("k", "s"), f"http://127.0.0.1:{free_port()}", "src-bucket")
     bucket.timeout = 2
     slept: list[float] = []
-    with pytest.raises(BackfillError, match=r"after 'uploads/9\.jpg' failed"):
+    with pytest.raises(ListingError, match=r"after 'uploads/9\.jpg' failed"):
         list(list_oss(bucket, "uploads/", "uploads/9.jpg", retries=3, sleep=slept.append))
     assert slept == [0.5, 1.0, 2.0]
 
@@ -401,7 +396,7 @@ def test_once_stopped_only_objects_before_one_already_started_start(pattern, tmp
 
 
 def backfill_limiter():
-    from imgpipe.backfill import RateLimiter
+    from imgpipe.jobs.backfill import RateLimiter
 
     return RateLimiter(None)
 
@@ -411,7 +406,7 @@ def test_a_stop_at_once_keeps_the_last_consistent_checkpoint(pattern, tmp_path, 
     here after an object was counted as listed and before it was queued: the state
     then is torn, so it is not saved; the periodic checkpoint before it stands, and
     the resume ends with the counts of an uninterrupted run."""
-    from imgpipe import backfill as module
+    from imgpipe.jobs import backfill as module
 
     items = [Listed(f"uploads/{i:02d}.jpg", 5, "E") for i in range(12)]
     real, made = module.object_event, []

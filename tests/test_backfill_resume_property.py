@@ -33,10 +33,12 @@ import pytest
 from fc_handler.current import rejection_key, stamp
 from fc_handler.keys import relative_to
 from fc_handler.storage import LocalStorage
-from imgpipe import backfill as module
-from imgpipe.backfill import Backfill, Checkpoint, Listed, Stack
 from imgpipe.cli import parser
-from imgpipe.terraform import evaluate
+from imgpipe.cloud.objects import Listed
+from imgpipe.cloud.stack import Stack
+from imgpipe.cloud.terraform import evaluate
+from imgpipe.commands import backfill as module
+from imgpipe.jobs.backfill import Backfill, Checkpoint
 from imgproc import load_config
 
 SRC, DST = "src-bucket", "out-bucket"

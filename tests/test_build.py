@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import IMAGES
-
-from imgpipe.package_stats import clean_python
+from devtools.package_stats import clean_python
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tests that run pip (about 10 s each, wheels from PyPI or pip's cache) are

@@ -21,7 +21,7 @@ import pytest
 from conftest import IMAGES
 
 from imgpipe.cli import parser
-from imgpipe.process_cmd import describe
+from imgpipe.commands.process import describe
 
 IMGPIPE = [sys.executable, "-m", "imgpipe"]
 ENV = {"SOURCE_BUCKET": "photos-src", "TARGET_BUCKET": "photos-dst"}
@@ -149,7 +149,7 @@ def test_process_with_stderr_on_the_closed_pipe_too(tmp_path, three):
 
 
 def test_invoke_with_no_reader_lets_the_handler_finish(tmp_path):
-    from imgpipe.events import cloudevent
+    from imgpipe.cloud.events import cloudevent
 
     data = (IMAGES / "hopper.jpg").read_bytes()
     uploads = tmp_path / "b" / "photos-src" / "uploads"

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from imgpipe import cost
+from imgpipe import pricing as cost
 
 
 def test_the_pages_own_example_by_hand():
@@ -156,7 +156,7 @@ def test_cli_says_a_size_fc_does_not_offer_and_still_prices_it():
 
 def test_article_model_says_where_free_gib_seconds_went():
     """'0 GiB-s (150,000 GiB-s used)' read as a contradiction (issue 15)."""
-    from imgpipe.cost import estimate, format_estimate
+    from imgpipe.pricing import estimate, format_estimate
 
     text = format_estimate(estimate(300_000, 1024, 500))
     compute = next(line for line in text.splitlines() if "compute" in line)
@@ -168,7 +168,7 @@ def test_warm_instances_cost_their_idle_memory_and_disk():
     """One instance kept warm all month at 640 MB and 512 MB of disk, worked by hand:
     730 h x 3,600 s x (0.625 GB x 0.15 + 0.5 GB x 0.05) = 2,628,000 x 0.11875 = 312,075 CU,
     34.33 CNY at tier 1; idle vCPU is 0 CU (the module's always_allocate_cpu = false)."""
-    from imgpipe.cost import cu_estimate
+    from imgpipe.pricing import cu_estimate
 
     none = cu_estimate(1_000_000, 0.2, 640, 300)
     warm = cu_estimate(1_000_000, 0.2, 640, 300, warm_instances=1)

@@ -147,8 +147,8 @@ def test_the_article_report_line_by_line(capsys):
 
 @pytest.mark.parametrize("pricing", ["cu", "article"])
 def test_the_always_on_comparison_both_ways(capsys, pricing):
-    from imgpipe.cost import CuRates, Rates, cu_estimate
-    from imgpipe.cost import estimate as article_estimate
+    from imgpipe.pricing import CuRates, Rates, cu_estimate
+    from imgpipe.pricing import estimate as article_estimate
 
     base = ["--requests", "3000000", "--memory-mb", "1024", "--duration-ms", "200"]
     base += ["--pricing", pricing]
@@ -222,7 +222,7 @@ def test_the_memory_per_vcpu_ratio_fc_allows_on_both_sides(capsys, memory, vcpu,
     _, out, _ = run_cost(
         capsys, "--requests", "1", "--memory-mb", memory, "--duration-ms", "1", "--vcpu", vcpu
     )
-    note = "not between 1 and 4): priced as given"  # imgpipe.cost.size_problem's words
+    note = "not between 1 and 4): priced as given"  # imgpipe.pricing.size_problem's words
     assert (note in out) is warned, out
     _, out, _ = run_cost(
         capsys,

@@ -18,6 +18,7 @@ from fc_handler.current import (
     Check,
     check_outputs,
     current_outputs,
+    outputs_for,
     rejection_key,
     stamp,
     variant_keys,
@@ -48,10 +49,8 @@ def check(storage) -> Check:
     return check_outputs(
         storage,
         target_bucket=DST,
-        source_prefix="uploads/",
-        rejected_prefix="rejected/",
+        outputs=outputs_for(CONFIG, "uploads/", "rejected/", KEY),
         config=CONFIG,
-        key=KEY,
         etag=ETAG_OF_SOURCE.lower(),  # ETags compare without case
     )
 
@@ -68,10 +67,8 @@ def test_every_variant_current_is_current(storage):
     assert current_outputs(
         storage,
         target_bucket=DST,
-        source_prefix="uploads/",
-        rejected_prefix="rejected/",
+        outputs=outputs_for(CONFIG, "uploads/", "rejected/", KEY),
         config=CONFIG,
-        key=KEY,
         etag=ETAG_OF_SOURCE,
     ) == tuple(VARIANTS)
 

@@ -21,9 +21,9 @@ from fc_handler.handle import handle_event
 from fc_handler.settings import Settings
 from fc_handler.storage import LocalStorage
 from fc_handler.storage_oss import OssStorage
-from imgpipe.eventpattern import matches
-from imgpipe.events import cloudevent
-from imgpipe.terraform import LOCAL_ACCOUNT, evaluate
+from imgpipe.cloud.eventpattern import matches
+from imgpipe.cloud.events import cloudevent
+from imgpipe.cloud.terraform import LOCAL_ACCOUNT, evaluate
 
 SRC, DST = "photos-src", "photos-dst"
 VARIANTS = [

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
-from imgpipe import cost
-from imgpipe.demo import run
-from imgpipe.eventpattern import matches
-from imgpipe.samples import write_samples
-from imgpipe.terraform import evaluate
+from imgpipe import pricing as cost
+from imgpipe.cloud.eventpattern import matches
+from imgpipe.cloud.terraform import evaluate
+from imgpipe.commands.demo.pipeline import run
+from imgpipe.commands.demo.samples import write_samples
 
 # small shipped images, for the tests that need an upload, not a real-size one
 IMAGES = Path(__file__).parent / "data" / "images"
@@ -103,7 +103,7 @@ def test_demo_routes_with_the_pattern_terraform_deploys(demo, tmp_path, monkeypa
     assert matches(pattern, {"source": "acs.oss"}) is False
     # ... and the handler's settings are the evaluated function environment's,
     # so a change to the Terraform variables changes what the demo processes
-    import imgpipe.demo as demo_module
+    import imgpipe.commands.demo.pipeline as demo_module
 
     real_evaluate = demo_module.evaluate
 

@@ -20,8 +20,8 @@ import chromium
 import pytest
 from PIL import Image
 
-from imgpipe.demo import Row, outcome_text, run, table
-from imgpipe.samples import SAMPLES
+from imgpipe.commands.demo.pipeline import Row, outcome_text, run, table
+from imgpipe.commands.demo.samples import SAMPLES
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "build" / "test-artifacts"
@@ -222,7 +222,7 @@ def test_each_watermark_is_in_view_without_scrolling_its_frame(demo_run):
     binary = chromium.find()
     if binary is None:
         pytest.skip("chromium not installed: apt-get install -y chromium (~100 MB) to run this")
-    from imgpipe.backfill import Stack
+    from imgpipe.cloud.stack import Stack
     from imgproc.watermark import applies, stamp_boxes
 
     _, _, work = demo_run
@@ -248,7 +248,7 @@ def test_each_watermark_is_in_view_without_scrolling_its_frame(demo_run):
 
 
 def test_a_users_odd_file_names_are_escaped_and_still_link(tmp_path):
-    from imgpipe import report
+    from imgpipe.commands.demo import report
 
     name = "trip/a b#1 & 'x' <y>.png"
     folder = tmp_path / "mine"

@@ -4,7 +4,7 @@
 written here, so a misreading of EventBridge would be in both (issue 16).
 Every case below therefore runs through two matchers:
 
-- ours (`imgpipe.eventpattern.matches`);
+- ours (`imgpipe.cloud.eventpattern.matches`);
 - moto's implementation of Amazon EventBridge's patterns
   (`moto.events.models.EventPattern`), written independently.
 
@@ -52,9 +52,9 @@ import pytest
 from moto.events.models import EventPattern
 
 from imgpipe import REPO_ROOT
-from imgpipe.eventpattern import matches
-from imgpipe.events import cloudevent
-from imgpipe.terraform import LOCAL_ACCOUNT, evaluate, load
+from imgpipe.cloud.eventpattern import matches
+from imgpipe.cloud.events import cloudevent
+from imgpipe.cloud.terraform import LOCAL_ACCOUNT, evaluate, load
 
 
 def moto_matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:

@@ -19,7 +19,7 @@ from fc_handler.events import EventError, parse_event
 from fc_handler.handle import handle_event
 from fc_handler.settings import Settings, SettingsError
 from fc_handler.storage import LocalStorage, TransientError
-from imgpipe.events import cloudevent, native_event
+from imgpipe.cloud.events import cloudevent, native_event
 
 SAMPLES = json.loads((DATA / "events" / "event-samples.json").read_text())
 SRC, DST = "photos-src", "photos-dst"

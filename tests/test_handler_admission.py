@@ -20,7 +20,7 @@ import index
 from fc_handler.handle import HEADER_BYTES, handle_event
 from fc_handler.settings import Settings
 from fc_handler.storage import LocalStorage
-from imgpipe.events import cloudevent
+from imgpipe.cloud.events import cloudevent
 
 SRC, DST = "photos-src", "photos-dst"
 

@@ -20,7 +20,7 @@ from PIL import Image
 from fc_handler.handle import handle_event
 from fc_handler.settings import Settings
 from fc_handler.storage import LocalStorage
-from imgpipe.events import cloudevent
+from imgpipe.cloud.events import cloudevent
 
 SRC, DST = "photos-src", "photos-dst"
 FORMS = [(v, e) for v in ("large", "medium", "small") for e in ("jpg", "webp")]

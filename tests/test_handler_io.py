@@ -15,12 +15,12 @@ import pytest
 from conftest import BENCH, image_bytes
 
 from fc_handler import handle as handle_module
-from fc_handler.current import current_outputs
+from fc_handler.current import current_outputs, outputs_for
 from fc_handler.handle import handle_event
 from fc_handler.settings import Settings
 from fc_handler.storage import LocalStorage, TransientError
-from imgpipe import bench
-from imgpipe.events import cloudevent
+from imgpipe.cloud.events import cloudevent
+from imgpipe.commands import bench
 
 SRC, DST = "photos-src", "photos-dst"
 SETTINGS = Settings.from_env({"SOURCE_BUCKET": SRC, "TARGET_BUCKET": DST})
@@ -146,10 +146,8 @@ def test_a_failed_put_fails_the_invocation_and_nothing_claims_success(tmp_path):
     found = current_outputs(
         storage,
         target_bucket=DST,
-        source_prefix="uploads/",
-        rejected_prefix="rejected/",
+        outputs=outputs_for(SETTINGS.processor, "uploads/", "rejected/", "uploads/a/x.jpg"),
         config=SETTINGS.processor,
-        key="uploads/a/x.jpg",
         etag=info.etag,
     )
     assert found is None

@@ -81,7 +81,7 @@ def probe(mode: str, image: Path) -> dict[str, float]:
     from fc_handler.handle import handle_event
     from fc_handler.settings import Settings
     from fc_handler.storage import LocalStorage, TransientError
-    from imgpipe.events import native_event
+    from imgpipe.cloud.events import native_event
 
     data = image.read_bytes()
 
@@ -210,7 +210,7 @@ def test_the_raised_failure_keeps_its_type_message_and_stack_but_no_locals(tmp_p
     from fc_handler.handle import handle_event
     from fc_handler.settings import Settings
     from fc_handler.storage import LocalStorage
-    from imgpipe.events import native_event
+    from imgpipe.cloud.events import native_event
 
     data = (REPO / "tests" / "data" / "images" / "hopper.jpg").read_bytes()
     storage = LocalStorage(tmp_path)

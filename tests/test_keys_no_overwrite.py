@@ -17,7 +17,7 @@ from PIL import Image
 from fc_handler.handle import handle_event
 from fc_handler.settings import Settings
 from fc_handler.storage import LocalStorage
-from imgpipe.events import cloudevent
+from imgpipe.cloud.events import cloudevent
 from imgproc import default_config, output_key, parse_config
 from imgproc.config import DEFAULT_KEY_TEMPLATE
 

@@ -144,7 +144,7 @@ def test_the_e2e_recommendation_holds_the_largest_accepted_upload(capsys):
     largest upload needs, however small the benchmark photos' own peaks."""
     import json
 
-    from imgpipe import bench
+    from imgpipe.commands import bench
 
     photo = REPO / "tests" / "data" / "bench" / "photo-12mp.jpg"
     for mp, at_least in ((100, 640), (24, 256)):

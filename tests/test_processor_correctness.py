@@ -296,7 +296,7 @@ def test_extension_does_not_matter(tmp_path, key, name, outcome, source_format):
     from fc_handler.handle import handle_event
     from fc_handler.settings import Settings
     from fc_handler.storage import LocalStorage
-    from imgpipe.events import cloudevent
+    from imgpipe.cloud.events import cloudevent
 
     data = image_bytes(name) if name else b"<!doctype html><html><body>hi</body></html>"
     (tmp_path / "src" / "uploads").mkdir(parents=True)

@@ -1,6 +1,6 @@
 """`imgpipe redrive`: both message shapes, delete only after FC accepted.
 
-Against an MNS stand-in speaking the REST API (`imgpipe.smoke.MnsQueue`, the
+Against an MNS stand-in speaking the REST API (`imgpipe.cloud.mns.MnsQueue`, the
 project's one MNS client, sends the requests) and the FC stand-in the real
 FC 3.0 SDK invokes; locally against the demo's dead-letter file.
 """
@@ -14,12 +14,14 @@ from pathlib import Path
 import pytest
 from standins import FcStandIn, MnsStandIn
 
-from imgpipe.backfill import FcInvoker
 from imgpipe.cli import main
-from imgpipe.demo import run as demo_run
-from imgpipe.events import cloudevent
-from imgpipe.redrive import FileDeadLetters, MnsDeadLetters, redrive, understand
-from imgpipe.smoke import Credentials, MnsQueue
+from imgpipe.cloud.credentials import Credentials
+from imgpipe.cloud.deadletters import FileDeadLetters, MnsDeadLetters, understand
+from imgpipe.cloud.events import cloudevent
+from imgpipe.cloud.fc import FcInvoker
+from imgpipe.cloud.mns import MnsQueue
+from imgpipe.commands.demo.pipeline import run as demo_run
+from imgpipe.jobs.redrive import redrive
 
 PHONE = Path(__file__).parent / "data" / "images" / "hopper_orientation_6.jpg"
 
@@ -318,7 +320,7 @@ def test_the_cli_redrives_a_deployed_stack_to_its_function(mns, tmp_path, monkey
 
 
 def test_the_cli_finds_the_stacks_queue_by_region_and_account(tmp_path, monkeypatch, capsys):
-    from imgpipe import smoke
+    from imgpipe.cloud import deployment
 
     made = []
 
@@ -330,12 +332,10 @@ def test_the_cli_finds_the_stacks_queue_by_region_and_account(tmp_path, monkeypa
             assert (count, wait, peek) == (16, 0, True)
             return []
 
-    monkeypatch.setattr(smoke, "MnsQueue", Queue)
-    from imgpipe import backfill
-
+    monkeypatch.setattr(deployment, "MnsQueue", Queue)
     invokers = []
     monkeypatch.setattr(
-        backfill, "FcInvoker", lambda name, **kw: invokers.append((name, kw["region"])) or None
+        deployment, "FcInvoker", lambda name, **kw: invokers.append((name, kw["region"])) or None
     )
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "k")
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s")

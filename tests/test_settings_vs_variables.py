@@ -35,7 +35,7 @@ from tfexamples import evaluate_example, example_arguments, examples_using_the_m
 
 from fc_handler.settings import Settings, SettingsError
 from imgpipe import REPO_ROOT
-from imgpipe.terraform import evaluate
+from imgpipe.cloud.terraform import evaluate
 
 TERRAFORM = shutil.which("terraform")
 needs_terraform = pytest.mark.skipif(

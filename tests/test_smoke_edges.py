@@ -19,8 +19,11 @@ from types import SimpleNamespace
 import oss2
 import pytest
 
-from imgpipe.smoke import Message, Smoke, SmokeError, Stack
+from imgpipe.cloud.mns import Message
+from imgpipe.cloud.stack import Stack
+from imgpipe.commands.smoke import Smoke, SmokeError
 from imgproc import load_config
+from imgproc.keys import CONTENT_TYPES
 
 SRC, DST = "photos-src", "photos-out"
 
@@ -133,13 +136,13 @@ class Cloud:
     def uploaded(self, bucket, key, data, headers):
         if bucket.name != SRC:
             return
-        relative = key.removeprefix(self.stack.source_prefix)
         if headers.get("x-oss-storage-class") == "Archive":  # the function fails: FC gives up
             body = destination_record(SRC, key)
             self.queue.messages.append(Message("h-ours", body, message_id="ours"))
             return
         target = self.buckets[DST]
-        for out_key, ctype in self.stack.expected_outputs(relative):
+        for out_key, _, fmt in self.stack.outputs(key).variants:
+            ctype = CONTENT_TYPES[fmt]
             # the function writes each variant; retries write it again (more versions)
             for _ in range(3):
                 target.put_object(out_key, self.variant_bytes(out_key), {"Content-Type": ctype})
@@ -156,6 +159,7 @@ def stack() -> Stack:
         region="cn-hangzhou",
         account="1234567890123456",
         source_prefix="uploads/",
+        rejected_prefix="rejected/",
         config=load_config('{"variants": [{"name": "thumb", "width": 64, "formats": ["jpeg"]}]}'),
     )
 
@@ -276,7 +280,9 @@ def test_the_queue_calls_mns_as_documented():
 
     from standins import MnsStandIn
 
-    from imgpipe.smoke import Credentials, MnsError, MnsQueue
+    from imgpipe.cloud.credentials import Credentials
+    from imgpipe.cloud.errors import MnsError
+    from imgpipe.cloud.mns import MnsQueue
 
     with MnsStandIn("dead-letters") as mns:
         first = mns.send("theirs")

@@ -32,7 +32,7 @@ from fc_handler.handle import handle_event
 from fc_handler.settings import Settings
 from fc_handler.storage import NotFound, StorageError, TransientError
 from fc_handler.storage_oss import OssStorage, credentials_auth, default_endpoint
-from imgpipe.events import cloudevent
+from imgpipe.cloud.events import cloudevent
 
 SRC, DST = "oss-src", "oss-dst"
 

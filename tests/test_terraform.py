@@ -16,14 +16,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from devtools.tf_check import Checker, terraform_dirs
 
 from fc_handler.logs import FIELDS
 from fc_handler.settings import Settings
 from imgpipe import REPO_ROOT
-from imgpipe.eventpattern import matches
-from imgpipe.events import cloudevent
-from imgpipe.terraform import LOCAL_ACCOUNT, evaluate
-from imgpipe.tfcheck import Checker, terraform_dirs
+from imgpipe.cloud.eventpattern import matches
+from imgpipe.cloud.events import cloudevent
+from imgpipe.cloud.terraform import LOCAL_ACCOUNT, evaluate
 
 REGION = "cn-hangzhou"
 

@@ -26,9 +26,9 @@ import pytest
 from tfexamples import evaluate_example, example_arguments
 
 from fc_handler.settings import Settings
-from imgpipe.eventpattern import matches
-from imgpipe.events import cloudevent
-from imgpipe.terraform import LOCAL_ACCOUNT, LOCAL_REGION, evaluate
+from imgpipe.cloud.eventpattern import matches
+from imgpipe.cloud.events import cloudevent
+from imgpipe.cloud.terraform import LOCAL_ACCOUNT, LOCAL_REGION, evaluate
 from imgproc.config import default_config
 
 ACCOUNT, REGION = LOCAL_ACCOUNT, LOCAL_REGION

@@ -16,7 +16,7 @@ import hcl2
 from tfparse import load_from_path
 
 from imgpipe import REPO_ROOT
-from imgpipe.terraform import Evaluated, _stage
+from imgpipe.cloud.terraform import Evaluated, _stage
 
 STACK = "../../modules/imgpipe"  # how the examples call the reusable stack
 

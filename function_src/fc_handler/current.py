@@ -15,6 +15,13 @@ retry after a partial success, or a backfill racing a new upload costs a few
 HEAD requests and writes nothing; `imgpipe backfill` asks the same question,
 through this same code, before it invokes the function at all.
 
+The keys are computed once per source (`outputs_for`): the check HEADs
+them, and the handler writes, deletes and reports the same `Outputs`. The
+check sends its HEADs at once (`HEAD_WORKERS`): the first variant's and the
+rejection record's together, then the other variants' together, so a new
+upload costs one round trip and a duplicate delivery two, whatever the
+number of variants.
+
 A HEAD that fails for a reason other than "not there" (a 403, say) counts as
 "not current": the work is redone, which costs time, never correctness. A
 transient failure propagates, like every other storage call.
@@ -22,6 +29,7 @@ transient failure propagates, like every other storage call.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from imgproc import output_key
@@ -34,13 +42,45 @@ ETAG = "source-etag"
 FINGERPRINT = "config-fingerprint"
 
 
-def variant_keys(config: Config, relative: str) -> list[str]:
-    """Every output key the configuration makes for `relative`, in write order."""
-    return [
-        output_key(config.key_template, relative, v.name, fmt)
+@dataclass(frozen=True)
+class Outputs:
+    """Every key the handler may write for one source object, in write order."""
+
+    relative: str  # the source key below the source prefix
+    variants: tuple[tuple[str, str, str], ...]  # (key, variant name, format)
+    rejection: str  # the rejection record's key
+
+    @property
+    def variant_keys(self) -> tuple[str, ...]:
+        return tuple(key for key, _, _ in self.variants)
+
+    @property
+    def all_keys(self) -> tuple[str, ...]:
+        """What a deleted source loses: its variants, then its rejection record."""
+        return (*self.variant_keys, self.rejection)
+
+    def key_for(self, variant: str, fmt: str) -> str:
+        """The key of one processed output (`imgproc` names it by variant and format)."""
+        for key, name, form in self.variants:
+            if (name, form) == (variant, fmt):
+                return key
+        raise KeyError(f"the configuration has no variant {variant!r} in {fmt!r}")
+
+
+def outputs_for(config: Config, source_prefix: str, rejected_prefix: str, key: str) -> Outputs:
+    """The `Outputs` of the source object `key`."""
+    relative = relative_to(source_prefix, key)
+    variants = tuple(
+        (output_key(config.key_template, relative, v.name, fmt), v.name, fmt)
         for v in config.variants
         for fmt in v.formats
-    ]
+    )
+    return Outputs(relative, variants, rejection_key(rejected_prefix, relative))
+
+
+def variant_keys(config: Config, relative: str) -> list[str]:
+    """Every output key the configuration makes for `relative`, in write order."""
+    return list(outputs_for(config, "", "", relative).variant_keys)
 
 
 def rejection_key(rejected_prefix: str, relative: str) -> str:
@@ -90,53 +130,55 @@ class Check:
     rejection_exists: bool
 
 
+# HEADs in flight at once: the default six variants in one wave (OSS takes
+# thousands of requests a second).
+HEAD_WORKERS = 6
+
+
 def check_outputs(
     storage: Storage,
     *,
     target_bucket: str,
-    source_prefix: str,
-    rejected_prefix: str,
+    outputs: Outputs,
     config: Config,
-    key: str,
     etag: str,
 ) -> Check:
-    """HEAD the first variant, then the others or the rejection record."""
-    relative = relative_to(source_prefix, key)
+    """HEAD the first variant with the rejection record, then the other variants.
+
+    The rejection record's answer (or error) is used only when the first
+    variant is not current; the other variants are judged in order, so one
+    that is missing or stale decides before a later one's error is raised.
+    """
     print_ = fingerprint(config)
-    keys = variant_keys(config, relative)
-    first = _state(storage, target_bucket, keys[0], etag, print_)
-    if first == CURRENT:
-        if all(_state(storage, target_bucket, k, etag, print_) == CURRENT for k in keys[1:]):
+    keys = outputs.variant_keys
+
+    def state(key: str) -> str:
+        return _state(storage, target_bucket, key, etag, print_)
+
+    with ThreadPoolExecutor(max_workers=HEAD_WORKERS, thread_name_prefix="head") as pool:
+        record: Future[str] = pool.submit(state, outputs.rejection)
+        first = state(keys[0])
+        if first == CURRENT:
+            rest = [pool.submit(state, key) for key in keys[1:]]
+            for future in rest:
+                if future.result() != CURRENT:
+                    return Check(None, variants_exist=True, rejection_exists=False)
             return Check(tuple(keys), variants_exist=True, rejection_exists=False)
-        return Check(None, variants_exist=True, rejection_exists=False)
-    record = rejection_key(rejected_prefix, relative)
-    state = _state(storage, target_bucket, record, etag, print_)
-    if state == CURRENT:
-        return Check((record,), variants_exist=first != MISSING, rejection_exists=True)
-    return Check(None, variants_exist=first != MISSING, rejection_exists=state != MISSING)
+        found = record.result()
+    if found == CURRENT:
+        return Check((outputs.rejection,), variants_exist=first != MISSING, rejection_exists=True)
+    return Check(None, variants_exist=first != MISSING, rejection_exists=found != MISSING)
 
 
 def current_outputs(
     storage: Storage,
     *,
     target_bucket: str,
-    source_prefix: str,
-    rejected_prefix: str,
+    outputs: Outputs,
     config: Config,
-    key: str,
     etag: str,
 ) -> tuple[str, ...] | None:
-    """The keys that make the work for (key, etag) current, or None if it is not.
-
-    Stops at the first variant that is missing or stale, so an object that
-    was never processed costs one HEAD (plus one for the rejection record).
-    """
+    """The keys that make the work for (the source, etag) current, or None if it is not."""
     return check_outputs(
-        storage,
-        target_bucket=target_bucket,
-        source_prefix=source_prefix,
-        rejected_prefix=rejected_prefix,
-        config=config,
-        key=key,
-        etag=etag,
+        storage, target_bucket=target_bucket, outputs=outputs, config=config, etag=etag
     ).outputs

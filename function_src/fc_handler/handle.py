@@ -35,7 +35,7 @@ Requests to OSS, each a round trip the instance is billed for while it
 waits (docs/cost.md): the source HEAD is skipped when the event gives the
 object's size and ETag and its key decodes one way only (OSS events do; a
 HEAD would tell nothing new, and an object deleted since is found by the
-GET); the current check's two HEADs, made at once (`_Prefetched`); one
+GET); the current check's two HEADs, made at once (`current.check_outputs`); one
 GET, or for an object over `HEADER_BYTES` two: its header first, which
 may get it refused without downloading the rest (`_download`); the
 variants' PUTs in parallel (`PUT_WORKERS` at a time; the encoded outputs
@@ -67,12 +67,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from imgproc import Rejection, admit, allocator, output_key, process
+from imgproc import Rejection, admit, allocator, process
 from imgproc.errors import TOO_LARGE
 
-from .current import Check, check_outputs, rejection_key, stamp, variant_keys
+from .current import Check, check_outputs, outputs_for, stamp
 from .events import ObjectEvent, parse_event
-from .keys import candidates, relative_to
+from .keys import candidates
 from .logs import emit
 from .outcomes import CURRENT, DELETED, FAILED, IGNORED, PROCESSED, REJECTED
 from .settings import Settings
@@ -239,26 +239,18 @@ def _after_header(
     request_id: str | None,
     memory_mb: int | None,
 ) -> Outcome:
+    # Every key this source may have, once: checked, written, deleted, reported.
+    outputs = outputs_for(settings.processor, settings.source_prefix, settings.rejected_prefix, key)
     # Forced (backfill --force): nothing is known, so every stale key is deleted.
     done = Check(None, variants_exist=True, rejection_exists=True)
     if not record.force:
-        rejection_head = _Prefetched(
+        done = check_outputs(
             storage,
-            settings.target_bucket,
-            rejection_key(settings.rejected_prefix, relative_to(settings.source_prefix, key)),
+            target_bucket=settings.target_bucket,
+            outputs=outputs,
+            config=settings.processor,
+            etag=info.etag,
         )
-        try:
-            done = check_outputs(
-                rejection_head,  # type: ignore[arg-type] - a Storage in all but name
-                target_bucket=settings.target_bucket,
-                source_prefix=settings.source_prefix,
-                rejected_prefix=settings.rejected_prefix,
-                config=settings.processor,
-                key=key,
-                etag=info.etag,
-            )
-        finally:
-            rejection_head.close()
         if done.outputs is not None:
             return Outcome(
                 bucket=record.bucket,
@@ -268,21 +260,19 @@ def _after_header(
                 bytes=info.size,
             )
 
-    relative = relative_to(settings.source_prefix, key)
-
     def rejected(rej: Rejection) -> Outcome:
-        record_key = _write_rejection(
+        _write_rejection(
             storage,
             settings,
             record,
             key=key,
-            relative=relative,
+            record_key=outputs.rejection,
             info=info,
             rej=rej,
             request_id=request_id,
         )
         if settings.delete_variants_with_source and done.variants_exist:  # image -> non-image
-            for stale in variant_keys(settings.processor, relative):
+            for stale in outputs.variant_keys:
                 storage.delete(settings.target_bucket, stale)
         return Outcome(
             bucket=record.bucket,
@@ -290,7 +280,7 @@ def _after_header(
             outcome=REJECTED,
             reason=rej.reason,
             detail=rej.detail,
-            outputs=(record_key,),
+            outputs=(outputs.rejection,),
             bytes=info.size,
         )
 
@@ -326,10 +316,7 @@ def _after_header(
         return rejected(rej)
 
     metadata = stamp(record.bucket, key, info.etag, settings.processor)
-    written = [
-        output_key(settings.processor.key_template, relative, out.variant, out.format)
-        for out in result.outputs
-    ]
+    written = [outputs.key_for(out.variant, out.format) for out in result.outputs]
     _put_all(
         storage,
         settings.target_bucket,
@@ -338,7 +325,7 @@ def _after_header(
         metadata=metadata,
     )
     if settings.delete_variants_with_source and done.rejection_exists:  # non-image -> image
-        storage.delete(settings.target_bucket, rejection_key(settings.rejected_prefix, relative))
+        storage.delete(settings.target_bucket, outputs.rejection)
     return Outcome(
         bucket=record.bucket,
         key=key,
@@ -420,49 +407,6 @@ class _InBackground:
         self._value = self._error = None
 
 
-class _Prefetched:
-    """`storage`, with the HEAD of one key already under way in another thread.
-
-    The current check HEADs the first variant and then, unless that one is
-    current, the rejection record: two round trips in a row on every new
-    upload. Started together they cost one. When the first variant is current
-    (a duplicate delivery) the early HEAD was not needed: one request more,
-    nothing downloaded. Its answer, or its error, is handed over when the
-    check asks for that key; `close` waits for it so no request outlives the
-    invocation's work.
-    """
-
-    def __init__(self, storage: Storage, bucket: str, key: str) -> None:
-        self._storage, self._bucket, self._key = storage, bucket, key
-        self._result: ObjectInfo | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._result = self._storage.head(self._bucket, self._key)
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for it
-            self._error = exc
-
-    def head(self, bucket: str, key: str) -> ObjectInfo:
-        if (bucket, key) != (self._bucket, self._key):
-            return self._storage.head(bucket, key)
-        self._thread.join()
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-        assert self._result is not None
-        return self._result
-
-    def __getattr__(self, name: str) -> Any:  # get, put, delete: the real storage's
-        return getattr(self._storage, name)
-
-    def close(self) -> None:
-        self._thread.join()
-        self._error = None
-
-
 PUT_WORKERS = 6  # the default six variants in one wave; OSS takes thousands of PUTs a second
 
 
@@ -541,12 +485,11 @@ def _write_rejection(
     record: ObjectEvent,
     *,
     key: str,
-    relative: str,
+    record_key: str,
     info: ObjectInfo,
     rej: Rejection,
     request_id: str | None,
-) -> str:
-    record_key = rejection_key(settings.rejected_prefix, relative)
+) -> None:
     body = {
         "bucket": record.bucket,
         "key": key,
@@ -566,7 +509,6 @@ def _write_rejection(
         content_type="application/json",
         metadata=stamp(record.bucket, key, info.etag, settings.processor),
     )
-    return record_key
 
 
 def _follow_deletion(
@@ -593,11 +535,10 @@ def _follow_deletion(
         )
     removed: list[str] = []
     for key in gone:
-        relative = relative_to(settings.source_prefix, key)
-        for out_key in (
-            *variant_keys(settings.processor, relative),
-            rejection_key(settings.rejected_prefix, relative),
-        ):
+        outputs = outputs_for(
+            settings.processor, settings.source_prefix, settings.rejected_prefix, key
+        )
+        for out_key in outputs.all_keys:
             storage.delete(settings.target_bucket, out_key)
             removed.append(out_key)
     return Outcome(bucket=record.bucket, key=gone[0], outcome=DELETED, outputs=tuple(removed))

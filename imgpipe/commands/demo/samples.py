@@ -25,6 +25,7 @@ bytes on every run, and nothing here comes from elsewhere.
 from __future__ import annotations
 
 import functools
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,6 @@ def _vertical(size: tuple[int, int], top: tuple, bottom: tuple) -> Image.Image:
 
 
 def _jpeg(im: Image.Image, **kw) -> bytes:
-    import io
 
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=kw.pop("quality", 90), **kw)
@@ -62,7 +62,6 @@ def _jpeg(im: Image.Image, **kw) -> bytes:
 
 
 def _png(im: Image.Image) -> bytes:
-    import io
 
     buf = io.BytesIO()
     im.save(buf, "PNG", compress_level=6)

@@ -15,6 +15,7 @@ how many of each status, the variants and their bytes, where they went);
 
 from __future__ import annotations
 
+import argparse
 import errno
 import json
 import sys
@@ -23,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from fc_handler.localfs import write_atomic
-from imgproc import Config, Rejection, output_key, process
+from imgpipe import argtypes, flags
+from imgproc import Config, ConfigError, Rejection, output_key, process
 from imgproc.errors import MEANINGS
 
 # errno -> the `reason` of an unreadable or unwritable path
@@ -122,7 +124,7 @@ def summary(records: list[dict], out_dir: Path) -> str:
     )
 
 
-def run(files: list[Path], out_dir: Path, config: Config, *, quiet: bool = False) -> int:
+def process_files(files: list[Path], out_dir: Path, config: Config, *, quiet: bool = False) -> int:
     """Process every input in turn; 0 if each is ok or rejected, else 1."""
     failed = unexpected = 0
     records: list[dict] = []
@@ -163,3 +165,32 @@ def _failure(source: Path, status: str, reason: str, detail: str, started: float
         "outputs": [],
         "ms": round((time.perf_counter() - started) * 1000, 1),
     }
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="image files to process")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=argtypes.output_dir,
+        metavar="DIR",
+        help="where the variants go (created if missing): DIR/<key from the key template>",
+    )
+    p.add_argument(
+        "--config",
+        type=argtypes.existing_file,
+        metavar="FILE",
+        help="pipeline config JSON (variants, quality, watermark...); default: the built-in",
+    )
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no summary line on stderr: the JSON lines only"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = flags.load_config_file(args.config)
+    except ConfigError as exc:
+        print(f"imgpipe process: --config {args.config}: {exc}", file=sys.stderr)
+        return 2
+    return process_files(args.files, args.out, config, quiet=args.quiet)

@@ -20,143 +20,34 @@ and WebP q80, a watermark on the two larger):
 
 from __future__ import annotations
 
-import io
+import argparse
 import json
 import math
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from imgpipe import REPO_ROOT
+import oss2
+
+from fc_handler import handle as handler_module
+from fc_handler.settings import Settings
+from fc_handler.storage_oss import OssStorage
+from imgpipe import REPO_ROOT, argtypes, flags
+from imgpipe.benchworker import METHODS, peak_rss_mib
+from imgpipe.cloud.events import cloudevent
+from imgpipe.cloud.standin import OssStandIn
+from imgpipe.pricing import CuRates, cheapest_size, cu_estimate
+from imgproc import ConfigError, default_config
+from imgproc.pipeline import limit_estimate
 
 DEFAULT_IMAGES = REPO_ROOT / "tests" / "data" / "bench"
 
 FC_MEMORY_STEP_MB = 64
 FC_MEMORY_MIN_MB = 128
 HEADROOM = 1.2
-
-WIDTHS = (1200, 600, 150)
-WATERMARK_MIN_WIDTH = 600
-
-
-def _core(data: bytes, config_path: str | None) -> dict[str, int]:
-    from imgproc import load_config, process
-
-    cfg = load_config(Path(config_path).read_text() if config_path else None)
-    result = process(data, cfg)
-    return {f"{o.variant}.{o.format}": len(o.data) for o in result.outputs}
-
-
-def _naive(data: bytes, _config: str | None) -> dict[str, int]:
-    from PIL import Image, ImageDraw, ImageFont
-
-    im = Image.open(io.BytesIO(data)).convert("RGBA")
-    sizes = {}
-    for name, width in zip(("large", "medium", "small"), WIDTHS):
-        height = int(im.height * width / im.width)
-        out = im.resize((width, height), Image.Resampling.LANCZOS)
-        if width >= WATERMARK_MIN_WIDTH:
-            font = ImageFont.load_default(size=max(8, round(height * 0.05)))
-            ImageDraw.Draw(out).text(
-                (10, height - 60), "imgpipe", fill=(255, 255, 255, 128), font=font
-            )
-        buf = io.BytesIO()
-        out.convert("RGB").save(buf, "JPEG", quality=85)
-        sizes[f"{name}.jpeg"] = buf.tell()
-        buf = io.BytesIO()
-        out.save(buf, "WEBP", quality=80)
-        sizes[f"{name}.webp"] = buf.tell()
-    return sizes
-
-
-def _pyvips(data: bytes, config_path: str | None) -> dict[str, int]:
-    import pyvips
-
-    from imgproc import load_config
-
-    effort = load_config(Path(config_path).read_text() if config_path else None).encoder.webp_method
-
-    sizes = {}
-    img = pyvips.Image.thumbnail_buffer(
-        data, WIDTHS[0], height=10_000_000, size="down"
-    ).copy_memory()
-    for name, width in zip(("large", "medium", "small"), WIDTHS):
-        if img.width > width:
-            img = img.resize(width / img.width, kernel="lanczos3").copy_memory()
-        out = img
-        if width >= WATERMARK_MIN_WIDTH:
-            size = max(8, round(min(img.width, img.height) * 0.05))
-            text = pyvips.Image.text("imgpipe", dpi=72, font=f"sans {size}")
-            alpha = (text * 0.5).cast("uchar")
-            bands = out.bands - (1 if out.hasalpha() else 0)
-            overlay = (
-                text.new_from_image([255] * bands)
-                .bandjoin(alpha)
-                .copy(interpretation=out.interpretation)
-            )
-            x = max(0, out.width - text.width - size // 2)
-            y = max(0, out.height - text.height - size // 2)
-            out = out.composite2(overlay, "over", x=x, y=y)
-        jpeg_src = out.flatten(background=[255, 255, 255]) if out.hasalpha() else out
-        sizes[f"{name}.jpeg"] = len(jpeg_src.jpegsave_buffer(Q=85, keep="none"))
-        sizes[f"{name}.webp"] = len(out.webpsave_buffer(Q=80, effort=effort, keep="none"))
-    return sizes
-
-
-METHODS: dict[str, Callable[[bytes, str | None], dict[str, int]]] = {
-    "core": _core,
-    "naive": _naive,
-    "pyvips": _pyvips,
-}
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-def worker(method: str, image: str, repeat: int, config: str | None) -> dict:
-    """Runs inside the fresh interpreter; prints one JSON object."""
-    fn = METHODS[method]
-    if method == "core":
-        import imgproc
-    elif method == "naive":
-        from PIL import Image, ImageDraw, ImageFont, WebPImagePlugin  # noqa: F401
-    else:
-        import pyvips  # noqa: F401
-
-        import imgproc  # noqa: F401
-    # Every method runs with the malloc settings the processor sets for
-    # itself (imgproc/allocator.py), so the comparison is of the image code.
-    from imgproc import allocator
-
-    tuned = allocator.tune()
-    data = Path(image).read_bytes()
-    idle = _peak_rss_mib()
-    t0 = time.perf_counter()
-    sizes = fn(data, config)
-    first_ms = (time.perf_counter() - t0) * 1000
-    peak = _peak_rss_mib()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn(data, config)
-        times.append((time.perf_counter() - t0) * 1000)
-    return {
-        "method": method,
-        "image": Path(image).name,
-        "ms": statistics.median(times) if times else first_ms,
-        "first_ms": first_ms,
-        "peak_mib": max(0.0, peak - idle),
-        "process_peak_mib": peak,
-        "output_bytes": sum(sizes.values()),
-        "outputs": sizes,
-        "malloc_tuned": tuned,
-    }
 
 
 def fc_memory_mb(process_peak_mib: float) -> int:
@@ -171,15 +62,13 @@ def cost_per_10k(memory_mb: int, ms: float) -> float:
     Processing is single-threaded: below one vCPU it stretches, above it
     does not shrink (`e2e_duration_at` without I/O); no trial plan.
     """
-    from imgpipe.cost import CuRates, cheapest_size
-
     rates = CuRates()
     _vcpu, _mem, cu = cheapest_size(lambda v: ms / min(v, 1.0), memory_mb, rates=rates)
     return 10_000 * cu * rates.cny_per_cu[0]
 
 
 def measure(method: str, image: Path, repeat: int, config: Path | None) -> dict:
-    cmd = [sys.executable, "-m", "imgpipe.bench", method, str(image), str(repeat)]
+    cmd = [sys.executable, "-m", "imgpipe.benchworker", method, str(image), str(repeat)]
     if config:
         cmd.append(str(config))
     env = dict(os.environ, VIPS_CONCURRENCY="1")
@@ -282,18 +171,9 @@ def round_trips(log: list[tuple[str, float, float]]) -> int:
 
 def e2e_measure(image: Path, latency_ms: float, repeat: int) -> dict:
     """Handle one upload event `repeat` + 1 times (the first warms up); medians."""
-    import oss2
-
-    from fc_handler import handle as handler_module
-    from fc_handler.settings import Settings
-    from fc_handler.storage_oss import OssStorage
-    from imgpipe.events import cloudevent
-
     settings = Settings.from_env({"SOURCE_BUCKET": E2E_SOURCE, "TARGET_BUCKET": E2E_TARGET})
     data = image.read_bytes()
     key = f"uploads/{image.name}"
-    from imgpipe.standin import OssStandIn
-
     server = OssStandIn(latency_ms)
     real_process = handler_module.process
     spent: list[float] = []
@@ -349,7 +229,7 @@ def e2e_measure(image: Path, latency_ms: float, repeat: int) -> dict:
         "requests": rows[-1]["requests"],
         "by_method": rows[-1]["by_method"],
         "round_trips": rows[-1]["round_trips"],
-        "process_peak_mib": _peak_rss_mib(),
+        "process_peak_mib": peak_rss_mib(),
     }
 
 
@@ -363,9 +243,6 @@ def e2e_duration_at(row: dict, vcpu: float) -> float:
 def limit_memory_mb(max_megapixels: float | None) -> tuple[float, int]:
     """(the pixel limit, the FC memory its largest accepted upload needs):
     `imgproc.pipeline.limit_estimate`, the figure the plan's check holds too."""
-    from imgproc import default_config
-    from imgproc.pipeline import limit_estimate
-
     config = default_config()
     mp = config.max_megapixels if max_megapixels is None else max_megapixels
     return mp, limit_estimate(config, mp).needed_mb
@@ -379,8 +256,6 @@ def run_e2e(
     *,
     max_megapixels: float | None = None,
 ) -> int:
-    from imgpipe.cost import CuRates, cheapest_size, cu_estimate
-
     images = images or sorted(p for p in DEFAULT_IMAGES.iterdir() if p.is_file())
     rows = [e2e_measure(img, latency_ms, repeat) for img in images]
     rates = CuRates()
@@ -549,7 +424,81 @@ def run_cold(package: Path | None, runs: int, as_json: bool) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    _method, _image, _repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    _config = sys.argv[4] if len(sys.argv) > 4 else None
-    print(json.dumps(worker(_method, _image, _repeat, _config)))
+REPEAT = argtypes.integer(1, 1000, meaning="a whole number of runs")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "images", nargs="*", type=argtypes.existing_file, help="default: tests/data/bench/*"
+    )
+    p.add_argument("--repeat", type=REPEAT, default=5, help="runs per image (1 to 1000)")
+    p.add_argument(
+        "--methods",
+        type=_methods,
+        default="core,naive,pyvips",
+        help="comma-separated, from core, naive, pyvips (default: all three)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--config",
+        type=argtypes.existing_file,
+        metavar="FILE",
+        help="pipeline config JSON for the core (default: the built-in)",
+    )
+    p.add_argument(
+        "--e2e",
+        action="store_true",
+        help="end to end: the real handler against a local OSS stand-in; ms, requests, CU",
+    )
+    p.add_argument(
+        "--latency-ms",
+        type=argtypes.number(0, 10_000),
+        default=None,
+        help="--e2e: the stand-in's round-trip time per request (default 100, docs/cost.md)",
+    )
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="cold start: import, first and warm invocation, in --repeat fresh interpreters",
+    )
+    p.add_argument(
+        "--package",
+        type=argtypes.existing_dir,
+        metavar="DIR",
+        help="--cold: the unzipped function package instead of function_src/",
+    )
+    p.add_argument(
+        "--max-megapixels",
+        type=argtypes.number(0.000001, 10_000),
+        default=None,
+        metavar="MP",
+        help="--e2e: the deployment's max_megapixels (default: the processor's default, 100); "
+        "the recommended memory holds the largest upload it accepts",
+    )
+
+
+def _methods(text: str) -> list[str]:
+    methods = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise argparse.ArgumentTypeError(
+            f"unknown method(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(METHODS)}"
+        )
+    return methods
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        flags.load_config_file(args.config)
+    except ConfigError as exc:
+        print(f"imgpipe bench: --config {args.config}: {exc}", file=sys.stderr)
+        return 2
+    if args.cold:
+        return run_cold(args.package, args.repeat, args.json)
+    if args.e2e:
+        latency = OSS_LATENCY_MS if args.latency_ms is None else args.latency_ms
+        return run_e2e(
+            args.images, args.repeat, latency, args.json, max_megapixels=args.max_megapixels
+        )
+    return run_bench(args.images, args.repeat, args.methods, args.json, args.config)

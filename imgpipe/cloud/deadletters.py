@@ -1,7 +1,9 @@
-"""`imgpipe redrive`: show the dead-letter queue, and send its events back to FC.
+"""The dead-letter queue as messages a person can read: the deployed MNS queue
+(`MnsDeadLetters`) or the demo's `dead-letters.jsonl` (`FileDeadLetters`),
+both with `peek`, `receive` and `delete`.
 
 Two kinds of message reach the queue (README, "Which dead-letter path a
-deployed stack uses"), and both are understood:
+deployed stack uses"), and both are understood (`understand`):
 
 - FC's asynchronous-invocation destination record: the function raised on
   every attempt. `requestPayload` is the original event; `responsePayload`
@@ -13,39 +15,23 @@ deployed stack uses"), and both are understood:
   `eventbridge`.
 
 A body may also arrive base64-encoded (the MNS SDKs' default); it is
-decoded first. Each message is one line: age, layer, object, reason.
-
-`--peek` changes nothing: MNS's PeekMessage shows at most 16 messages
-without receiving them. Without it, messages are received in batches of
-16, each event is re-invoked **asynchronously** (FC 3.0 InvokeFunction,
-through `imgpipe.backfill.FcInvoker`, retried on 429/5xx), and a message is
-deleted only after FC accepted its re-invoke (202). A message that cannot be
-parsed, or whose re-invoke FC did not accept, is kept and reported: it
-becomes visible again when its visibility timeout passes. A delete whose
-receipt handle expired meanwhile (a re-invoke slower than the visibility
-timeout) is reported too: the message will be seen again and its second
-re-invoke is harmless, the handler finding the work current.
-
-Locally (`--buckets .demo/buckets`), the queue is the demo's
-`dead-letters.jsonl` (messages in MNS's fields), the function the real
-handler in-process, and "delete" removes the line.
+decoded first.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import json
-import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imgpipe import argtypes, stackoutputs
-from imgpipe.backfill import BackfillError, InvokeError, Stack
+from fc_handler.events import EventError, parse_event
+from fc_handler.localfs import write_atomic
+from imgpipe.cloud.errors import MnsError
 
 MNS_BATCH = 16  # MNS's limit for BatchReceiveMessage and BatchPeekMessage
 
@@ -98,7 +84,6 @@ def understand(
     body: str, *, message_id: str = "", enqueue_ms: int | None = None, now: float | None = None
 ) -> DeadLetter:
     """Parse one message body; never raises (a problem is reported, not thrown)."""
-    from fc_handler.events import EventError, parse_event
 
     now = time.time() if now is None else now
     age = (now - enqueue_ms / 1000) if enqueue_ms else None
@@ -153,9 +138,6 @@ def _error(response: Any) -> str:
     return "(no error recorded)"
 
 
-# ------------------------------------------------------------------ queues
-
-
 @dataclass
 class Received:
     letter: DeadLetter
@@ -163,7 +145,7 @@ class Received:
 
 
 class MnsDeadLetters:
-    """The deployed queue, through `imgpipe.smoke.MnsQueue` (the one MNS client)."""
+    """The deployed queue, through `imgpipe.cloud.mns.MnsQueue` (the one MNS client)."""
 
     def __init__(self, queue: Any, wait_seconds: int = 1) -> None:
         self.queue = queue
@@ -190,8 +172,6 @@ class MnsDeadLetters:
 
     def delete(self, handle: Any) -> str | None:
         """None when deleted; otherwise why the message stays."""
-        from imgpipe.smoke import MnsError
-
         try:
             self.queue.delete(handle)
         except MnsError as exc:
@@ -241,137 +221,9 @@ class FileDeadLetters:
 
     def commit(self) -> None:
         """Rewrite the file without the deleted lines (atomically)."""
-        from fc_handler.localfs import write_atomic
-
         kept = [line for i, line in enumerate(self._lines()) if i not in self.deleted]
         if kept:
             write_atomic(self.path, ("\n".join(kept) + "\n").encode())
         else:
             self.path.unlink(missing_ok=True)
         self.deleted.clear()
-
-
-# ------------------------------------------------------------------- the run
-
-
-@dataclass
-class Report:
-    redriven: list[DeadLetter] = field(default_factory=list)
-    kept: list[tuple[DeadLetter, str]] = field(default_factory=list)
-
-
-def redrive(
-    queue: Any,
-    invoker: Callable[[bytes], str],
-    *,
-    retries: int = 4,
-    backoff_s: float = 0.5,
-    sleep: Callable[[float], None] = time.sleep,
-    say: Callable[[str], None] = print,
-) -> Report:
-    """Re-invoke every understood message; delete it only once FC accepted."""
-    report = Report()
-    for received in queue.receive():
-        letter = received.letter
-        if letter.problem or letter.event is None:
-            report.kept.append((letter, letter.problem or "no event"))
-            say(letter.line())
-            continue
-        error = None
-        for attempt in range(retries + 1):
-            try:
-                invoker(letter.event)
-                error = None
-                break
-            except InvokeError as exc:
-                error = f"re-invoke failed: {exc}"
-                if not exc.retryable:
-                    break
-            if attempt < retries:
-                sleep(min(backoff_s * 2**attempt, 20.0))
-        if error is None:
-            error = queue.delete(received.handle)
-        if error is None:
-            report.redriven.append(letter)
-            say(f"{letter.line()}  -> re-invoked, deleted")
-        else:
-            report.kept.append((letter, error))
-            say(f"{letter.line()}  -> KEPT: {error}")
-    if isinstance(queue, FileDeadLetters):
-        queue.commit()
-    return report
-
-
-# ----------------------------------------------------------------------- CLI
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    stackoutputs.add_outputs_or_buckets(
-        p,
-        buckets_help="local buckets (make demo's .demo/buckets); "
-        "the queue is DIR/../dead-letters.jsonl",
-    )
-    p.add_argument("--peek", action="store_true", help="show the messages, change nothing")
-    p.add_argument(
-        "--retries",
-        type=argtypes.integer(0, 20, meaning="a whole number of retries"),
-        default=4,
-        help="retries of a throttled or failed re-invoke before the message is kept",
-    )
-    stackoutputs.add_endpoint_arguments(p, "mns", "fc")
-
-
-def _deployed(args: argparse.Namespace) -> tuple[Any, Callable[[bytes], str]]:
-    from imgpipe.backfill import FcInvoker
-    from imgpipe.smoke import Credentials, MnsQueue, SetupError
-
-    outputs = stackoutputs.read(args.outputs)
-    stack = Stack.from_outputs(outputs, memory_mb=1024)
-    queue_name = stackoutputs.values(outputs, ("queue_name",), BackfillError)["queue_name"]
-    try:
-        creds = Credentials.from_env()
-    except SetupError as exc:
-        raise BackfillError(str(exc)) from None
-    endpoint = stackoutputs.mns_endpoint(args.mns_endpoint, stack.region, stack.account)
-    queue = MnsDeadLetters(MnsQueue(endpoint, str(queue_name), creds))
-    invoker = FcInvoker(
-        str(stack.function_name),
-        region=stack.region,
-        credentials=creds,
-        endpoint=args.fc_endpoint,
-    )
-    return queue, invoker
-
-
-def run(args: argparse.Namespace) -> int:
-    from imgpipe.smoke import SetupError
-
-    try:
-        if args.buckets is not None:
-            from imgpipe.backfill import LocalInvoker
-
-            buckets = Path(args.buckets)
-            queue: Any = FileDeadLetters(buckets.parent / "dead-letters.jsonl")
-            stack = Stack.local()
-            invoker: Callable[[bytes], str] = LocalInvoker(
-                buckets, stack.environment, buckets.parent / "function.log"
-            )
-        else:
-            queue, invoker = _deployed(args)
-    except (OSError, ValueError, BackfillError, SetupError) as exc:
-        print(f"imgpipe redrive: {exc}", file=sys.stderr)
-        return 2
-    try:
-        if args.peek:
-            letters = queue.peek()
-            for letter in letters:
-                print(letter.line())
-            more = " (MNS peeks at most 16)" if isinstance(queue, MnsDeadLetters) else ""
-            print(f"{len(letters)} message(s){more}; nothing changed")
-            return 0
-        report = redrive(queue, invoker, retries=args.retries)
-    except SetupError as exc:  # MNS unreachable or refusing: classified, no traceback
-        print(f"imgpipe redrive: {exc}", file=sys.stderr)
-        return 1
-    print(f"re-invoked and deleted {len(report.redriven)}; kept {len(report.kept)}")
-    return 1 if report.kept else 0

@@ -21,106 +21,41 @@ appears, has the wrong type or is empty, or when the failure never reaches
 the queue. This is the failure drill of README "Which dead-letter path a
 deployed stack uses", automated; docs/alibaba-cloud-review.md, point 7.
 
-The MNS client is the documented REST API (ReceiveMessage, DeleteMessage,
-ChangeMessageVisibility; "Sign requests": HMAC-SHA1 over method, MD5, type,
-date, the `x-mns-*` headers and the resource), written here because the
-runtime's MNS SDK is not on PyPI for current Python.
+The MNS client is `imgpipe.cloud.mns` (the documented REST API).
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
-import hashlib
-import hmac
 import io
 import json
-import os
 import sys
 import time
 import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.utils import formatdate
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from typing import Any
 
-import imgpipe  # noqa: F401 - puts function_src on sys.path
-from imgpipe import argtypes, stackoutputs
+import oss2
+from PIL import Image, ImageDraw
 
-if TYPE_CHECKING:  # imgproc (and Pillow) load only when a smoke test runs
-    from imgproc.config import Config
-
-REQUIRED_OUTPUTS = ("source_bucket", "target_bucket", "queue_name", "queue_arn", "pipeline_config")
-MNS_VERSION = "2015-06-06"
-MNS_NS = "{http://mns.aliyuncs.com/doc/v1/}"
+from imgpipe import argtypes, flags
+from imgpipe.cloud import outputs
+from imgpipe.cloud.credentials import Credentials
+from imgpipe.cloud.errors import SetupError
+from imgpipe.cloud.mns import MnsQueue, mentions
+from imgpipe.cloud.stack import QUEUE_OUTPUTS, Stack
+from imgproc.config import Config
+from imgproc.keys import CONTENT_TYPES
 
 
 class SmokeError(Exception):
     """The deployed pipeline did not do what it must; the message says where to look."""
 
 
-class SetupError(Exception):
-    """The smoke test could not start: outputs, credentials or endpoints are wrong."""
-
-
-class MnsError(SetupError):
-    """MNS refused a request; `code` is its error code (e.g. ReceiptHandleError)."""
-
-    def __init__(self, message: str, *, code: str, status: int) -> None:
-        super().__init__(message)
-        self.code, self.status = code, status
-
-
-# ------------------------------------------------------------------ stack
-
-
-@dataclass(frozen=True)
-class Stack:
-    source_bucket: str
-    target_bucket: str
-    queue_name: str
-    region: str
-    account: str
-    source_prefix: str
-    config: Config
-
-    @classmethod
-    def from_outputs(cls, outputs: dict[str, Any]) -> Stack:
-        """Read `terraform output -json` (each output is `{"value": ...}`)."""
-        found = stackoutputs.values(outputs, REQUIRED_OUTPUTS, SetupError)
-        # acs:mns:<region>:<account>:/queues/<name>/messages
-        region, account = stackoutputs.region_account(
-            str(found["queue_arn"]), "queue_arn", "mns", SetupError
-        )
-        pipeline, config = stackoutputs.pipeline(found, SetupError)
-        return cls(
-            source_bucket=str(found["source_bucket"]),
-            target_bucket=str(found["target_bucket"]),
-            queue_name=str(found["queue_name"]),
-            region=region,
-            account=account,
-            source_prefix=str(pipeline["source_prefix"]),
-            config=config,
-        )
-
-    def expected_outputs(self, relative: str) -> list[tuple[str, str]]:
-        """(key, content type) of every variant the function must write for `relative`."""
-        from imgproc.keys import CONTENT_TYPES, output_key
-
-        return [
-            (output_key(self.config.key_template, relative, v.name, fmt), CONTENT_TYPES[fmt])
-            for v in self.config.variants
-            for fmt in v.formats
-        ]
-
-
 def make_photo(width: int, height: int) -> bytes:
     """A deterministic JPEG photo-like image: gradients and shapes, no randomness."""
-    from PIL import Image, ImageDraw
-
     im = Image.linear_gradient("L").resize((width, height)).convert("RGB")
     draw = ImageDraw.Draw(im)
     for i in range(12):
@@ -137,168 +72,6 @@ def photo_size(config: Config) -> tuple[int, int]:
     side = max([1600] + [(v.width or 0) + 64 for v in config.variants])
     tall = max([1200] + [(v.height or 0) + 64 for v in config.variants])
     return side, tall
-
-
-# -------------------------------------------------------------------- MNS
-
-
-def mns_signature(secret: str, method: str, headers: dict[str, str], resource: str) -> str:
-    """MNS "Sign requests": base64(HMAC-SHA1(secret, string-to-sign))."""
-    lower = {k.lower(): v for k, v in headers.items()}
-    mns_headers = "".join(f"{k}:{lower[k]}\n" for k in sorted(lower) if k.startswith("x-mns-"))
-    to_sign = "\n".join(
-        [method, lower.get("content-md5", ""), lower.get("content-type", ""), lower["date"]]
-    )
-    to_sign += "\n" + mns_headers + resource
-    digest = hmac.new(secret.encode(), to_sign.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
-
-
-@dataclass
-class Credentials:
-    access_key_id: str
-    access_key_secret: str
-    security_token: str | None = None
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | os._Environ[str] = os.environ) -> Credentials:
-        key, secret = (
-            env.get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
-            env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
-        )
-        if not key or not secret:
-            msg = "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"
-            msg += " (and ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials)"
-            raise SetupError(msg)
-        return cls(key, secret, env.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None)
-
-    def oss_auth(self) -> Any:
-        """oss2's signer for these credentials (STS when a token is set)."""
-        import oss2
-
-        if self.security_token:
-            return oss2.StsAuth(self.access_key_id, self.access_key_secret, self.security_token)
-        return oss2.Auth(self.access_key_id, self.access_key_secret)
-
-
-@dataclass(frozen=True)
-class Message:
-    receipt_handle: str
-    body: str
-    message_id: str = ""
-    enqueue_ms: int | None = None  # EnqueueTime, ms since the epoch
-    dequeue_count: int | None = None
-
-
-@dataclass
-class MnsQueue:
-    """The three queue operations the smoke test needs, over MNS's REST API."""
-
-    endpoint: str  # https://<account>.mns.<region>.aliyuncs.com
-    queue: str
-    credentials: Credentials
-    timeout: float = 40
-    session: Any = field(default=None, repr=False)
-
-    def _call(self, method: str, query: dict[str, str], *, ok: tuple[int, ...]) -> Any:
-        import requests
-
-        self.session = self.session or requests.Session()
-        resource = f"/queues/{quote(self.queue)}/messages"
-        if query:
-            # Values go in as they are, as the MNS SDK does: a receipt handle is
-            # base64-like ("1-ODU4...=="), and the signed resource must be the
-            # URI the server sees.
-            resource += "?" + "&".join(f"{k}={v}" for k, v in query.items())
-        headers = {"Date": formatdate(usegmt=True), "x-mns-version": MNS_VERSION}
-        if self.credentials.security_token:
-            headers["x-mns-security-token"] = self.credentials.security_token
-        signature = mns_signature(self.credentials.access_key_secret, method, headers, resource)
-        headers["Authorization"] = f"MNS {self.credentials.access_key_id}:{signature}"
-        try:
-            response = self.session.request(
-                method, self.endpoint.rstrip("/") + resource, headers=headers, timeout=self.timeout
-            )
-        except requests.RequestException as exc:
-            msg = f"MNS {self.endpoint} unreachable: {exc}"
-            raise SetupError(msg) from exc
-        if response.status_code in ok:
-            return response
-        code = _xml_text(response.content, "Code") or str(response.status_code)
-        if code == "MessageNotExist":
-            return None
-        detail = _xml_text(response.content, "Message") or response.text[:200]
-        msg = f"MNS {method} {resource}: {response.status_code} {code}: {detail}"
-        raise MnsError(msg, code=code, status=response.status_code)
-
-    def receive(self, wait_seconds: int) -> Message | None:
-        response = self._call("GET", {"waitseconds": str(wait_seconds)}, ok=(200,))
-        if response is None:
-            return None
-        root = ET.fromstring(response.content)
-        handle = root.findtext(f"{MNS_NS}ReceiptHandle") or root.findtext("ReceiptHandle")
-        body = root.findtext(f"{MNS_NS}MessageBody") or root.findtext("MessageBody") or ""
-        if not handle:
-            msg = f"MNS answered a message without a receipt handle: {response.text[:200]}"
-            raise SetupError(msg)
-        return Message(handle, body)
-
-    def receive_batch(self, count: int, wait_seconds: int, *, peek: bool = False) -> list[Message]:
-        """BatchReceiveMessage (or BatchPeekMessage: no handles, nothing changes); MNS
-        returns at most 16 a call."""
-        query = {"numOfMessages": str(count)}
-        query.update({"peekonly": "true"} if peek else {"waitseconds": str(wait_seconds)})
-        response = self._call("GET", query, ok=(200,))
-        if response is None:
-            return []
-        root = ET.fromstring(response.content)
-        nodes = root.findall(f"{MNS_NS}Message") or root.findall("Message")
-        if not nodes and root.tag.endswith("Message"):
-            nodes = [root]
-        out = []
-        for node in nodes:
-
-            def text(tag: str, node: ET.Element = node) -> str | None:
-                return node.findtext(f"{MNS_NS}{tag}") or node.findtext(tag)
-
-            enqueued, dequeues = text("EnqueueTime"), text("DequeueCount")
-            out.append(
-                Message(
-                    receipt_handle=text("ReceiptHandle") or "",
-                    body=text("MessageBody") or "",
-                    message_id=text("MessageId") or "",
-                    enqueue_ms=int(enqueued) if enqueued and enqueued.isdigit() else None,
-                    dequeue_count=int(dequeues) if dequeues and dequeues.isdigit() else None,
-                )
-            )
-        return out
-
-    def delete(self, message: Message) -> None:
-        self._call("DELETE", {"ReceiptHandle": message.receipt_handle}, ok=(204,))
-
-    def release(self, message: Message) -> None:
-        """Make a message that is not ours visible again (almost) at once."""
-        query = {"receiptHandle": message.receipt_handle, "visibilityTimeout": "1"}
-        self._call("PUT", query, ok=(200,))
-
-
-def _xml_text(content: bytes, tag: str) -> str | None:
-    try:
-        root = ET.fromstring(content)
-    except ET.ParseError:
-        return None
-    return root.findtext(f"{MNS_NS}{tag}") or root.findtext(tag)
-
-
-def mentions(body: str, needle: str) -> bool:
-    """Whether a queued message (raw, or base64 as MNS may store it) names `needle`."""
-    if needle in body:
-        return True
-    try:
-        decoded = base64.b64decode(body, validate=True).decode("utf-8", "replace")
-    except ValueError:
-        return False
-    return needle in decoded
 
 
 # ------------------------------------------------------------------ the run
@@ -353,7 +126,7 @@ class Smoke:
     def _variants(self, photo: bytes) -> None:
         stack = self.stack
         key = stack.source_prefix + self.relative
-        expected = dict(stack.expected_outputs(self.relative))
+        expected = {k: CONTENT_TYPES[fmt] for k, _, fmt in stack.outputs(key).variants}
         self.say(f"uploading oss://{stack.source_bucket}/{key} ({len(photo)} bytes)")
         start = self.clock()
         self._put(stack.source_bucket, key, photo, {"Content-Type": "image/jpeg"})
@@ -436,7 +209,8 @@ class Smoke:
         # Variants of the failing upload exist only if the bucket reads Archive
         # objects in real time; remove them too if they do.
         target = self.oss(self.stack.target_bucket)
-        for out_key, _ in self.stack.expected_outputs(self.failing_relative):
+        failing = self.stack.source_prefix + self.failing_relative
+        for out_key in self.stack.outputs(failing).variant_keys:
             try:
                 info = _head(target, out_key)
             except Exception:  # noqa: BLE001 - cleaning must go on
@@ -479,8 +253,6 @@ class Smoke:
         """DeleteObject, retried on a 5xx, 429 or a broken connection, which OSS
         (and the test's moto server) answer now and then: one such answer must
         not leave a test object behind."""
-        import oss2
-
         for attempt in range(3):
             try:
                 self.oss(bucket).delete_object(key, params=params)
@@ -496,8 +268,6 @@ class Smoke:
 
 
 def _head(bucket: Any, key: str) -> tuple[int, str, str | None] | None:
-    import oss2
-
     try:
         meta = bucket.head_object(key)
     except oss2.exceptions.NotFound:
@@ -531,27 +301,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=2.0,
         help="seconds between checks",
     )
-    stackoutputs.add_endpoint_arguments(p, "oss", "mns")
+    flags.add_endpoint_arguments(p, "oss", "mns")
     p.add_argument("--run-id", help="names the test objects (default: random)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        stack = Stack.from_outputs(stackoutputs.read(args.outputs))
+        stack = Stack.from_outputs(outputs.read(args.outputs), QUEUE_OUTPUTS)
         creds = Credentials.from_env()
     except (OSError, ValueError, SetupError) as exc:
         print(f"imgpipe smoke: {exc}", file=sys.stderr)
         return 2
-    import oss2
-
     auth = creds.oss_auth()
-    oss_endpoint = stackoutputs.oss_endpoint(args.oss_endpoint, stack.region)
-    mns_endpoint = stackoutputs.mns_endpoint(args.mns_endpoint, stack.region, stack.account)
+    oss_endpoint = outputs.oss_endpoint(args.oss_endpoint, stack.region)
+    mns_endpoint = outputs.mns_endpoint(args.mns_endpoint, stack.region, stack.account)
     smoke = Smoke(
         stack=stack,
         oss=lambda bucket: oss2.Bucket(auth, oss_endpoint, bucket),
-        queue=MnsQueue(mns_endpoint, stack.queue_name, creds),
+        queue=MnsQueue(mns_endpoint, str(stack.queue_name), creds),
         run_id=args.run_id or uuid.uuid4().hex[:12],
         timeout=args.timeout,
         dlq_timeout=args.dlq_timeout,

@@ -1,4 +1,4 @@
-"""`imgpipe package-stats`: what a built package costs at cold start.
+"""What a built package costs at cold start (`make package-host` runs it).
 
 The zip for FC's runtime cannot be imported on this machine (its wheels are
 for CPython 3.10 on manylinux), so the timing uses a package built by
@@ -9,6 +9,7 @@ directory and imported by a fresh interpreter that sees nothing else
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import subprocess
@@ -16,6 +17,10 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script
+
+from imgpipe import argtypes
 
 IMPORT_PROBE = (
     "import sys, time; sys.path.insert(0, {root!r}); t = time.perf_counter(); "
@@ -70,3 +75,35 @@ def run(zip_path: Path, repeat: int) -> int:
         return 2
     print(json.dumps(stats(zip_path, repeat), indent=2))
     return 0
+
+
+def _package_zip(text: str) -> Path:
+    """A zip file, or a path not built yet (`run` says how to build it)."""
+    path = Path(text)
+    if path.exists() and not (path.is_file() and zipfile.is_zipfile(path)):
+        raise argparse.ArgumentTypeError(f"{text}: not a zip file")
+    return path
+
+
+REPEAT = argtypes.integer(1, 1000, meaning="a whole number of runs")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="package_stats.py",
+        description="Import the handler from a package built for this machine's Python, in a "
+        "fresh interpreter each time, and report the cold import time and the package's size.",
+    )
+    p.add_argument(
+        "--zip",
+        type=_package_zip,
+        default=Path("build/host/function.zip"),
+        help="the package (default: build/host/function.zip, from make package-host)",
+    )
+    p.add_argument("--repeat", type=REPEAT, default=5, help="imports to time (1 to 1000)")
+    args = p.parse_args(argv)
+    return run(args.zip, args.repeat)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,6 @@
-"""`imgpipe tf-check`: what `terraform validate` does not fail on.
+"""`make tf-check`: what `terraform validate` does not fail on.
+
+(A development tool: `python tests/devtools/tf_check.py`, formerly `imgpipe tf-check`.)
 
 Real Terraform proves the rest offline (`make tf-test`, README "Proving the
 Terraform without a cloud"): unknown, missing and read-only arguments, types,
@@ -19,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script
 
 from imgpipe import REPO_ROOT
 
@@ -142,3 +146,7 @@ def run(root: Path = REPO_ROOT) -> int:
         file=sys.stderr,
     )
     return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())

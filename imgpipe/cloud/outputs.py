@@ -3,26 +3,23 @@
 `imgpipe smoke`, `backfill` and `redrive` all start from the same outputs:
 the values unwrapped from `{"value": ...}`, the required ones present, the
 region and account taken from an ARN, the processor configuration and
-prefixes from `pipeline_config`. Each command raises its own error class
-(the `error` argument) so it can word the failure in its own terms.
+prefixes from `pipeline_config` (`imgpipe.cloud.stack.Stack.from_outputs`).
+Every problem is a `SetupError` whose message names the output or file.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import imgpipe  # noqa: F401 - puts function_src on sys.path
-
-if TYPE_CHECKING:
-    from imgproc.config import Config
+from imgpipe.cloud.errors import SetupError
+from imgproc.config import Config, ConfigError, parse_config
 
 
-class OutputsFileError(ValueError):
+class OutputsFileError(SetupError):
     """The --outputs file cannot be read or is not JSON; the message names it."""
 
 
@@ -30,7 +27,7 @@ def read(path: str) -> dict[str, Any]:
     """`terraform output -json` from a file, or from stdin for `-`.
 
     A missing or unreadable file, or one that is not JSON, is an
-    `OutputsFileError` (a ValueError) worded once for every command:
+    `OutputsFileError` worded once for every command:
     `--outputs FILE: what is wrong` and how to make the file.
     """
     where = "stdin" if path == "-" else path
@@ -51,63 +48,33 @@ def read(path: str) -> dict[str, Any]:
     return outputs
 
 
-def values(
-    outputs: dict[str, Any], required: Sequence[str], error: type[Exception]
-) -> dict[str, Any]:
-    """Each output's value, or `error` naming every required one that is missing."""
+def values(outputs: dict[str, Any], required: Sequence[str]) -> dict[str, Any]:
+    """Each output's value, or a SetupError naming every required one that is missing."""
     found = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in outputs.items()}
     missing = [name for name in required if found.get(name) in (None, "")]
     if missing:
         msg = f"the stack's outputs lack {', '.join(missing)}"
-        raise error(msg + " (run `terraform output -json` after apply)")
+        raise SetupError(msg + " (run `terraform output -json` after apply)")
     return found
 
 
-def region_account(arn: str, name: str, service: str, error: type[Exception]) -> tuple[str, str]:
+def region_account(arn: str, name: str, service: str) -> tuple[str, str]:
     """(region, account) of an `acs:<service>:<region>:<account>:...` ARN output."""
     parts = arn.split(":")
     if len(parts) < 5 or parts[:2] != ["acs", service] or not parts[2] or not parts[3]:
-        raise error(f"{name} {arn!r} is not acs:{service}:<region>:<account>:...")
+        raise SetupError(f"{name} {arn!r} is not acs:{service}:<region>:<account>:...")
     return parts[2], parts[3]
 
 
-def pipeline(found: dict[str, Any], error: type[Exception]) -> tuple[dict[str, Any], Config]:
+def pipeline(found: dict[str, Any]) -> tuple[dict[str, Any], Config]:
     """The `pipeline_config` output: its JSON (with `source_prefix`) and processor Config."""
-    from imgproc.config import ConfigError, parse_config
-
     try:
         settings = json.loads(found["pipeline_config"])
         config = parse_config(settings["processor"])
         str(settings["source_prefix"])
     except (ValueError, KeyError, TypeError, ConfigError) as exc:
-        raise error(f"pipeline_config output is not the module's JSON: {exc}") from None
+        raise SetupError(f"pipeline_config output is not the module's JSON: {exc}") from None
     return settings, config
-
-
-# The deployed services' endpoints: one flag and one default for each, the
-# same in every command that talks to them (smoke, backfill, redrive).
-_ENDPOINT_HELP = {
-    "oss": "default: https://oss-<region>.aliyuncs.com",
-    "mns": "default: https://<account>.mns.<region>.aliyuncs.com",
-    "fc": "default: the SDK's for the region",
-}
-
-
-def add_endpoint_arguments(p: argparse.ArgumentParser, *services: str) -> None:
-    """`--oss-endpoint`, `--mns-endpoint`, `--fc-endpoint` (those named)."""
-    for service in services:
-        p.add_argument(f"--{service}-endpoint", metavar="URL", help=_ENDPOINT_HELP[service])
-
-
-def add_outputs_or_buckets(p: argparse.ArgumentParser, *, buckets_help: str) -> None:
-    """Either a deployed stack (`--outputs`) or make demo's local buckets (`--buckets`)."""
-    from imgpipe import argtypes
-
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument(
-        "--outputs", metavar="FILE", help="the stack's `terraform output -json` (- for stdin)"
-    )
-    where.add_argument("--buckets", type=argtypes.existing_dir, metavar="DIR", help=buckets_help)
 
 
 def oss_endpoint(given: str | None, region: str) -> str:

@@ -134,10 +134,11 @@ def render(result, day_two=None, *, pattern: dict | None = None, watermark=None)
 
 
 def outcome_text(row) -> str:
-    """As the console table says it (imgpipe.demo.outcome_text)."""
-    from imgpipe.demo import outcome_text as text
-
-    return text(row)
+    """The outcome column, of the console table and of this page: never the
+    routing again, always the attempt count."""
+    if not row.routed:
+        return "not invoked"
+    return row.outcome + (f" x{row.attempts}" if row.attempts > 1 else "")
 
 
 def _anchor(key: str) -> str:

@@ -40,14 +40,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tqdm import tqdm
+
 from fc_handler.storage import LocalStorage
-from imgpipe import report as _report
-from imgpipe import samples as _samples
-from imgpipe.cost import cu_estimate, format_cu_estimate
-from imgpipe.eventpattern import matches
-from imgpipe.events import cloudevent
-from imgpipe.invoke import invoke
-from imgpipe.terraform import LOCAL_ACCOUNT, LOCAL_REGION, Evaluated, evaluate
+from imgpipe.cloud import deployment
+from imgpipe.cloud.deadletters import FileDeadLetters
+from imgpipe.cloud.eventpattern import matches
+from imgpipe.cloud.events import cloudevent
+from imgpipe.cloud.localfc import invoke
+from imgpipe.cloud.stack import Stack
+from imgpipe.cloud.terraform import LOCAL_ACCOUNT, LOCAL_REGION, Evaluated, evaluate
+from imgpipe.commands.demo import report as _report
+from imgpipe.commands.demo import samples as _samples
+from imgpipe.commands.demo.report import outcome_text
+from imgpipe.jobs.backfill import Backfill, Checkpoint
+from imgpipe.jobs.redrive import redrive
+from imgpipe.pricing import cu_estimate, format_cu_estimate
 
 # The samples are drawn at demo time, at real sizes: imgpipe/samples.py.
 SAMPLES = _samples.SAMPLES
@@ -187,8 +195,6 @@ def run(
     if prepare is not None:  # tests: break something before the run
         prepare(buckets, target_bucket)
 
-    from tqdm import tqdm
-
     rows: list[Row] = []
     with log_path.open("w") as log:
         for name, path in tqdm(
@@ -276,13 +282,6 @@ def routing_decision(pattern: dict, event: dict) -> str:
     return "filtered: no match on " + ", ".join(failed)
 
 
-def outcome_text(row: Row) -> str:
-    """The outcome column: never the routing again, always the attempt count."""
-    if not row.routed:
-        return "not invoked"
-    return row.outcome + (f" x{row.attempts}" if row.attempts > 1 else "")
-
-
 def table(rows: list[Row]) -> str:
     """The console table; columns as wide as their widest cell, nothing cut."""
     cells = [
@@ -354,7 +353,7 @@ class DayTwo:
     duplicate: Row
     deletion: Row
     backfill_stale: str  # the variant deleted by hand
-    backfill: object  # imgpipe.backfill.Counts
+    backfill: object  # imgpipe.jobs.backfill.Counts
     outage: Row
     redriven: int
     kept: int
@@ -385,11 +384,6 @@ class DayTwo:
 
 def day_two(result: DemoResult) -> DayTwo:
     """One of each day-two tool, on the buckets `run` left (docs/day-two.md)."""
-    from fc_handler.current import variant_keys
-    from fc_handler.keys import relative_to
-    from imgpipe.backfill import Backfill, Checkpoint, LocalInvoker, Stack, list_local
-    from imgpipe.redrive import FileDeadLetters, redrive
-
     ev = evaluate({"env": "dev"})
     work, buckets = result.work_dir, result.work_dir / "buckets"
     storage = LocalStorage(buckets)
@@ -398,7 +392,8 @@ def day_two(result: DemoResult) -> DayTwo:
     if len(processed) < 3:
         raise ValueError("day two needs three processed uploads (the samples have five)")
     log_path, dead_letters = work / "function.log", result.dead_letter_file
-    stack = Stack.local()
+    local = deployment.local(buckets)  # what `imgpipe backfill/redrive --buckets` use
+    stack = local.stack
 
     def send(key: str, data: bytes, api: str = "PutObject") -> Row:
         event = cloudevent(src, key, data, api=api, region=LOCAL_REGION, account=LOCAL_ACCOUNT)
@@ -425,9 +420,9 @@ def day_two(result: DemoResult) -> DayTwo:
     (target / stale).unlink()
     job = Backfill(
         stack=stack,
-        lister=lambda after: list_local(buckets, src, stack.source_prefix, after),
-        target=storage,
-        invoker=LocalInvoker(buckets, stack.environment, log_path),
+        lister=lambda after: local.sources(stack.source_prefix, after),
+        target=local.target,
+        invoker=local.invoker,
         checkpoint=Checkpoint(work / "backfill.json", {"source": f"{src}/demo"}),
         failures=work / "backfill.failed.jsonl",
         workers=1,
@@ -446,15 +441,11 @@ def day_two(result: DemoResult) -> DayTwo:
     outage = send(key, data)
     blocker.unlink()
     outage.note = OUTAGE_NOTE.format(folder=blocker.relative_to(target).as_posix())
-    report = redrive(
-        FileDeadLetters(dead_letters),
-        LocalInvoker(buckets, stack.environment, log_path),
-        say=lambda _line: None,
-    )
+    report = redrive(FileDeadLetters(dead_letters), local.invoker, say=lambda _line: None)
     outage.redriven = outage.dead_letter is not None and any(
         m.message_id == outage.dead_letter["MessageId"] for m in report.redriven
     )
-    made = variant_keys(stack.config, relative_to(stack.source_prefix, key))
+    made = stack.outputs(key).variant_keys
     outage.redrive_outputs = [k for k in made if (target / k).is_file()]
     return DayTwo(
         upload=upload,
@@ -503,8 +494,6 @@ def main(source: Path | None, work_dir: Path, monthly: int) -> int:
     if source is None:  # the samples: known to hold what day two needs
         two = day_two(result)
         print("\n".join(two.lines()))
-    from imgpipe.backfill import Stack
-
     path = _report.write(
         result,
         two,
