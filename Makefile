@@ -43,10 +43,14 @@ setup: $(STAMP) $(CHECKOV_STAMP) ## create .venv (package + pinned dev deps) and
 demo: $(STAMP) ## the whole pipeline on this machine: samples -> routing -> handler -> variants
 	$(BIN)/imgpipe demo
 
-test: setup ## lint, then run the whole test suite
+# On every core (pytest-xdist): each test file's tests run in one worker, so a
+# file's module-wide fixtures (a demo run, a Terraform init) are made once.
+# docs/development.md has the wall time before and after.
+test: setup ## lint, check the import layers, then run the whole test suite on every core
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	PYTHONPATH=function_src:. $(BIN)/lint-imports --no-cache
+	$(BIN)/pytest -n auto --dist loadfile
 
 FUZZ_EXAMPLES ?= 10000
 fuzz: $(STAMP) ## property tests long and random (FUZZ_EXAMPLES per test); make each failure an @example
@@ -54,9 +58,10 @@ fuzz: $(STAMP) ## property tests long and random (FUZZ_EXAMPLES per test); make 
 	  --hypothesis-show-statistics tests/test_processor_fuzz.py tests/test_processor_shapes.py \
 	  tests/test_pngdecode.py
 
-lint: setup ## ruff check and format check
+lint: setup ## ruff check and format check, and the import layers (.importlinter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=function_src:. $(BIN)/lint-imports --no-cache
 
 fmt: setup ## format Python code
 	$(BIN)/ruff format .

@@ -44,7 +44,7 @@ def dev():
 
 
 # The small shipped files `make demo` used before it drew real-size samples
-# (imgpipe/samples.py): these tests count objects and name keys, and small
+# (imgpipe/commands/demo/samples.py): these tests count objects and name keys, and small
 # files keep them fast.
 _DATA = Path(__file__).parent / "data"
 SAMPLES = [

@@ -251,8 +251,6 @@ def test_unwritable_output_is_named(tmp_path, three):
         (["demo", "--source", "{tmp}/nodir"], "argument --source: "),
         (["demo", "--source", "{tmp}/event.json"], "not a directory"),
         (["bench", "{tmp}/nope.jpg"], "argument images: "),
-        (["package-stats", "--zip", "{tmp}"], "not a zip file"),
-        (["package-stats", "--zip", "{tmp}/event.json"], "not a zip file"),
     ],
 )
 def test_bad_path_flags_are_usage_errors(tmp_path, args, needle):
@@ -301,7 +299,6 @@ BAD_NUMBERS = [
     (["demo", "--monthly", "inf"], "--monthly"),
     (["bench", "--repeat", "0"], "--repeat"),
     (["bench", "--methods", "core,fast"], "--methods"),
-    (["package-stats", "--repeat", "-3"], "--repeat"),
 ]
 
 

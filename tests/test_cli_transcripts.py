@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,8 @@ def demo_run(tmp_path_factory):
 def test_demo_prints_what_it_printed(demo_run):
     tmp, out = demo_run
     text = normalise(out, tmp=tmp, timed_blocks=("Cost if", "(this machine's speed"))
+    # The table's last column is the handler's ms: its width moves the header and the rule.
+    text = re.sub(r"(?m)^-{20,}$", "<rule>", re.sub(r"(?<=\S) {2,}", "  ", text))
     check("run-demo", text)
 
 

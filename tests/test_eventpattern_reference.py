@@ -1,6 +1,6 @@
 """Our EventBridge matcher against one we did not write, and against Alibaba's documentation.
 
-`imgpipe/eventpattern.py` and the events the routing tests use are both
+`imgpipe/cloud/eventpattern.py` and the events the routing tests use are both
 written here, so a misreading of EventBridge would be in both (issue 16).
 Every case below therefore runs through two matchers:
 

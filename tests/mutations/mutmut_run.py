@@ -11,7 +11,7 @@ and the staged conftest takes `function_src/` back off `sys.path` after
 `import imgpipe` has put it there, so every import reaches the mutated copy.
 The repository itself is never touched.
 
-The local tools (`imgpipe.backfill`, ...) are mutated where they are,
+The local tools (`imgpipe.jobs.backfill`, ...) are mutated where they are,
 `imgpipe/` being a top-level package already. The CI scripts are imported
 by their tests as top-level modules (`import verify_plan`, with
 `.github/scripts` put on `sys.path`), so for a module marked `script` in

@@ -57,7 +57,7 @@ from imgpipe.jobs.backfill import Backfill, Checkpoint
 from imgpipe.jobs.redrive import redrive
 from imgpipe.pricing import cu_estimate, format_cu_estimate
 
-# The samples are drawn at demo time, at real sizes: imgpipe/samples.py.
+# The samples are drawn at demo time, at real sizes: imgpipe/commands/demo/samples.py.
 SAMPLES = _samples.SAMPLES
 
 
@@ -478,7 +478,7 @@ def main(source: Path | None, work_dir: Path, monthly: int) -> int:
     with tempfile.TemporaryDirectory(prefix="imgpipe-samples-") as drawn:
         if source is None:
             files = _samples.write_samples(Path(drawn))
-            print("Samples (drawn now, real sizes: imgpipe/samples.py):")
+            print("Samples (drawn now, real sizes: imgpipe/commands/demo/samples.py):")
             for sample in SAMPLES:
                 print(f"  {sample.name:30} {sample.why}")
             print()
