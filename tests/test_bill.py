@@ -180,6 +180,19 @@ def test_a_rate_no_page_gave_is_not_priced_and_says_where_to_read_it():
         assert price.url.startswith("https://") and price.flag.startswith("--rate-")
 
 
+def test_the_docs_table_is_the_rate_table():
+    """docs/cost.md's table of rates says what imgpipe/prices.py holds."""
+    doc = (Path(__file__).parents[1] / "docs" / "cost.md").read_text()
+    rows = [ln for ln in doc.splitlines() if ln.startswith("| ") and "`--rate-" in ln]
+    for price in P.PRICES.values():
+        (row,) = [r for r in rows if f"`{price.flag}`" in r]
+        default = row.split(" | ")[1]
+        if price.value is None:
+            assert default == "not found", row
+        else:
+            assert f"{price.value:g}" in default and (price.value == 0 or price.currency in row)
+
+
 # ---------------------------------------------------------------- what the bill assumes
 
 
