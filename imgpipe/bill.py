@@ -102,8 +102,11 @@ class Lifecycle:
 class Requests:
     """OSS requests of one invocation, by what OSS bills."""
 
-    put: int  # PUT-type, billed
-    get: int  # GET-type (GET and HEAD answered 2xx/3xx), billed
+    put: int  # PUT-type (PUT, DELETE: "upload, copy, or delete"), billed
+    # GET-type, billed: GETs and HEADs answered 2xx/3xx. That HeadObject is a
+    # GET-type request is assumed: the stored Request fees page's list of
+    # GET-type operations was cut before it.
+    get: int
     unbilled: int  # answered 404: not billed (Request fees page)
 
 

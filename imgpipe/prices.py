@@ -82,6 +82,7 @@ OSS_IA = Price(
 # free quota differs between its versions (100 M PUT / 500 M GET a month on
 # one, 50,000 / 500,000 in three regions on an older one, none stated on the
 # newest): the bill applies none.
+# (Request fees, updated 2025-11-05.)
 REQUEST_FEES = "https://www.alibabacloud.com/help/en/oss/api-operation-calling-fees"
 
 OSS_PUT = Price(
