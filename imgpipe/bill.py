@@ -8,9 +8,13 @@ where its rate comes from (`imgpipe.prices`, one entry per rate). Lines:
 - **OSS storage** by storage class over the module's lifecycle
   (`Lifecycle`, modules/storage): a source is Standard for
   `upload_expiration_days`, then, the bucket being versioned, a noncurrent
-  version for `noncurrent_version_expiration_days` more (expiration on a
-  versioned bucket keeps the old version until the noncurrent rule removes
-  it); variants are Standard for `variants_ia_days`, then Infrequent Access
+  version for `noncurrent_version_expiration_days` more ("In a versioned
+  bucket, if the expiration policy ... is implemented on the current
+  version of an object, OSS adds a delete marker to the object and stores
+  the current version as a previous version": OSS, *Use lifecycle rules
+  ... for versioning-enabled buckets*, alibabacloud.com/help/en/
+  object-storage-service/latest/configure-lifecycle-rules-to-manage-object-
+  versions, read 2026-12-04); variants are Standard for `variants_ia_days`, then Infrequent Access
   for good, each billed at least 64 KB there. The month shown is month
   `--month` of a workload that has run at this volume since month 1, so
   the stock of older photos is in it; 30-day months, as OSS's hourly
