@@ -529,6 +529,8 @@ def add_arguments(parser) -> None:
     )
     for price in P.PRICES.values():
         default = "not found: no default" if price.value is None else f"{price.value:g}"
+        if price.tiers:
+            default += " in the first tier, tiered; a rate given is flat"
         g.add_argument(
             price.flag,
             metavar="RATE",
