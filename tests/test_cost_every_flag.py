@@ -49,6 +49,37 @@ VALUES = {
 }
 NOT_AN_INPUT = {"--help", "--json", "--pricing"}  # output form; the model (tested below)
 
+# The whole bill's flags (imgpipe/bill.py), tried under --pricing cu: flag ->
+# (what else the bill needs for the flag to matter, a value other than the default)
+BILL_VALUES = {
+    "--serving": ([], "cdn"),
+    "--views": (["--rate-oss-egress", "0.5"], "3"),
+    "--origin-fetches": (["--serving", "cdn", "--rate-oss-origin", "0.1"], "2"),
+    "--month": (["--rate-oss-ia", "0.01"], "24"),
+    "--source-bytes": ([], "5000000"),
+    "--variant-bytes": ([], "100000,20000"),
+    "--log-bytes": (["--rate-sls-gb", "0.5"], "900"),
+    "--dead-letter-fraction": (["--requests", "30000000", "--rate-mns-requests", "0.5"], "0.9"),
+    "--upload-expiration-days": ([], "60"),
+    "--noncurrent-version-expiration-days": ([], "1"),
+    "--variants-ia-days": (["--rate-oss-ia", "0.01"], "30"),
+    "--usd-cny": ([], "7.1"),
+    "--rate-oss-standard": ([], "0.02"),
+    "--rate-oss-ia": ([], "0.01"),
+    "--rate-oss-put": ([], "0.01"),
+    "--rate-oss-get": ([], "0.01"),
+    "--rate-oss-egress": ([], "0.5"),
+    "--rate-oss-origin": (["--serving", "cdn"], "0.1"),
+    "--rate-cdn": (["--serving", "cdn"], "0.2"),
+    "--rate-eventbridge": ([], "5"),
+    "--rate-sls-gb": ([], "0.3"),
+    "--rate-mns-queue-day": ([], "0.1"),
+    "--rate-mns-requests": (
+        ["--requests", "30000000", "--dead-letter-fraction", "1"],
+        "0.3",
+    ),
+}
+
 
 def cost_flags() -> set[str]:
     sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices[
@@ -64,7 +95,20 @@ def estimate(capsys, pricing: str, extra: list[str]) -> dict:
 
 
 def test_every_flag_of_the_command_line_is_tried_here():
-    assert cost_flags() - NOT_AN_INPUT == set(VALUES)
+    assert cost_flags() - NOT_AN_INPUT == set(VALUES) | set(BILL_VALUES)
+
+
+def _bill_figures(out: dict) -> tuple:
+    bill = out["bill"]
+    return (tuple(ln["monthly"] for ln in bill["lines"]), bill["totals"], bill["total_cny"])
+
+
+@pytest.mark.parametrize("flag", list(BILL_VALUES))
+def test_each_bill_flag_changes_the_bill(capsys, flag):
+    needs, value = BILL_VALUES[flag]
+    before = estimate(capsys, "cu", needs)
+    changed = estimate(capsys, "cu", [*needs, flag, value])
+    assert _bill_figures(changed) != _bill_figures(before), flag
 
 
 @pytest.mark.parametrize(
@@ -134,7 +178,8 @@ def test_the_cu_report_line_by_line(capsys):
         capsys, "--requests", "3000000", "--memory-mb", "512", "--duration-ms", "200",
         "--vcpu", "0.25", "--trial-cu", "1000",
     )  # fmt: skip
-    assert code == 0 and out == CU_TEXT
+    # FC's report as before; the whole bill follows it (tests/test_bill.py)
+    assert code == 0 and out.startswith(CU_TEXT + "\nThe whole bill, month 12 of 3,000,000")
 
 
 def test_the_article_report_line_by_line(capsys):
@@ -153,7 +198,8 @@ def test_the_always_on_comparison_both_ways(capsys, pricing):
     base = ["--requests", "3000000", "--memory-mb", "1024", "--duration-ms", "200"]
     base += ["--pricing", pricing]
     _, out, _ = run_cost(capsys, *base, "--ecs-monthly-cny", "50")
-    line = out.splitlines()[-1]
+    # the last line of FC's report (the whole bill follows it under --pricing cu)
+    (line,) = [ln for ln in out.splitlines() if ln.startswith("  an always-on instance")]
     assert line.startswith("  an always-on instance at 50.00 CNY/month is cheaper from ")
     n = int(line.split("from ")[1].split(" ")[0].replace(",", ""))
 
@@ -164,9 +210,9 @@ def test_the_always_on_comparison_both_ways(capsys, pricing):
 
     assert cost(n) >= 50 > cost(n - 1)  # the smallest volume at which FC costs as much
     _, out, _ = run_cost(capsys, *base, "--ecs-monthly-cny", "1000000000000")
-    assert out.splitlines()[-1] == (
+    assert [ln for ln in out.splitlines() if ln.startswith("  an always-on")] == [
         "  an always-on instance at 1000000000000.00 CNY/month is never cheaper at these rates"
-    )
+    ]
     _, out, _ = run_cost(capsys, *base, "--ecs-monthly-cny", "50", "--json")
     assert json.loads(out)["crossover_requests"] == n
 

@@ -163,6 +163,8 @@ def test_make_demo_command_prints_the_table(tmp_path):
     assert done.returncode == 0, done.stderr
     assert re.search(r"routed +processed", done.stdout) and "not-an-image-suffix" in done.stdout
     assert "Cost if this mix arrived 5,000,000 times a month" in done.stdout
+    # FC's report is labelled FC only; the whole bill follows (tests/test_bill.py)
+    assert "The whole bill, month 12 of 5,000,000 uploads a month" in done.stdout
 
 
 def test_demo_on_a_users_folder(tmp_path):

@@ -14,6 +14,7 @@ import sys
 from dataclasses import asdict
 
 from imgpipe import argtypes
+from imgpipe import bill as _bill
 from imgpipe.pricing import (
     CuRates,
     Rates,
@@ -149,6 +150,7 @@ def run_cu(args) -> int:
             out["crossover_requests"] = crossover
         if warn:
             out["warning"] = warn
+        out["bill"] = _bill.to_json(_bill.of_args(args, est.total_cny))  # the whole bill
         return _print_json(out)
     print(format_cu_estimate(est, rates))
     if args.ecs_monthly_cny is not None:
@@ -161,6 +163,8 @@ def run_cu(args) -> int:
         )
     if warn:
         print(warn)
+    print()
+    print(_bill.format_bill(_bill.of_args(args, est.total_cny)))  # the whole bill
     return 0
 
 
@@ -251,6 +255,7 @@ def add_arguments(parser) -> None:
     cu.add_argument(
         "--trial-cu", metavar="CU", type=AMOUNT, help="trial CU plan left to use up (0)"
     )
+    _bill.add_arguments(parser)  # the whole bill's flags (imgpipe/bill.py)
     art = parser.add_argument_group("--pricing article")
     art.add_argument("--rate-invocations", metavar="CNY", type=RATE, help="per 10,000 (0.0133)")
     art.add_argument("--rate-gib-second", metavar="CNY", type=RATE, help="(0.000110592)")

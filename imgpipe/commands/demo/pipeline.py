@@ -43,6 +43,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from fc_handler.storage import LocalStorage
+from imgpipe import bill as _bill
 from imgpipe.cloud import deployment
 from imgpipe.cloud.deadletters import FileDeadLetters
 from imgpipe.cloud.eventpattern import matches
@@ -329,6 +330,11 @@ def summary(result: DemoResult, monthly: int) -> str:
             f"{len(processed)} processed; {result.vcpu:g} vCPU and {result.memory_mb} MB "
             "from Terraform; FC 3.0's CU pricing, as `imgpipe cost`):",
             format_cu_estimate(est),
+            # the FC report above is FC only: the whole bill follows (imgpipe/bill.py)
+            "\n"
+            + _bill.format_bill(
+                _bill.make(_bill.Workload(monthly), est.total_cny, _bill.FC_SOURCE)
+            ),
             "(this machine's speed, not FC's; `imgpipe cost` takes your own figures)",
         ]
     return "\n".join(lines)
