@@ -464,6 +464,78 @@ def test_an_sts_endpoint_given_is_used_as_given():
     assert req.full_url.startswith("https://sts-vpc.cn-hangzhou.aliyuncs.com/?Version=")
 
 
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://sts.aliyuncs.com/",
+        "https://sts-vpc.cn-hangzhou.aliyuncs.com/",
+        "https://sts.cn-shanghai.aliyuncs.com",
+        # The tests' stand-in (tests/test_ci_workflows.py): loopback only.
+        "http://127.0.0.1:8123/sts",
+        "http://127.9.9.9/",
+        "http://localhost:8123/sts",
+        "http://[::1]:8123/sts",
+    ],
+)
+def test_an_https_or_loopback_sts_endpoint_is_taken(endpoint):
+    req = alicloud_oidc.sts_request({**ENV, "ALIBABA_CLOUD_STS_ENDPOINT": endpoint}, "t")
+    assert req.full_url.startswith(endpoint + "?Version=")
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://sts.aliyuncs.com/",  # the real STS, in clear text
+        "http://sts-vpc.cn-hangzhou.aliyuncs.com/",
+        "http://10.0.0.8/sts",  # a private address is still a network
+        "http://127.0.0.1.example.com/",  # a name that only starts like loopback
+        "http://localhost.example.com/",
+        "HTTP://sts.aliyuncs.com/",
+        "sts.aliyuncs.com",  # no scheme
+        "//sts.aliyuncs.com/",
+        "ftp://sts.aliyuncs.com/",
+        "file:///tmp/sts",
+        "https://",  # no host
+        "https:///sts",
+    ],
+)
+def test_any_other_sts_endpoint_is_refused_before_github_issues_a_token(
+    tmp_path, monkeypatch, endpoint
+):
+    """The request carries the job's OIDC token, which whoever reads it can trade
+    for the role's credentials: it never goes out in clear text."""
+    with pytest.raises(SystemExit) as caught:
+        alicloud_oidc.sts_request({**ENV, "ALIBABA_CLOUD_STS_ENDPOINT": endpoint}, "t")
+    assert caught.value.code == (
+        f"alicloud_oidc: ALIBABA_CLOUD_STS_ENDPOINT {endpoint!r} is not an https:// URL: the "
+        "OIDC token it would carry could be read on the way. Leave it unset (the default is "
+        'https://sts.aliyuncs.com/) or give an https:// STS endpoint (docs/ci.md, "The STS '
+        'request")'
+    )
+    opener = Urlopen()
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", opener)
+    with pytest.raises(SystemExit) as caught_in_main:
+        alicloud_oidc.main(
+            recorder(tmp_path), oidc_env(tmp_path, ALIBABA_CLOUD_STS_ENDPOINT=endpoint)
+        )
+    assert caught_in_main.value.code == caught.value.code
+    assert opener.requests == []  # GitHub was not even asked for a token
+    assert not (tmp_path / "seen.json").exists()
+
+
+def test_an_empty_sts_endpoint_is_the_default():
+    """`${{ vars.X }}` of a variable never set is the empty string."""
+    req = alicloud_oidc.sts_request({**ENV, "ALIBABA_CLOUD_STS_ENDPOINT": ""}, "t")
+    assert req.full_url.startswith("https://sts.aliyuncs.com/?Version=")
+
+
+def test_the_sts_section_the_refusal_names_says_what_is_taken():
+    doc = (REPO_ROOT / "docs" / "ci.md").read_text()
+    section = doc[doc.index("### The STS request") :].split("\n## ")[0].split("\n### ")[0]
+    assert "`ALIBABA_CLOUD_STS_ENDPOINT`" in section and "https://" in section
+    assert "127.0.0.1" in section
+
+
 def test_the_workflows_leave_sts_at_its_https_default():
     for workflow in (REPO_ROOT / ".github" / "workflows").glob("*.yml"):
         text = workflow.read_text()
