@@ -87,8 +87,15 @@ def test_a_truncated_comment_never_verifies(monkeypatch):
     assert truncated and long_plan.startswith(shown) and len(shown) < len(long_plan)
     assert sha == plan_comment.digest(long_plan)
     for applied in (long_plan, shown, long_plan.replace("resource 399", "resource 39X")):
-        with pytest.raises(SystemExit, match="was too long for its comment and was shown cut"):
+        with pytest.raises(SystemExit) as caught:
             verify(applied, body)
+        # What to do, and where docs/ci.md says more (a section that exists).
+        assert caught.value.code == (
+            "verify_plan: the `prod` plan of #7 was too long for its comment and was shown "
+            "cut: what was not shown was never reviewed, so it is not applied. Split the "
+            'change into smaller pull requests (docs/ci.md, "When it stops").'
+        )
+    assert "\n## When it stops\n" in (REPO_ROOT / "docs" / "ci.md").read_text()
 
 
 @pytest.mark.parametrize(
@@ -711,7 +718,7 @@ def test_every_failure_of_the_exchange_fails_the_step(tmp_path, monkeypatch):
 
 
 def test_reviewed_plan_as_the_apply_job_runs_it(tmp_path, monkeypatch, capsys):
-    """Only what the workflow sets (no GITHUB_API_URL, WORKFLOW_FILE, LINK_*): GitHub's
+    """Only what the workflow sets (no GITHUB_API_URL, LINK_*): GitHub's
     API with the job's token on every call, the link asked for 6 times 10 s apart
     while it lags, then the plan of the pull request's last commit, from a run of
     this repository, for this pull request's head branch (not a fork's run with
@@ -786,6 +793,53 @@ def test_reviewed_plan_gives_up_after_its_attempts_without_a_last_wait(monkeypat
     assert "(GitHub listed: #3 (open into main, merge commit None); asked 3 times)" in str(
         caught.value
     )
+
+
+def test_reviewed_plans_refusal_lists_what_github_linked_word_for_word(monkeypatch):
+    """On `develop` GitHub lists open pull requests with the commit too; each one
+    listed is named with why it is not the merge (GitHub's pull request shape:
+    `state`, `merged_at`, `merge_commit_sha`, `base.ref`)."""
+    import reviewed_plan
+
+    sha = "a" * 40
+    listed = [
+        {"number": 3, "state": "open", "merged_at": None, "merge_commit_sha": "e" * 40,
+         "base": {"ref": "develop"}},
+        {"number": 4, "state": "closed", "merged_at": None, "merge_commit_sha": None,
+         "base": {"ref": "develop"}},
+        {"number": 5, "state": "closed", "merged_at": "2026-11-27T10:00:00Z",
+         "merge_commit_sha": "f" * 40, "base": {"ref": "main"}},
+    ]  # fmt: skip
+    answers = iter([[], listed])
+    monkeypatch.setattr(reviewed_plan, "call", lambda *a: next(answers))
+    monkeypatch.setattr(reviewed_plan.time, "sleep", lambda _s: None)
+    tail = (
+        "Nothing that was reviewed matches this commit, so nothing is applied. A direct push "
+        "is never applied: open a pull request. If the pull request was merged just now, "
+        "re-run this job in a minute."
+    )
+    with pytest.raises(SystemExit) as caught:
+        reviewed_plan.merged_pull("u", "o/r", sha, "develop", token="t", attempts=2, delay=1.0)
+    assert caught.value.code == (
+        f"reviewed_plan: {sha} on develop is not the merge commit of a pull request merged "
+        f"into develop (GitHub listed: #3 (open into develop, merge commit {'e' * 40}), "
+        "#4 (closed into develop, merge commit None), "
+        f"#5 (merged into main, merge commit {'f' * 40}); asked 2 times). {tail}"
+    )
+    monkeypatch.setattr(reviewed_plan, "call", lambda *a: [])
+    with pytest.raises(SystemExit) as caught:
+        reviewed_plan.merged_pull("u", "o/r", sha, "main", token="t", attempts=1, delay=1.0)
+    assert caught.value.code == (
+        f"reviewed_plan: {sha} on main is not the merge commit of a pull request merged "
+        f"into main (GitHub listed: none; asked 1 times). {tail}"
+    )
+
+
+def test_the_runs_are_looked_up_for_the_workflow_the_guard_checks_the_owners_of():
+    import reviewed_plan
+
+    path = f".github/workflows/{reviewed_plan.WORKFLOW_FILE}"
+    assert path == environment_guard.WORKFLOW and (REPO_ROOT / path).is_file()
 
 
 @pytest.mark.parametrize(

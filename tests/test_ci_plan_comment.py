@@ -269,3 +269,51 @@ def test_call_failures_are_one_line_with_githubs_answer_or_its_absence():
         github_api.call("GET", nobody, TOKEN)
     assert silent.value.status is None
     assert str(silent.value).startswith(f"GitHub API GET {nobody}: no usable answer (")
+
+
+class Proxy(JsonApi):
+    """A proxy in front of GitHub answering 502 with a long page not in UTF-8."""
+
+    def do_GET(self):
+        page = ("<html>Passerelle d\xe9faillante " + "x" * 1000 + "</html>").encode("latin-1")
+        self.send_response(502)
+        self.send_header("Content-Type", "text/html; charset=iso-8859-1")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+
+def test_a_refusal_that_is_not_utf8_is_still_one_line_with_its_first_300_characters():
+    import github_api
+
+    with serve(Proxy) as url, pytest.raises(github_api.ApiError) as refused:
+        github_api.call("GET", f"{url}/repos/o/r", TOKEN)
+    detail = ("<html>Passerelle d\ufffdfaillante " + "x" * 1000)[:300]
+    assert refused.value.status == 502
+    assert str(refused.value) == (
+        f"GitHub API GET {url}/repos/o/r: HTTP 502 {detail} (a 403 or 404 here usually means "
+        "the job's `permissions:` lack what this call needs)"
+    )
+
+
+def test_a_github_that_never_answers_fails_the_step_instead_of_hanging_the_job(monkeypatch):
+    """GitHub accepts the connection and says nothing: the call gives up after its
+    timeout (30 s, scaled down here to a tenth of a second) with one line."""
+    import socket
+    import urllib.request
+
+    import github_api
+
+    real = urllib.request.urlopen
+
+    def scaled(req, timeout=socket._GLOBAL_DEFAULT_TIMEOUT):
+        assert isinstance(timeout, (int, float)) and 0 < timeout <= 60, timeout
+        return real(req, timeout=timeout / 300)
+
+    monkeypatch.setattr(github_api.urllib.request, "urlopen", scaled)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/repos/o/r"
+        with pytest.raises(github_api.ApiError) as caught:
+            github_api.call("GET", url, TOKEN)
+    assert caught.value.status is None
+    assert str(caught.value).startswith(f"GitHub API GET {url}: no usable answer (")
