@@ -714,6 +714,69 @@ def test_every_failure_of_the_exchange_fails_the_step(tmp_path, monkeypatch):
         assert not (tmp_path / "github_env").exists()
 
 
+def test_stss_refusal_not_in_utf8_is_one_line_with_its_first_500_characters(tmp_path, monkeypatch):
+    import io
+    import urllib.error
+
+    page = ("<html>Passerelle d\xe9faillante " + "x" * 1000).encode("latin-1")
+    refused = urllib.error.HTTPError("https://sts.aliyuncs.com/", 502, "Bad", {}, io.BytesIO(page))
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", Urlopen(sts_error=refused))
+    with pytest.raises(SystemExit) as caught:
+        alicloud_oidc.main(recorder(tmp_path), oidc_env(tmp_path))
+    detail = ("<html>Passerelle d\ufffdfaillante " + "x" * 1000)[:500]
+    assert caught.value.code == (
+        f"alicloud_oidc: AssumeRoleWithOIDC failed: HTTP 502 {detail} (docs/ci.md: the "
+        "subject, audience and fingerprint are checked against steps 2-4)"
+    )
+    odd = {"Message": "y" * 1000}
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", Urlopen(sts_answer=odd))
+    with pytest.raises(SystemExit) as caught:
+        alicloud_oidc.main(recorder(tmp_path), oidc_env(tmp_path))
+    assert caught.value.code == f"alicloud_oidc: unexpected STS answer: {str(odd)[:300]}"
+    assert not (tmp_path / "seen.json").exists()
+
+
+@pytest.mark.parametrize("silent", ["github", "sts"])
+def test_a_silent_github_or_sts_fails_the_step_instead_of_hanging_the_job(
+    tmp_path, monkeypatch, silent
+):
+    """Each end accepts the connection and says nothing: the exchange gives up
+    after its timeout (30 s, scaled down here to a tenth of a second)."""
+    import socket
+    import urllib.request
+
+    real = urllib.request.urlopen
+
+    def scaled(req, timeout=socket._GLOBAL_DEFAULT_TIMEOUT):
+        assert isinstance(timeout, (int, float)) and 0 < timeout <= 60, timeout
+        if "/silent" not in req.full_url:  # the other end answers at once
+            return Urlopen()(req)
+        return real(req, timeout=timeout / 300)
+
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", scaled)
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        env = oidc_env(tmp_path, ALIBABA_CLOUD_STS_ENDPOINT=f"http://127.0.0.1:{port}/silent")
+        if silent == "github":
+            env = oidc_env(tmp_path, ACTIONS_ID_TOKEN_REQUEST_URL=f"http://127.0.0.1:{port}/silent")
+        with pytest.raises(SystemExit) as caught:
+            alicloud_oidc.main(recorder(tmp_path), env)
+    want = "GitHub gave no OIDC token" if silent == "github" else "no usable answer from STS"
+    assert want in caught.value.code
+    assert not (tmp_path / "seen.json").exists()
+
+
+def test_as_a_step_the_command_is_every_argument_after_the_script(tmp_path, monkeypatch):
+    """`python3 .github/scripts/alicloud_oidc.py terraform apply ...`: sys.argv[1:]."""
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", Urlopen())
+    monkeypatch.setattr(sys, "argv", ["alicloud_oidc.py", *recorder(tmp_path)])
+    for key, value in oidc_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    assert alicloud_oidc.main() == 0
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert seen["ALIBABA_CLOUD_ACCESS_KEY_ID"] == "STS.id"
+
+
 # --------------------------------------------------------- reviewed_plan
 
 

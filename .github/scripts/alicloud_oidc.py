@@ -148,13 +148,12 @@ NAMES = {
 }
 
 
-def credential_env(creds: dict[str, str], out=None) -> dict[str, str]:
+def credential_env(creds: dict[str, str]) -> dict[str, str]:
     """The variables that carry `creds`, after masking every value in the job's log."""
-    out = out or sys.stdout
     for value in creds.values():
         if value:
-            print(f"::add-mask::{value}", file=out)
-    out.flush()
+            print(f"::add-mask::{value}")
+    sys.stdout.flush()
     return {name: value for key, value in creds.items() if value for name in NAMES[key]}
 
 
