@@ -225,6 +225,27 @@ def test_main_defaults_to_githubs_api(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out == "plan comment created\n"
 
 
+@pytest.mark.parametrize(
+    "author",
+    [
+        {"login": "renovate[bot]", "type": "Bot"},  # another GitHub App on the repository
+        {"login": "dependabot[bot]", "type": "Bot"},
+        {"login": "github-actions", "type": "User"},  # a person's name without the brackets
+    ],
+    ids=["another-app", "dependabot", "a-person"],
+)
+def test_only_the_workflows_own_bot_writes_the_plan_comment(api, tmp_path, author):
+    """Any installed GitHub App comments as a Bot too: only github-actions[bot]
+    (GITHUB_TOKEN) is CI; another author's marker is neither updated nor found."""
+    planted = plan_comment.render("prod", "No changes.\n", "x", "u")
+    GitHub.comments = [{"id": 5, "body": planted, "user": author}]
+    assert plan_comment.find(api, "o/r", 7, "prod", TOKEN) is None
+    post(api, tmp_path, "Plan: 1 to add.\n")
+    assert GitHub.comments[0]["body"] == planted
+    assert [c["user"] for c in GitHub.comments] == [author, BOT_USER]
+    assert plan_comment.find(api, "o/r", 7, "prod", TOKEN)["id"] == 1001
+
+
 # ------------------------------------------------------------ github_api.call
 
 
