@@ -200,11 +200,13 @@ def test_reviews_and_commits_on_every_page_are_read(api, pages_of_others, withdr
         assert "no approving review" in refusal(api)
         return
     assert gate(api) == 0
-    GitHub.commits = [
-        *[{"author": {"login": "author"}, "committer": {"login": "web-flow"}}] * 150,
-        {"author": {"login": "alice"}, "committer": {"login": "web-flow"}},
-    ]
-    assert "alice wrote part of the change" in refusal(api)
+    GitHub.reviews = [review("alice"), *others]  # on the first page, then more
+    assert gate(api) == 0
+    theirs = [{"author": {"login": "author"}, "committer": {"login": "web-flow"}}] * 150
+    alices = {"author": {"login": "alice"}, "committer": {"login": "web-flow"}}
+    for commits in ([*theirs, alices], [alices, *theirs]):
+        GitHub.commits = commits
+        assert "alice wrote part of the change" in refusal(api)
 
 
 @pytest.mark.parametrize(

@@ -149,6 +149,63 @@ def test_codeowners_is_read_as_github_reads_it(text, workflow_owners, script_own
     assert codeowners.owners_of(SCRIPT_FILE, rules) == script_owners
 
 
+# GitHub docs, "About code owners", "Example of a CODEOWNERS file": each rule
+# with the paths its comment there says it owns, and paths it must not.
+@pytest.mark.parametrize(
+    ("rule", "owned", "not_owned"),
+    [
+        ("*.js    @js-owner #This is an inline comment.", ["a.js", "src/deep/b.js"], ["a.jsx"]),
+        ("/build/logs/ @doctocat", ["build/logs/x", "build/logs/a/b"], ["src/build/logs/x"]),
+        (
+            "docs/*  docs@example.com",
+            ["docs/getting-started.md"],
+            ["docs/build-app/troubleshooting.md", "src/docs/getting-started.md"],
+        ),
+        ("apps/ @octocat", ["apps/x.py", "src/apps/x.py", "a/b/apps/c/d"], ["apps", "myapps/x"]),
+        ("/docs/ @doctocat", ["docs/a.md", "docs/a/b.md"], ["src/docs/a.md", "docs"]),
+        (
+            "**/logs @octocat",
+            ["build/logs/a", "scripts/logs/a", "deeply/nested/logs/a", "logs/a", "logs"],
+            ["catalogs/a", "build/logsx/a"],
+        ),
+        ("/scripts/**/run.sh @octocat", ["scripts/run.sh", "scripts/a/b/run.sh"], ["run.sh"]),
+        ("/.github/workflows/terraform.y?l @octocat", [WORKFLOW_FILE], [".github/workflows/x.yml"]),
+        ("/.github/workflows/?.yml @octocat", [".github/workflows/a.yml"], [WORKFLOW_FILE]),
+        ("/.github/* @octocat", [".github/CODEOWNERS"], [WORKFLOW_FILE, SCRIPT_FILE]),
+        ("/.github/**/* @octocat", [WORKFLOW_FILE, ".github/CODEOWNERS"], ["x/.github/a"]),
+        ("* @octocat", [WORKFLOW_FILE, "a", "a/b/c.d"], []),
+    ],
+)
+def test_each_rule_owns_what_githubs_example_says(rule, owned, not_owned):
+    rules = codeowners.parse(rule + "\n")
+    owner = rules[0][1]
+    assert owner and owner[0] in ("@js-owner", "@doctocat", "docs@example.com", "@octocat")
+    for path in owned:
+        assert codeowners.owners_of(path, rules) == owner, path
+    for path in not_owned:
+        assert codeowners.owners_of(path, rules) == [], path
+
+
+def test_an_owner_list_ends_at_its_first_comment():
+    rules = codeowners.parse("/.github/ @alice # the owners # and more words\n")
+    assert rules == [("/.github/", ["@alice"])]
+
+
+def test_caches_ci_leaves_beside_the_code_need_no_owner(tmp_path):
+    """The guard itself leaves .github/scripts/__pycache__/ behind, `terraform init`
+    .terraform/: neither is in the repository, so neither needs an owner."""
+    root = executed_tree(tmp_path)
+    for cache in (
+        ".github/scripts/__pycache__/codeowners.cpython-312.pyc",
+        "examples/ci-oidc/.terraform/providers/registry/x",
+    ):
+        (root / cache).parent.mkdir(parents=True, exist_ok=True)
+        (root / cache).write_text("x\n")
+    path = tmp_path / "CODEOWNERS"
+    path.write_text("* @acme/platform\n*.pyc\n/examples/ci-oidc/.terraform/\n")
+    assert environment_guard.codeowners_problems(root, path, gate=environment_guard.REVIEWERS) == []
+
+
 def executed_tree(root):
     """A repository with a workflow, a script and the root module: what CI executes."""
     for name in (WORKFLOW_FILE, SCRIPT_FILE, "versions.tf"):
@@ -174,6 +231,13 @@ def executed_tree(root):
             [
                 "gives no owner to what CI executes: .terraform.lock.hcl, Makefile, build.py, "
                 "examples/bootstrap-state/x, examples/ci-oidc/x and 6 more"
+            ],
+        ),
+        (  # `/.github/*` owns one level: the workflow and the scripts are left unowned
+            "* @acme/platform\n/.github/\n/.github/* @alice\n",
+            [
+                "gives no owner to what CI executes: .github/scripts/plan_comment.py, "
+                ".github/workflows/terraform.yml"
             ],
         ),
         ("* @acme/platform\n/.github/ @OWNER\n", ["still names the placeholder @OWNER"]),
