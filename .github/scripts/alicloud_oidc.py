@@ -58,7 +58,7 @@ def sts_endpoint(env: dict[str, str]) -> str:
     parts = urllib.parse.urlsplit(endpoint)
     if parts.scheme == "https" and parts.hostname:
         return endpoint
-    if parts.scheme == "http" and _loopback(parts.hostname or ""):
+    if parts.scheme == "http" and _loopback(parts.hostname):
         return endpoint
     raise SystemExit(
         f"alicloud_oidc: ALIBABA_CLOUD_STS_ENDPOINT {endpoint!r} is not an https:// URL: the "
@@ -67,7 +67,7 @@ def sts_endpoint(env: dict[str, str]) -> str:
     )
 
 
-def _loopback(host: str) -> bool:
+def _loopback(host: str | None) -> bool:
     if host == "localhost":
         return True
     try:
