@@ -87,8 +87,15 @@ def test_a_truncated_comment_never_verifies(monkeypatch):
     assert truncated and long_plan.startswith(shown) and len(shown) < len(long_plan)
     assert sha == plan_comment.digest(long_plan)
     for applied in (long_plan, shown, long_plan.replace("resource 399", "resource 39X")):
-        with pytest.raises(SystemExit, match="was too long for its comment and was shown cut"):
+        with pytest.raises(SystemExit) as caught:
             verify(applied, body)
+        # What to do, and where docs/ci.md says more (a section that exists).
+        assert caught.value.code == (
+            "verify_plan: the `prod` plan of #7 was too long for its comment and was shown "
+            "cut: what was not shown was never reviewed, so it is not applied. Split the "
+            'change into smaller pull requests (docs/ci.md, "When it stops").'
+        )
+    assert "\n## When it stops\n" in (REPO_ROOT / "docs" / "ci.md").read_text()
 
 
 @pytest.mark.parametrize(
@@ -142,6 +149,63 @@ def test_codeowners_is_read_as_github_reads_it(text, workflow_owners, script_own
     assert codeowners.owners_of(SCRIPT_FILE, rules) == script_owners
 
 
+# GitHub docs, "About code owners", "Example of a CODEOWNERS file": each rule
+# with the paths its comment there says it owns, and paths it must not.
+@pytest.mark.parametrize(
+    ("rule", "owned", "not_owned"),
+    [
+        ("*.js    @js-owner #This is an inline comment.", ["a.js", "src/deep/b.js"], ["a.jsx"]),
+        ("/build/logs/ @doctocat", ["build/logs/x", "build/logs/a/b"], ["src/build/logs/x"]),
+        (
+            "docs/*  docs@example.com",
+            ["docs/getting-started.md"],
+            ["docs/build-app/troubleshooting.md", "src/docs/getting-started.md"],
+        ),
+        ("apps/ @octocat", ["apps/x.py", "src/apps/x.py", "a/b/apps/c/d"], ["apps", "myapps/x"]),
+        ("/docs/ @doctocat", ["docs/a.md", "docs/a/b.md"], ["src/docs/a.md", "docs"]),
+        (
+            "**/logs @octocat",
+            ["build/logs/a", "scripts/logs/a", "deeply/nested/logs/a", "logs/a", "logs"],
+            ["catalogs/a", "build/logsx/a"],
+        ),
+        ("/scripts/**/run.sh @octocat", ["scripts/run.sh", "scripts/a/b/run.sh"], ["run.sh"]),
+        ("/.github/workflows/terraform.y?l @octocat", [WORKFLOW_FILE], [".github/workflows/x.yml"]),
+        ("/.github/workflows/?.yml @octocat", [".github/workflows/a.yml"], [WORKFLOW_FILE]),
+        ("/.github/* @octocat", [".github/CODEOWNERS"], [WORKFLOW_FILE, SCRIPT_FILE]),
+        ("/.github/**/* @octocat", [WORKFLOW_FILE, ".github/CODEOWNERS"], ["x/.github/a"]),
+        ("* @octocat", [WORKFLOW_FILE, "a", "a/b/c.d"], []),
+    ],
+)
+def test_each_rule_owns_what_githubs_example_says(rule, owned, not_owned):
+    rules = codeowners.parse(rule + "\n")
+    owner = rules[0][1]
+    assert owner and owner[0] in ("@js-owner", "@doctocat", "docs@example.com", "@octocat")
+    for path in owned:
+        assert codeowners.owners_of(path, rules) == owner, path
+    for path in not_owned:
+        assert codeowners.owners_of(path, rules) == [], path
+
+
+def test_an_owner_list_ends_at_its_first_comment():
+    rules = codeowners.parse("/.github/ @alice # the owners # and more words\n")
+    assert rules == [("/.github/", ["@alice"])]
+
+
+def test_caches_ci_leaves_beside_the_code_need_no_owner(tmp_path):
+    """The guard itself leaves .github/scripts/__pycache__/ behind, `terraform init`
+    .terraform/: neither is in the repository, so neither needs an owner."""
+    root = executed_tree(tmp_path)
+    for cache in (
+        ".github/scripts/__pycache__/codeowners.cpython-312.pyc",
+        "examples/ci-oidc/.terraform/providers/registry/x",
+    ):
+        (root / cache).parent.mkdir(parents=True, exist_ok=True)
+        (root / cache).write_text("x\n")
+    path = tmp_path / "CODEOWNERS"
+    path.write_text("* @acme/platform\n*.pyc\n/examples/ci-oidc/.terraform/\n")
+    assert environment_guard.codeowners_problems(root, path, gate=environment_guard.REVIEWERS) == []
+
+
 def executed_tree(root):
     """A repository with a workflow, a script and the root module: what CI executes."""
     for name in (WORKFLOW_FILE, SCRIPT_FILE, "versions.tf"):
@@ -167,6 +231,13 @@ def executed_tree(root):
             [
                 "gives no owner to what CI executes: .terraform.lock.hcl, Makefile, build.py, "
                 "examples/bootstrap-state/x, examples/ci-oidc/x and 6 more"
+            ],
+        ),
+        (  # `/.github/*` owns one level: the workflow and the scripts are left unowned
+            "* @acme/platform\n/.github/\n/.github/* @alice\n",
+            [
+                "gives no owner to what CI executes: .github/scripts/plan_comment.py, "
+                ".github/workflows/terraform.yml"
             ],
         ),
         ("* @acme/platform\n/.github/ @OWNER\n", ["still names the placeholder @OWNER"]),
@@ -464,6 +535,78 @@ def test_an_sts_endpoint_given_is_used_as_given():
     assert req.full_url.startswith("https://sts-vpc.cn-hangzhou.aliyuncs.com/?Version=")
 
 
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://sts.aliyuncs.com/",
+        "https://sts-vpc.cn-hangzhou.aliyuncs.com/",
+        "https://sts.cn-shanghai.aliyuncs.com",
+        # The tests' stand-in (tests/test_ci_workflows.py): loopback only.
+        "http://127.0.0.1:8123/sts",
+        "http://127.9.9.9/",
+        "http://localhost:8123/sts",
+        "http://[::1]:8123/sts",
+    ],
+)
+def test_an_https_or_loopback_sts_endpoint_is_taken(endpoint):
+    req = alicloud_oidc.sts_request({**ENV, "ALIBABA_CLOUD_STS_ENDPOINT": endpoint}, "t")
+    assert req.full_url.startswith(endpoint + "?Version=")
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://sts.aliyuncs.com/",  # the real STS, in clear text
+        "http://sts-vpc.cn-hangzhou.aliyuncs.com/",
+        "http://10.0.0.8/sts",  # a private address is still a network
+        "http://127.0.0.1.example.com/",  # a name that only starts like loopback
+        "http://localhost.example.com/",
+        "HTTP://sts.aliyuncs.com/",
+        "sts.aliyuncs.com",  # no scheme
+        "//sts.aliyuncs.com/",
+        "ftp://sts.aliyuncs.com/",
+        "file:///tmp/sts",
+        "https://",  # no host
+        "https:///sts",
+    ],
+)
+def test_any_other_sts_endpoint_is_refused_before_github_issues_a_token(
+    tmp_path, monkeypatch, endpoint
+):
+    """The request carries the job's OIDC token, which whoever reads it can trade
+    for the role's credentials: it never goes out in clear text."""
+    with pytest.raises(SystemExit) as caught:
+        alicloud_oidc.sts_request({**ENV, "ALIBABA_CLOUD_STS_ENDPOINT": endpoint}, "t")
+    assert caught.value.code == (
+        f"alicloud_oidc: ALIBABA_CLOUD_STS_ENDPOINT {endpoint!r} is not an https:// URL: the "
+        "OIDC token it would carry could be read on the way. Leave it unset (the default is "
+        'https://sts.aliyuncs.com/) or give an https:// STS endpoint (docs/ci.md, "The STS '
+        'request")'
+    )
+    opener = Urlopen()
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", opener)
+    with pytest.raises(SystemExit) as caught_in_main:
+        alicloud_oidc.main(
+            recorder(tmp_path), oidc_env(tmp_path, ALIBABA_CLOUD_STS_ENDPOINT=endpoint)
+        )
+    assert caught_in_main.value.code == caught.value.code
+    assert opener.requests == []  # GitHub was not even asked for a token
+    assert not (tmp_path / "seen.json").exists()
+
+
+def test_an_empty_sts_endpoint_is_the_default():
+    """`${{ vars.X }}` of a variable never set is the empty string."""
+    req = alicloud_oidc.sts_request({**ENV, "ALIBABA_CLOUD_STS_ENDPOINT": ""}, "t")
+    assert req.full_url.startswith("https://sts.aliyuncs.com/?Version=")
+
+
+def test_the_sts_section_the_refusal_names_says_what_is_taken():
+    doc = (REPO_ROOT / "docs" / "ci.md").read_text()
+    section = doc[doc.index("### The STS request") :].split("\n## ")[0].split("\n### ")[0]
+    assert "`ALIBABA_CLOUD_STS_ENDPOINT`" in section and "https://" in section
+    assert "127.0.0.1" in section
+
+
 def test_the_workflows_leave_sts_at_its_https_default():
     for workflow in (REPO_ROOT / ".github" / "workflows").glob("*.yml"):
         text = workflow.read_text()
@@ -635,11 +778,74 @@ def test_every_failure_of_the_exchange_fails_the_step(tmp_path, monkeypatch):
         assert not (tmp_path / "github_env").exists()
 
 
+def test_stss_refusal_not_in_utf8_is_one_line_with_its_first_500_characters(tmp_path, monkeypatch):
+    import io
+    import urllib.error
+
+    page = ("<html>Passerelle d\xe9faillante " + "x" * 1000).encode("latin-1")
+    refused = urllib.error.HTTPError("https://sts.aliyuncs.com/", 502, "Bad", {}, io.BytesIO(page))
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", Urlopen(sts_error=refused))
+    with pytest.raises(SystemExit) as caught:
+        alicloud_oidc.main(recorder(tmp_path), oidc_env(tmp_path))
+    detail = ("<html>Passerelle d\ufffdfaillante " + "x" * 1000)[:500]
+    assert caught.value.code == (
+        f"alicloud_oidc: AssumeRoleWithOIDC failed: HTTP 502 {detail} (docs/ci.md: the "
+        "subject, audience and fingerprint are checked against steps 2-4)"
+    )
+    odd = {"Message": "y" * 1000}
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", Urlopen(sts_answer=odd))
+    with pytest.raises(SystemExit) as caught:
+        alicloud_oidc.main(recorder(tmp_path), oidc_env(tmp_path))
+    assert caught.value.code == f"alicloud_oidc: unexpected STS answer: {str(odd)[:300]}"
+    assert not (tmp_path / "seen.json").exists()
+
+
+@pytest.mark.parametrize("silent", ["github", "sts"])
+def test_a_silent_github_or_sts_fails_the_step_instead_of_hanging_the_job(
+    tmp_path, monkeypatch, silent
+):
+    """Each end accepts the connection and says nothing: the exchange gives up
+    after its timeout (30 s, scaled down here to a tenth of a second)."""
+    import socket
+    import urllib.request
+
+    real = urllib.request.urlopen
+
+    def scaled(req, timeout=socket._GLOBAL_DEFAULT_TIMEOUT):
+        assert isinstance(timeout, (int, float)) and 0 < timeout <= 60, timeout
+        if "/silent" not in req.full_url:  # the other end answers at once
+            return Urlopen()(req)
+        return real(req, timeout=timeout / 300)
+
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", scaled)
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        env = oidc_env(tmp_path, ALIBABA_CLOUD_STS_ENDPOINT=f"http://127.0.0.1:{port}/silent")
+        if silent == "github":
+            env = oidc_env(tmp_path, ACTIONS_ID_TOKEN_REQUEST_URL=f"http://127.0.0.1:{port}/silent")
+        with pytest.raises(SystemExit) as caught:
+            alicloud_oidc.main(recorder(tmp_path), env)
+    want = "GitHub gave no OIDC token" if silent == "github" else "no usable answer from STS"
+    assert want in caught.value.code
+    assert not (tmp_path / "seen.json").exists()
+
+
+def test_as_a_step_the_command_is_every_argument_after_the_script(tmp_path, monkeypatch):
+    """`python3 .github/scripts/alicloud_oidc.py terraform apply ...`: sys.argv[1:]."""
+    monkeypatch.setattr(alicloud_oidc.urllib.request, "urlopen", Urlopen())
+    monkeypatch.setattr(sys, "argv", ["alicloud_oidc.py", *recorder(tmp_path)])
+    for key, value in oidc_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    assert alicloud_oidc.main() == 0
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert seen["ALIBABA_CLOUD_ACCESS_KEY_ID"] == "STS.id"
+
+
 # --------------------------------------------------------- reviewed_plan
 
 
 def test_reviewed_plan_as_the_apply_job_runs_it(tmp_path, monkeypatch, capsys):
-    """Only what the workflow sets (no GITHUB_API_URL, WORKFLOW_FILE, LINK_*): GitHub's
+    """Only what the workflow sets (no GITHUB_API_URL, LINK_*): GitHub's
     API with the job's token on every call, the link asked for 6 times 10 s apart
     while it lags, then the plan of the pull request's last commit, from a run of
     this repository, for this pull request's head branch (not a fork's run with
@@ -714,6 +920,53 @@ def test_reviewed_plan_gives_up_after_its_attempts_without_a_last_wait(monkeypat
     assert "(GitHub listed: #3 (open into main, merge commit None); asked 3 times)" in str(
         caught.value
     )
+
+
+def test_reviewed_plans_refusal_lists_what_github_linked_word_for_word(monkeypatch):
+    """On `develop` GitHub lists open pull requests with the commit too; each one
+    listed is named with why it is not the merge (GitHub's pull request shape:
+    `state`, `merged_at`, `merge_commit_sha`, `base.ref`)."""
+    import reviewed_plan
+
+    sha = "a" * 40
+    listed = [
+        {"number": 3, "state": "open", "merged_at": None, "merge_commit_sha": "e" * 40,
+         "base": {"ref": "develop"}},
+        {"number": 4, "state": "closed", "merged_at": None, "merge_commit_sha": None,
+         "base": {"ref": "develop"}},
+        {"number": 5, "state": "closed", "merged_at": "2026-11-27T10:00:00Z",
+         "merge_commit_sha": "f" * 40, "base": {"ref": "main"}},
+    ]  # fmt: skip
+    answers = iter([[], listed])
+    monkeypatch.setattr(reviewed_plan, "call", lambda *a: next(answers))
+    monkeypatch.setattr(reviewed_plan.time, "sleep", lambda _s: None)
+    tail = (
+        "Nothing that was reviewed matches this commit, so nothing is applied. A direct push "
+        "is never applied: open a pull request. If the pull request was merged just now, "
+        "re-run this job in a minute."
+    )
+    with pytest.raises(SystemExit) as caught:
+        reviewed_plan.merged_pull("u", "o/r", sha, "develop", token="t", attempts=2, delay=1.0)
+    assert caught.value.code == (
+        f"reviewed_plan: {sha} on develop is not the merge commit of a pull request merged "
+        f"into develop (GitHub listed: #3 (open into develop, merge commit {'e' * 40}), "
+        "#4 (closed into develop, merge commit None), "
+        f"#5 (merged into main, merge commit {'f' * 40}); asked 2 times). {tail}"
+    )
+    monkeypatch.setattr(reviewed_plan, "call", lambda *a: [])
+    with pytest.raises(SystemExit) as caught:
+        reviewed_plan.merged_pull("u", "o/r", sha, "main", token="t", attempts=1, delay=1.0)
+    assert caught.value.code == (
+        f"reviewed_plan: {sha} on main is not the merge commit of a pull request merged "
+        f"into main (GitHub listed: none; asked 1 times). {tail}"
+    )
+
+
+def test_the_runs_are_looked_up_for_the_workflow_the_guard_checks_the_owners_of():
+    import reviewed_plan
+
+    path = f".github/workflows/{reviewed_plan.WORKFLOW_FILE}"
+    assert path == environment_guard.WORKFLOW and (REPO_ROOT / path).is_file()
 
 
 @pytest.mark.parametrize(

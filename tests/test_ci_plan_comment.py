@@ -225,6 +225,27 @@ def test_main_defaults_to_githubs_api(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out == "plan comment created\n"
 
 
+@pytest.mark.parametrize(
+    "author",
+    [
+        {"login": "renovate[bot]", "type": "Bot"},  # another GitHub App on the repository
+        {"login": "dependabot[bot]", "type": "Bot"},
+        {"login": "github-actions", "type": "User"},  # a person's name without the brackets
+    ],
+    ids=["another-app", "dependabot", "a-person"],
+)
+def test_only_the_workflows_own_bot_writes_the_plan_comment(api, tmp_path, author):
+    """Any installed GitHub App comments as a Bot too: only github-actions[bot]
+    (GITHUB_TOKEN) is CI; another author's marker is neither updated nor found."""
+    planted = plan_comment.render("prod", "No changes.\n", "x", "u")
+    GitHub.comments = [{"id": 5, "body": planted, "user": author}]
+    assert plan_comment.find(api, "o/r", 7, "prod", TOKEN) is None
+    post(api, tmp_path, "Plan: 1 to add.\n")
+    assert GitHub.comments[0]["body"] == planted
+    assert [c["user"] for c in GitHub.comments] == [author, BOT_USER]
+    assert plan_comment.find(api, "o/r", 7, "prod", TOKEN)["id"] == 1001
+
+
 # ------------------------------------------------------------ github_api.call
 
 
@@ -269,3 +290,51 @@ def test_call_failures_are_one_line_with_githubs_answer_or_its_absence():
         github_api.call("GET", nobody, TOKEN)
     assert silent.value.status is None
     assert str(silent.value).startswith(f"GitHub API GET {nobody}: no usable answer (")
+
+
+class Proxy(JsonApi):
+    """A proxy in front of GitHub answering 502 with a long page not in UTF-8."""
+
+    def do_GET(self):
+        page = ("<html>Passerelle d\xe9faillante " + "x" * 1000 + "</html>").encode("latin-1")
+        self.send_response(502)
+        self.send_header("Content-Type", "text/html; charset=iso-8859-1")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+
+def test_a_refusal_that_is_not_utf8_is_still_one_line_with_its_first_300_characters():
+    import github_api
+
+    with serve(Proxy) as url, pytest.raises(github_api.ApiError) as refused:
+        github_api.call("GET", f"{url}/repos/o/r", TOKEN)
+    detail = ("<html>Passerelle d\ufffdfaillante " + "x" * 1000)[:300]
+    assert refused.value.status == 502
+    assert str(refused.value) == (
+        f"GitHub API GET {url}/repos/o/r: HTTP 502 {detail} (a 403 or 404 here usually means "
+        "the job's `permissions:` lack what this call needs)"
+    )
+
+
+def test_a_github_that_never_answers_fails_the_step_instead_of_hanging_the_job(monkeypatch):
+    """GitHub accepts the connection and says nothing: the call gives up after its
+    timeout (30 s, scaled down here to a tenth of a second) with one line."""
+    import socket
+    import urllib.request
+
+    import github_api
+
+    real = urllib.request.urlopen
+
+    def scaled(req, timeout=socket._GLOBAL_DEFAULT_TIMEOUT):
+        assert isinstance(timeout, (int, float)) and 0 < timeout <= 60, timeout
+        return real(req, timeout=timeout / 300)
+
+    monkeypatch.setattr(github_api.urllib.request, "urlopen", scaled)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/repos/o/r"
+        with pytest.raises(github_api.ApiError) as caught:
+            github_api.call("GET", url, TOKEN)
+    assert caught.value.status is None
+    assert str(caught.value).startswith(f"GitHub API GET {url}: no usable answer (")

@@ -66,6 +66,8 @@ class GitHub(JsonApi):
     def do_GET(self):
         url = urllib.parse.urlparse(self.path)
         query = urllib.parse.parse_qs(url.query)
+        if self.headers.get("Authorization") != "Bearer t":  # the job's token, as GitHub checks it
+            return self._send(401, {"message": "Bad credentials"})
         if url.path == f"/repos/o/r/commits/{MERGE}/pulls":
             answer = self.pulls[min(GitHub.calls, len(self.pulls) - 1)]
             GitHub.calls += 1
@@ -377,3 +379,68 @@ def test_an_api_refusal_is_one_clear_line(api):
     with pytest.raises(ApiError, match=r"HTTP 404 .*permissions") as caught:
         run(api + "/nowhere")
     assert isinstance(caught.value, SystemExit) and caught.value.status == 404
+
+
+def refusal(api: str, **kwargs) -> str:
+    with pytest.raises(SystemExit) as caught:
+        guard(api, **kwargs)
+    return str(caught.value)
+
+
+HOW = environment_guard.HOW.format(env="prod", branch="main")
+
+
+def test_the_guards_refusal_word_for_word_names_each_setting_as_githubs_page_does(protected):
+    """The settings are named by their labels on GitHub's pages (docs/ci.md step 6
+    quotes the same), each problem once, then what to do."""
+    GitHub.environments["prod"] = {
+        **PROTECTED,
+        "protection_rules": [{**REVIEWERS, "prevent_self_review": False}],
+        "can_admins_bypass": True,
+        "deployment_branch_policy": {"protected_branches": True, "custom_branch_policies": False},
+    }
+    assert refusal(protected) == (
+        "environment_guard: refusing to apply through the GitHub environment `prod` (gate: "
+        "environment-reviewers): any protected branch may deploy to it: choose `Selected "
+        "branches` instead; whoever merges may approve their own deployment (tick `Prevent "
+        "self-review`); administrators can bypass its protection rules (untick `Allow "
+        "administrators to bypass configured protection rules`). " + HOW
+    )
+    doc = " ".join((REPO_ROOT / "docs" / "ci.md").read_text().split())
+    for label in ("Selected branches", "Prevent self-review", "Allow administrators to bypass"):
+        assert label in doc and label in HOW
+
+
+def test_the_person_the_approval_gate_needs_word_for_word(protected, tmp_path):
+    GitHub.environments["prod"] = {**PROTECTED, "protection_rules": [], "can_admins_bypass": True}
+    GitHub.rules = [PULL_RULE]
+    path = tmp_path / "CODEOWNERS"
+    assert refusal(protected, codeowners=codeowners_text("@acme/platform"), tmp=tmp_path) == (
+        "environment_guard: refusing to apply through the GitHub environment `prod` (gate: "
+        f"pull-request-approval): {path} names no person (only teams) as owner of "
+        ".github/workflows/terraform.yml: the approval of a merge is checked against people, "
+        "since the job's token cannot read team membership. " + HOW
+    )
+
+
+FIVE = ".terraform.lock.hcl, Makefile, build.py, imgpipe/x"
+
+
+@pytest.mark.parametrize(
+    ("left_out", "named"),
+    [
+        (5, f"{FIVE}, pyproject.toml"),
+        (6, f"{FIVE}, modules/x and 1 more"),
+        (7, f"{FIVE}, modules/x and 2 more"),
+    ],
+)
+def test_the_unowned_paths_named_are_the_first_five_and_a_count(tmp_path, left_out, named):
+    """Five named, the rest counted: none left out of the count at the edge."""
+    unowned = ["/build.py", "/Makefile", "/pyproject.toml", "/.terraform.lock.hcl", "/imgpipe/"]
+    unowned += ["/modules/", "/requirements/"]
+    path = tmp_path / "CODEOWNERS"
+    path.write_text("* @alice\n" + "".join(f"{rule}\n" for rule in unowned[:left_out]))
+    root = tmp_path / "repo"
+    root.mkdir()
+    found = environment_guard.codeowners_problems(root, path, gate=environment_guard.REVIEWERS)
+    assert found == [f"{path} gives no owner to what CI executes: {named}"]

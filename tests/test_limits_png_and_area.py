@@ -114,10 +114,36 @@ def test_the_area_cap_on_both_sides_and_through_rounding(size, want):
         ((5, 22), 100, (4, 20)),  # rounds to 5x21 = 105: floored
         ((11, 10), 100, (10, 10)),
         ((7, 13), 90, (6, 12)),  # one pixel over the cap: scaled (and floored)
+        # A side held at 1 px: the other is cut to the cap (floored, 1x122 would pass it).
+        ((2, 300), 100, (1, 100)),
+        ((300, 2), 100, (100, 1)),
+        ((1, 1000), 500, (1, 500)),
+        ((1, 101), 100, (1, 100)),  # one pixel over
+        ((1, 100), 100, (1, 100)),  # at the cap
     ],
 )
 def test_the_area_cap_with_small_numbers(size, cap, want):
-    assert fit_size(*size, None, None, max_pixels=cap) == want
+    got = fit_size(*size, None, None, max_pixels=cap)
+    assert got == want and all(type(side) is int for side in got)
+
+
+def test_the_area_cap_holds_for_any_shape_and_cap():
+    """Seeded, small caps and strips as thin as 1 px: never over the cap, never
+    under 1 px a side, no side grows, and what fits is left alone."""
+    rng = random.Random(2727)
+    for _ in range(5000):
+        w, h = rng.randint(1, 3000), rng.randint(1, 3000)
+        if rng.random() < 0.3:
+            w = rng.randint(1, 4)  # a strip
+        if rng.random() < 0.5:
+            w, h = h, w
+        cap = rng.randint(1, 20_000)
+        got = fit_size(w, h, None, None, max_pixels=cap)
+        if w * h <= cap:
+            assert got == (w, h)
+            continue
+        assert got[0] * got[1] <= cap, (w, h, cap, got)
+        assert 1 <= got[0] <= w and 1 <= got[1] <= h, (w, h, cap, got)
 
 
 def test_the_area_cap_holds_for_any_size():

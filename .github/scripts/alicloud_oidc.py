@@ -29,6 +29,7 @@ Standard library only: it runs before anything is installed.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import subprocess
@@ -40,6 +41,39 @@ from datetime import datetime, timezone
 
 AUDIENCE = "sts.aliyuncs.com"
 DEFAULT_STS = "https://sts.aliyuncs.com/"
+
+
+def sts_endpoint(env: dict[str, str]) -> str:
+    """ALIBABA_CLOUD_STS_ENDPOINT (default DEFAULT_STS), refused unless https or loopback.
+
+    The request carries the job's OIDC token, which any host that reads it
+    can trade for the role's credentials for as long as the token lives. So
+    the endpoint must be https:// (any STS endpoint, sts-vpc.* included), or
+    http:// to this machine's loopback only: the stand-in the tests serve
+    on 127.0.0.1, where the token never crosses a network. Anything else,
+    http:// to any other host or a name without a scheme, stops the step
+    before GitHub is asked for a token (docs/ci.md, "The STS request").
+    """
+    endpoint = env.get("ALIBABA_CLOUD_STS_ENDPOINT") or DEFAULT_STS
+    parts = urllib.parse.urlsplit(endpoint)
+    if parts.scheme == "https" and parts.hostname:
+        return endpoint
+    if parts.scheme == "http" and _loopback(parts.hostname):
+        return endpoint
+    raise SystemExit(
+        f"alicloud_oidc: ALIBABA_CLOUD_STS_ENDPOINT {endpoint!r} is not an https:// URL: the "
+        "OIDC token it would carry could be read on the way. Leave it unset (the default is "
+        f'{DEFAULT_STS}) or give an https:// STS endpoint (docs/ci.md, "The STS request")'
+    )
+
+
+def _loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def github_oidc_token(env: dict[str, str]) -> str:
@@ -74,7 +108,7 @@ def sts_request(env: dict[str, str], token: str, *, now: datetime | None = None)
         "RoleSessionName": env.get("ROLE_SESSION_NAME", "github-actions")[:64],
         "DurationSeconds": env.get("DURATION_SECONDS", "3600"),
     }
-    endpoint = env.get("ALIBABA_CLOUD_STS_ENDPOINT", DEFAULT_STS)
+    endpoint = sts_endpoint(env)
     sep = "&" if "?" in endpoint else "?"
     return urllib.request.Request(
         f"{endpoint}{sep}{urllib.parse.urlencode(query)}",
@@ -114,13 +148,12 @@ NAMES = {
 }
 
 
-def credential_env(creds: dict[str, str], out=None) -> dict[str, str]:
+def credential_env(creds: dict[str, str]) -> dict[str, str]:
     """The variables that carry `creds`, after masking every value in the job's log."""
-    out = out or sys.stdout
     for value in creds.values():
         if value:
-            print(f"::add-mask::{value}", file=out)
-    out.flush()
+            print(f"::add-mask::{value}")
+    sys.stdout.flush()
     return {name: value for key, value in creds.items() if value for name in NAMES[key]}
 
 
@@ -138,6 +171,7 @@ def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> in
             "ALIBABA_CLOUD_ROLE_ARN (variable of the job's GitHub environment) from the "
             "outputs of examples/ci-oidc (docs/ci.md, step 4)"
         )
+    sts_endpoint(env)  # refused before GitHub issues a token for it
     creds = credential_env(assume_role(env, github_oidc_token(env)))
     print("alicloud_oidc: assumed", env["ALIBABA_CLOUD_ROLE_ARN"], "through OIDC for", argv[0])
     sys.stdout.flush()

@@ -13,7 +13,9 @@ requires one review that:
 - was given on the pull request's last commit (`commit_id` = head SHA): the
   commit whose plan the apply job is about to verify and apply;
 - was submitted after the plan comment was last written, so the approver
-  could have read the plan that is applied;
+  could have read the plan that is applied (strictly after: GitHub's times
+  are whole seconds, and an approval in the same second as the comment's
+  last update may have come before it);
 - comes from a person CODEOWNERS names as owner of the workflow (teams
   cannot be checked with the job's token), who is neither the pull
   request's author nor the author or committer of one of its commits.
@@ -89,7 +91,7 @@ def approver(
             why.append(f"{login} wrote part of the change")
         elif review.get("commit_id") != head:
             why.append(f"{login} approved {str(review.get('commit_id'))[:12]}, not the last commit")
-        elif (review.get("submitted_at") or "") < plan_written_at:
+        elif (review.get("submitted_at") or "") <= plan_written_at:
             why.append(f"{login} approved before the plan comment was last written")
         else:
             return login, why
@@ -122,7 +124,7 @@ def main(env: dict[str, str] | None = None) -> int:
         pages(f"{api}/repos/{repo}/pulls/{number}/reviews", token),
         pages(f"{api}/repos/{repo}/pulls/{number}/commits", token),
         approvers=codeowners.individual_owners(WORKFLOW, text),
-        plan_written_at=comment.get("updated_at") or comment.get("created_at") or "",
+        plan_written_at=comment["updated_at"],  # always set: created_at until an edit
     )
     if login is None:
         raise SystemExit(

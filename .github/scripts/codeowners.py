@@ -13,8 +13,13 @@ exceptions", and "the last matching pattern takes the most precedence"; a
 pattern without owners makes the path unowned (GitHub docs, "About code
 owners", "CODEOWNERS syntax"). `owners_of` implements that subset: `/`
 anchors at the root (as does a slash inside the pattern), a trailing `/`
-means everything below, `*` matches within one path segment, `**` across
-segments. Standard library only.
+means everything below, `*` and `?` match within one path segment, `**`
+across segments (`**/` and `/**/` also none). One exception to gitignore,
+from GitHub's own example file: "The `docs/*` pattern will match files
+like `docs/getting-started.md` but not further nested files like
+`docs/build-app/troubleshooting.md`": a pattern ending in `/*` owns one
+level only, so `/.github/* @alice` leaves the workflow without an owner.
+Standard library only.
 """
 
 from __future__ import annotations
@@ -52,12 +57,15 @@ def parse(text: str) -> list[tuple[str, list[str]]]:
 
 
 def _regex(pattern: str) -> re.Pattern[str]:
-    anchored = pattern.startswith("/") or "/" in pattern.rstrip("/")
+    anchored = "/" in pattern.rstrip("/")  # a slash at the start or in the middle
     body = pattern.strip("/")
     out = ""
     i = 0
     while i < len(body):
-        if body.startswith("**", i):
+        if body.startswith("**/", i):  # any directories, or none
+            out += "(?:.*/)?"
+            i += 3
+        elif body.startswith("**", i):
             out += ".*"
             i += 2
         elif body[i] == "*":
@@ -69,7 +77,12 @@ def _regex(pattern: str) -> re.Pattern[str]:
         else:
             out += re.escape(body[i])
             i += 1
-    below = "/.*" if pattern.endswith("/") else "(?:/.*)?"
+    if pattern.endswith("/"):
+        below = "/.*"
+    elif body.endswith("/*"):  # `docs/*`: the entries of docs/, not deeper (GitHub's example)
+        below = ""
+    else:
+        below = "(?:/.*)?"
     return re.compile(("" if anchored else "(?:.*/)?") + out + below)
 
 
@@ -77,7 +90,7 @@ def owners_of(path: str, rules: list[tuple[str, list[str]]]) -> list[str]:
     """The owners of `path` (repository-relative, no leading slash): the last matching rule's."""
     found: list[str] = []
     for pattern, owners in rules:
-        if pattern == "*" or _regex(pattern).fullmatch(path):
+        if _regex(pattern).fullmatch(path):
             found = owners
     return found
 

@@ -138,9 +138,9 @@ def read_environment(api: str, repo: str, name: str, token: str):
     environment = call("GET", base, token)
     policies = None
     if (environment.get("deployment_branch_policy") or {}).get("custom_branch_policies"):
-        policies = call("GET", f"{base}/deployment-branch-policies?per_page=100", token).get(
-            "branch_policies", []
-        )
+        policies = call("GET", f"{base}/deployment-branch-policies?per_page=100", token)[
+            "branch_policies"
+        ]
     return environment, policies
 
 

@@ -39,6 +39,9 @@ import time
 
 from github_api import call
 
+# The workflow whose pull request runs made the plans: the file the user's
+# repository keeps at .github/workflows/terraform.yml (environment_guard.WORKFLOW).
+WORKFLOW_FILE = "terraform.yml"
 RECOVER = (
     "To recover: open the pull request's checks (Actions tab, workflow `terraform`, the run "
     "for its last commit), choose `Re-run all jobs` so its plan is made and commented again, "
@@ -67,7 +70,7 @@ def merged_pull(
         if attempt + 1 < attempts:
             time.sleep(delay)
     seen = ", ".join(
-        f"#{p['number']} ({'merged' if p.get('merged_at') else p.get('state', 'open')} into "
+        f"#{p['number']} ({'merged' if p.get('merged_at') else p['state']} into "
         f"{(p.get('base') or {}).get('ref')}, merge commit {p.get('merge_commit_sha')})"
         for p in pulls
     )
@@ -104,8 +107,8 @@ def find(
     branch: str,
     workflow: str,
     token: str,
-    attempts: int = 6,
-    delay: float = 10.0,
+    attempts: int,
+    delay: float,
 ) -> dict:
     pull = merged_pull(api, repo, sha, branch, token=token, attempts=attempts, delay=delay)
     head = pull["head"]["sha"]
@@ -140,7 +143,7 @@ def main(env: dict[str, str] | None = None) -> int:
         env["GITHUB_SHA"],
         env["TF_ENV"],
         branch=env["GITHUB_REF_NAME"],
-        workflow=env.get("WORKFLOW_FILE", "terraform.yml"),
+        workflow=WORKFLOW_FILE,
         token=env["GITHUB_TOKEN"],
         attempts=int(env.get("LINK_ATTEMPTS", "6")),
         delay=float(env.get("LINK_DELAY_SECONDS", "10")),

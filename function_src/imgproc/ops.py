@@ -47,7 +47,8 @@ def fit_size(
     Both sides scale by the same factor, so the aspect ratio is kept to
     within rounding; a side that would round to 0 px is 1 px (a 2000x2
     divider line's 150 px variant is 150x1). `max_pixels` caps the area
-    too (AVIF's decoders refuse more than 16384*16384 pixels).
+    too (AVIF's decoders refuse more than 16384*16384 pixels), whatever the
+    shape: where a side is held at 1 px, the other is shortened to fit.
     """
     scale = 1.0
     if max_width is not None:
@@ -60,7 +61,10 @@ def fit_size(
         return width, height
     size = max(1, round(width * scale)), max(1, round(height * scale))
     if max_pixels is not None and size[0] * size[1] > max_pixels:  # rounded up past it
-        size = max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
+        w, h = max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
+        # Floored, the area is within the cap unless a side was held at 1 px
+        # (a 2x300 strip capped at 100 px: 1x122); then the other side gives way.
+        size = (w, min(h, max_pixels // w)) if w <= h else (min(w, max_pixels // h), h)
     return size
 
 
