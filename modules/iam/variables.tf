@@ -64,3 +64,9 @@ variable "kms_key_id" {
   type        = string
   default     = null
 }
+
+variable "cdn_refresh_domain" {
+  description = "serving mode cdn: the CDN domain whose cached copies the function refreshes (cdn:RefreshObjectCaches on that domain only); null: no CDN permission."
+  type        = string
+  default     = null
+}
