@@ -468,3 +468,12 @@ run "serving_cdn_plans" {
     error_message = "without a certificate the variants are on http://<domain>/"
   }
 }
+
+run "bad_serving_domain_too_long" {
+  command = plan
+  variables {
+    # 68 characters: alicloud_cdn_domain_config takes 5-67
+    serving = { mode = "cdn", cdn_domain = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com" }
+  }
+  expect_failures = [var.serving]
+}

@@ -44,6 +44,20 @@ module "imgpipe" {
   max_object_mb   = 40
   cache_control   = "public, max-age=604800"
 
+  # Browsers read the variants through a CDN domain (docs/serving.md): the
+  # target bucket stays private, CDN fetches it with its own signed requests,
+  # and the function refreshes the cached copies of variants it rewrites or
+  # deletes. Point img.example.com's CNAME at the output cdn_cname. The
+  # account's CDN origin role comes from the console's one-time
+  # authorization here; create_cdn_origin_role = true would create it,
+  # limited to this stack's variants (one stack per account).
+  serving = {
+    mode                   = "cdn"
+    cdn_domain             = "img.example.com"
+    cdn_scope              = "global"
+    create_cdn_origin_role = false
+  }
+
   runtime              = "python3.12"
   memory_mb            = 2048
   cpu                  = 1
@@ -87,4 +101,14 @@ output "queue_arn" {
 output "logstore" {
   description = "One JSON line per processed object."
   value       = "${module.imgpipe.log_project}/${module.imgpipe.logstore}"
+}
+
+output "variants_base_url" {
+  description = "Variant URLs are this plus the variant's key (percent-encoded)."
+  value       = module.imgpipe.variants_base_url
+}
+
+output "cdn_cname" {
+  description = "Point img.example.com's DNS CNAME record here."
+  value       = module.imgpipe.cdn_cname
 }

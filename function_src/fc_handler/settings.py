@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from imgproc import Config, ConfigError, load_config
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-# A CDN domain as variables.tf's `serving.cdn_domain` accepts it (lower-case labels).
+# A CDN domain's shape as variables.tf's `serving.cdn_domain` accepts it:
+# lower-case labels, 5-67 characters in all (the provider's limit).
 _HOST = re.compile(
-    r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$"
+    r"^(?=.{5,67}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$"
 )
 
 # name -> (default, description). None as default means required.

@@ -45,7 +45,7 @@ locals {
   # deleted (fc_handler/cdn.py), on that one domain. The resource form is
   # RefreshObjectCaches' own: "cdn:RefreshObjectCaches ... acs:cdn:*:{#accountId}:domain/{#DomainName}"
   # (CDN API reference, RefreshObjectCaches, help.aliyun.com/document_detail/91164.html).
-  cdn = var.cdn_refresh_domain == null ? [] : [
+  cdn = var.cdn_refresh_domain == "" ? [] : [
     {
       Sid      = "RefreshCachedVariants"
       Effect   = "Allow"

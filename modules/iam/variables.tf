@@ -66,7 +66,8 @@ variable "kms_key_id" {
 }
 
 variable "cdn_refresh_domain" {
-  description = "serving mode cdn: the CDN domain whose cached copies the function refreshes (cdn:RefreshObjectCaches on that domain only); null: no CDN permission."
+  description = "serving mode cdn: the CDN domain whose cached copies the function refreshes (cdn:RefreshObjectCaches on that domain only); empty: no CDN permission."
   type        = string
-  default     = null
+  default     = ""
+  nullable    = false
 }

@@ -27,8 +27,10 @@ locals {
   # past RAM's 6,144 (docs/limits.md). The target bucket holds nothing else.
   write_prefixes = distinct([split("{", var.key_template)[0], var.rejected_prefix])
 
-  # serving mode cdn: the domain whose cached variants the function refreshes.
-  cdn_refresh_domain = var.serving.mode == "cdn" ? var.serving.cdn_domain : null
+  # serving mode cdn: the domain whose cached variants the function refreshes
+  # ("": none; an empty string rather than null, which the tests' tfparse
+  # evaluation of the environment cannot filter).
+  cdn_refresh_domain = var.serving.mode == "cdn" ? var.serving.cdn_domain : ""
 
   # The processor configuration the handler parses (function_src/imgproc/config.py).
   processor_config = {
@@ -160,7 +162,7 @@ module "function" {
 
     DELETE_VARIANTS_WITH_SOURCE = tostring(var.delete_variants_with_source)
     # Only in cdn mode: the environment's 4 KB (docs/limits.md) is not spent otherwise.
-  }, local.cdn_refresh_domain == null ? {} : { CDN_REFRESH_DOMAIN = local.cdn_refresh_domain })
+  }, { for k, v in { CDN_REFRESH_DOMAIN = local.cdn_refresh_domain } : k => v if v != "" })
 
   tags = local.tags
 }

@@ -286,14 +286,17 @@ variable "serving" {
   # the 3rd and 4th place; suffixes .sh and .tel are not supported. Lower
   # case and no wildcard (".example.com"): the function refreshes URLs on
   # exactly this host (fc_handler/settings.py `_HOST` checks its shape too).
+  # 5-67 characters: alicloud_cdn_domain_config's domain_name is
+  # StringLenBetween(5, 67) (resource_alicloud_cdn_domain_config.go at
+  # v1.289.0, line 38), and the private-origin config names this domain.
   validation {
     condition = var.serving.cdn_domain == null ? true : (
-      length(var.serving.cdn_domain) <= 253 &&
+      length(var.serving.cdn_domain) >= 5 && length(var.serving.cdn_domain) <= 67 &&
       can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$", var.serving.cdn_domain)) &&
       alltrue([for label in split(".", var.serving.cdn_domain) : !can(regex("^..--", label))]) &&
       !endswith(var.serving.cdn_domain, ".sh") && !endswith(var.serving.cdn_domain, ".tel")
     )
-    error_message = "serving.cdn_domain must be a lower-case host name such as img.example.com (no scheme, no path, no wildcard): labels of 1-63 letters, digits or '-', not starting or ending with '-', no '--' in the 3rd and 4th place; CDN does not support .sh and .tel."
+    error_message = "serving.cdn_domain must be a lower-case host name of 5-67 characters such as img.example.com (no scheme, no path, no wildcard): labels of 1-63 letters, digits or '-', not starting or ending with '-', no '--' in the 3rd and 4th place; CDN does not support .sh and .tel."
   }
 }
 
