@@ -6,19 +6,19 @@ output "mode" {
 output "variants_base_url" {
   description = "Prefix of every variant's URL (append the percent-encoded key): the CDN domain in cdn mode, the bucket's endpoint in signed_url mode (sign each URL), null in none mode."
   value = (
-    var.mode == "cdn" ? "${local.scheme}://${alicloud_cdn_domain_new.variants[0].domain_name}/" :
+    var.mode == "cdn" ? "${local.scheme}://${one(alicloud_cdn_domain_new.variants[*].domain_name)}/" :
     var.mode == "signed_url" ? "https://${local.bucket_host}/" : null
   )
 }
 
 output "cdn_domain" {
   description = "The CDN domain (cdn mode), else null."
-  value       = local.cdn ? alicloud_cdn_domain_new.variants[0].domain_name : null
+  value       = one(alicloud_cdn_domain_new.variants[*].domain_name)
 }
 
 output "cdn_cname" {
   description = "The CNAME target to point cdn_domain's DNS record at (cdn mode), else null."
-  value       = local.cdn ? alicloud_cdn_domain_new.variants[0].cname : null
+  value       = one(alicloud_cdn_domain_new.variants[*].cname)
 }
 
 output "signer_policy" {
