@@ -282,3 +282,20 @@ def test_the_stand_in_refuses_a_type_and_port_cdn_does_not_know(tmp_path: Path, 
     assert "CDN refuses cdn_type 'images': valid values are web, download, video" in text
     assert "CDN refuses origin port 8080: 80 or 443" in text
     assert "CDN refuses l2_oss_key argument private_oss_auth='yes'" in text
+
+
+def test_cdn_mode_without_internet_access_is_refused_naming_why(
+    repo_copy: Path,  # noqa: F811
+    terraform,  # noqa: F811
+    package_dir: str,  # noqa: F811
+) -> None:
+    """The refresh goes to cdn.aliyuncs.com: without internet access every one would time out."""
+    variables = {"env": "dev", "package_dir": package_dir, "serving": CDN, "internet_access": False}
+    result = _plan_with(repo_copy, terraform, "cdn-no-internet", variables)
+    assert result.returncode != 0
+    text = " ".join(result.text.split())
+    assert 'serving.mode = "cdn" needs internet_access = true' in text, result.text[-2000:]
+    assert "on modules/serving/main.tf line" in result.text
+    # and without a CDN, false still plans
+    variables = {"env": "dev", "package_dir": package_dir, "internet_access": False}
+    _plan_with(repo_copy, terraform, "no-cdn-no-internet", variables).ok()

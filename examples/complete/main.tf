@@ -63,12 +63,13 @@ module "imgpipe" {
   cpu                  = 1
   timeout_seconds      = 120
   reserved_concurrency = 20
-  # Without internet access (and no VPC) the function still reaches OSS's
-  # internal endpoint, the only one it uses: FC "Configure network settings"
-  # (help.aliyun.com/document_detail/2513536.html): with neither internet
-  # nor VPC access a function reaches the internal network through the
-  # function network. docs/limits.md.
-  internet_access    = false
+  # Internet access, because of the CDN: the function refreshes its caches
+  # through CDN's public API endpoint (docs/serving.md; a plan refuses cdn
+  # mode without it). Without a CDN, false hardens it: the function then
+  # reaches OSS's internal endpoint, the only one it uses, through the
+  # function network (FC "Configure network settings",
+  # help.aliyun.com/document_detail/2513536.html; docs/limits.md).
+  internet_access    = true
   log_retention_days = 90
 
   async_retries               = 4

@@ -200,14 +200,15 @@ module "alarms" {
 module "serving" {
   source = "../serving"
 
-  mode                   = var.serving.mode
-  cdn_domain             = var.serving.cdn_domain
-  cdn_scope              = var.serving.cdn_scope
-  cdn_cert_id            = var.serving.cdn_cert_id
-  create_cdn_origin_role = var.serving.create_cdn_origin_role
-  region                 = var.region
-  account_id             = local.account_id
-  target_bucket          = module.storage.target_bucket
-  variants_prefix        = split("{", var.key_template)[0]
-  tags                   = local.tags
+  mode                     = var.serving.mode
+  cdn_domain               = var.serving.cdn_domain
+  cdn_scope                = var.serving.cdn_scope
+  cdn_cert_id              = var.serving.cdn_cert_id
+  create_cdn_origin_role   = var.serving.create_cdn_origin_role
+  function_internet_access = var.internet_access
+  region                   = var.region
+  account_id               = local.account_id
+  target_bucket            = module.storage.target_bucket
+  variants_prefix          = split("{", var.key_template)[0]
+  tags                     = local.tags
 }

@@ -63,6 +63,16 @@ resource "alicloud_cdn_domain_new" "variants" {
       server_certificate_status = "on"
     }
   }
+
+  lifecycle {
+    # The function refreshes this domain's caches through CDN's API at
+    # cdn.aliyuncs.com, a public endpoint (we found no internal one): without
+    # internet access every refresh would time out (docs/serving.md).
+    precondition {
+      condition     = var.function_internet_access
+      error_message = "serving.mode = \"cdn\" needs internet_access = true: the function refreshes the CDN's cached variants through CDN's public API endpoint, cdn.aliyuncs.com (docs/serving.md)."
+    }
+  }
 }
 
 # "Origin fetch from private OSS buckets": CDN signs each origin request

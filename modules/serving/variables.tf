@@ -51,3 +51,9 @@ variable "tags" {
   description = "Tags for the CDN domain and the role."
   type        = map(string)
 }
+
+variable "function_internet_access" {
+  description = "The function's internet_access: cdn mode needs it (the refresh goes to CDN's public API endpoint)."
+  type        = bool
+  default     = true
+}
