@@ -24,7 +24,7 @@ requests" (每次请求最多支持提交 1000 条 URL 刷新); "单个域名每
 10000 条 URL 刷新" (10,000 URLs a minute per domain); "Maximum number of calls per
 user per second: 50". A record's stale keys (variants x formats) are batched
 `MAX_URLS_PER_CALL` at a time; the daily quota cannot be batched around:
-docs/serving.md says what it allows (about 1,600 replaced sources a day with
+docs/serving.md says what it allows (1,666 replaced or deleted sources a day with
 the default six outputs).
 
 A refresh that fails never fails the invocation (docs/serving.md, "Fresh
