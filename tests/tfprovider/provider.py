@@ -32,8 +32,9 @@ What it does the way terraform-plugin-sdk v2 (the provider's SDK) does:
 
 The cloud's limits (`limit_errors`, docs/limits.md): a plan is refused where
 the real API would refuse the apply (RAM policy length, FC environment size,
-EventBridge expressions per pattern field), and gRPC messages over 4 MiB are
-refused as the real provider refuses them.
+EventBridge expressions per pattern field, CDN domain names, origins, types
+and ports), and gRPC messages over 4 MiB are refused as the real provider
+refuses them.
 
 What it does not do: talk to a cloud, CustomizeDiff, DiffSuppressFunc,
 StateFunc, import, or the provider's runtime checks. README "Proving the
