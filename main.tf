@@ -39,6 +39,7 @@ module "imgpipe" {
   delete_variants_with_source        = var.delete_variants_with_source
   max_object_mb                      = var.max_object_mb
   cache_control                      = var.cache_control
+  serving                            = var.serving
   runtime                            = var.runtime
   package_dir                        = var.package_dir
   code_upload                        = var.code_upload

@@ -66,7 +66,32 @@ output "package_checksum" {
   value       = module.imgpipe.package_checksum
 }
 
+output "serving_mode" {
+  description = "How apps read the variants: none, signed_url or cdn (docs/serving.md)."
+  value       = module.imgpipe.serving_mode
+}
+
+output "variants_base_url" {
+  description = "Prefix of every variant's URL: append the variant's key, percent-encoded (docs/serving.md). The CDN domain in cdn mode; the target bucket's endpoint in signed_url mode, where each URL must also be signed; null in none mode."
+  value       = module.imgpipe.variants_base_url
+}
+
+output "cdn_domain" {
+  description = "The CDN domain serving the variants (cdn mode), else null."
+  value       = module.imgpipe.cdn_domain
+}
+
+output "cdn_cname" {
+  description = "Where cdn_domain's DNS CNAME record must point (cdn mode), else null."
+  value       = module.imgpipe.cdn_cname
+}
+
+output "serving_signer_policy" {
+  description = "RAM policy (JSON) for the identity that signs variant URLs in signed_url mode: oss:GetObject on the variants' prefix only; null in the other modes."
+  value       = module.imgpipe.serving_signer_policy
+}
+
 output "pipeline_config" {
-  description = "What the function was configured with, as JSON (source_prefix, rejected_prefix, max_object_bytes, processor): `imgpipe smoke` reads it to know which variants to expect, `imgpipe backfill` which objects are current."
+  description = "What the function was configured with, as JSON (source_prefix, rejected_prefix, max_object_bytes, processor, serving): `imgpipe smoke` reads it to know which variants to expect, `imgpipe backfill` which objects are current."
   value       = module.imgpipe.pipeline_config
 }

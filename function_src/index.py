@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from fc_handler.cdn import refresher_from
 from fc_handler.handle import handle_event
 from fc_handler.settings import VARIABLES, Settings, SettingsError
 from fc_handler.storage import LocalStorage, Storage
@@ -78,5 +79,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         storage=storage_for(settings, context),
         request_id=getattr(context, "request_id", None),
         memory_mb=instance_memory_mb(context),
+        # serving mode cdn: refresh cached copies of rewritten or deleted variants
+        refresh=refresher_from(settings.cdn_refresh_domain, settings.cdn_endpoint, context),
     )
     return {"records": [o.log_record(getattr(context, "request_id", None)) for o in outcomes]}

@@ -160,6 +160,16 @@ CASES: list[tuple[str, Any, bool]] = [
     ("cache_control", "", OK),
     ("delete_variants_with_source", True, OK),
     ("delete_variants_with_source", False, OK),
+    # serving: the CDN domain the function refreshes (CDN_REFRESH_DOMAIN)
+    ("serving", {"mode": "cdn", "cdn_domain": "img.example.com"}, OK),
+    ("serving", {"mode": "cdn", "cdn_domain": "a" * 63 + ".com"}, OK),  # 67: the longest
+    ("serving", {"mode": "cdn", "cdn_domain": "a" * 64 + ".com"}, NO),  # a 64-character label
+    ("serving", {"mode": "cdn", "cdn_domain": "b" * 62 + ".a.com"}, NO),  # 68 characters
+    ("serving", {"mode": "cdn", "cdn_domain": "IMG.example.com"}, NO),
+    ("serving", {"mode": "cdn", "cdn_domain": ".example.com"}, NO),  # a wildcard
+    ("serving", {"mode": "cdn", "cdn_domain": "https://img.example.com"}, NO),
+    ("serving", {"mode": "signed_url"}, OK),
+    ("serving", {"mode": "none"}, OK),
 ]
 
 

@@ -207,11 +207,14 @@ def expected_grants(
     region: str = REGION,
     account: str = ACCOUNT,
     deletes: bool = True,
+    cdn_domain: str | None = None,
 ) -> set[tuple[str, str]]:
     # OSS ARNs carry `*` as region, the documented form (modules/iam/main.tf).
     oss = f"acs:oss:*:{account}"
     queue = f"acs:mns:{region}:{account}:/queues/{n['queue']}"
-    return {
+    # serving mode cdn: refresh the cached variants on that one domain (fc_handler/cdn.py)
+    cdn = {("cdn:RefreshObjectCaches", f"acs:cdn:*:{account}:domain/{cdn_domain}")}
+    return (cdn if cdn_domain else set()) | {
         ("oss:GetObject", f"{oss}:{n['source']}/{source_prefix}*"),  # read the uploads
         *{("oss:PutObject", f"{oss}:{n['target']}/{p}*") for p in write_prefixes},
         # HEAD its own outputs: is the work current? (fc_handler/current.py)
@@ -253,6 +256,7 @@ def test_the_complete_examples_role_follows_its_template_and_prefixes(complete):
         write_prefixes=[template_head, args["rejected_prefix"]],
         region=args["region"],
         account=account,
+        cdn_domain=args["serving"]["cdn_domain"],
     )
 
 
@@ -270,6 +274,11 @@ def assert_least_privilege(grant_set: set[tuple[str, str]]) -> None:
         assert "*" not in action, action
         service, region, account, path = resource.split(":", 4)[1:]
         assert "*" not in account, resource
+        if service == "cdn":
+            # CDN domains are global: RefreshObjectCaches' documented resource is
+            # acs:cdn:*:{accountId}:domain/{DomainName}; one named domain, no other `*`.
+            assert region == "*" and path.startswith("domain/") and "*" not in path, resource
+            continue
         if service != "oss":
             assert "*" not in resource, f"wildcard outside an OSS object ARN: {resource}"
             continue
@@ -284,6 +293,7 @@ def assert_least_privilege(grant_set: set[tuple[str, str]]) -> None:
         {},
         {"env": "prod"},
         {"source_prefix": "a/b/", "key_template": "out/{variant}/{name}.{format}"},
+        {"serving": {"mode": "cdn", "cdn_domain": "img.example.com"}},
     ],
 )
 def test_no_grant_is_wider_than_an_object_prefix(variables):
@@ -481,6 +491,17 @@ def test_every_knob_of_the_complete_example_reaches_its_resource(complete):
 
     env = ev.function_environment
     assert env["CACHE_CONTROL"] == a["cache_control"]
+    # serving: the CDN domain, its private-bucket origin, and the function refreshing it
+    domain = ev.one("alicloud_cdn_domain_new")
+    assert (domain["domain_name"], domain["scope"]) == (
+        a["serving"]["cdn_domain"],
+        a["serving"]["cdn_scope"],
+    )
+    assert env["CDN_REFRESH_DOMAIN"] == a["serving"]["cdn_domain"]
+    assert ev.resources("alicloud_ram_role") and not any(
+        r["role_name"] == "AliyunCDNAccessingPrivateOSSRole"
+        for r in ev.resources("alicloud_ram_role")
+    )  # create_cdn_origin_role = false
     assert env["MAX_OBJECT_BYTES"] == str(a["max_object_mb"] * 1024 * 1024)
 
     buckets = {b["tags"]["role"]: b for b in ev.resources("alicloud_oss_bucket")}

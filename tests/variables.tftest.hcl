@@ -388,3 +388,92 @@ run "warm_instances_with_a_bad_cron" {
   }
   expect_failures = [var.warm_instances]
 }
+
+# serving (docs/serving.md): each rule of the variable, one run each.
+run "bad_serving_mode" {
+  command = plan
+  variables {
+    serving = { mode = "public" }
+  }
+  expect_failures = [var.serving]
+}
+
+run "bad_serving_cdn_without_domain" {
+  command = plan
+  variables {
+    serving = { mode = "cdn" }
+  }
+  expect_failures = [var.serving]
+}
+
+run "bad_serving_domain_without_cdn" {
+  command = plan
+  variables {
+    serving = { mode = "signed_url", cdn_domain = "img.example.com" }
+  }
+  expect_failures = [var.serving]
+}
+
+run "bad_serving_domain_with_scheme" {
+  command = plan
+  variables {
+    serving = { mode = "cdn", cdn_domain = "https://img.example.com" }
+  }
+  expect_failures = [var.serving]
+}
+
+run "bad_serving_wildcard_domain" {
+  command = plan
+  variables {
+    serving = { mode = "cdn", cdn_domain = ".example.com" }
+  }
+  expect_failures = [var.serving]
+}
+
+run "bad_serving_domain_dashes_3_and_4" {
+  command = plan
+  variables {
+    serving = { mode = "cdn", cdn_domain = "ab--cd.example.com" }
+  }
+  expect_failures = [var.serving]
+}
+
+run "bad_serving_domain_suffix_tel" {
+  command = plan
+  variables {
+    serving = { mode = "cdn", cdn_domain = "img.example.tel" }
+  }
+  expect_failures = [var.serving]
+}
+
+run "bad_serving_scope" {
+  command = plan
+  variables {
+    serving = { mode = "cdn", cdn_domain = "img.example.com", cdn_scope = "europe" }
+  }
+  expect_failures = [var.serving]
+}
+
+run "serving_cdn_plans" {
+  command = plan
+  variables {
+    serving = { mode = "cdn", cdn_domain = "img.example.com", cdn_scope = "global" }
+  }
+  assert {
+    condition     = output.serving_mode == "cdn" && output.cdn_domain == "img.example.com"
+    error_message = "cdn mode must name its domain"
+  }
+  assert {
+    condition     = output.variants_base_url == "http://img.example.com/"
+    error_message = "without a certificate the variants are on http://<domain>/"
+  }
+}
+
+run "bad_serving_domain_too_long" {
+  command = plan
+  variables {
+    # 68 characters: alicloud_cdn_domain_config takes 5-67
+    serving = { mode = "cdn", cdn_domain = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com" }
+  }
+  expect_failures = [var.serving]
+}

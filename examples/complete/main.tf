@@ -44,17 +44,32 @@ module "imgpipe" {
   max_object_mb   = 40
   cache_control   = "public, max-age=604800"
 
+  # Browsers read the variants through a CDN domain (docs/serving.md): the
+  # target bucket stays private, CDN fetches it with its own signed requests,
+  # and the function refreshes the cached copies of variants it rewrites or
+  # deletes. Point img.example.com's CNAME at the output cdn_cname. The
+  # account's CDN origin role comes from the console's one-time
+  # authorization here; create_cdn_origin_role = true would create it,
+  # limited to this stack's variants (one stack per account).
+  serving = {
+    mode                   = "cdn"
+    cdn_domain             = "img.example.com"
+    cdn_scope              = "global"
+    create_cdn_origin_role = false
+  }
+
   runtime              = "python3.12"
   memory_mb            = 2048
   cpu                  = 1
   timeout_seconds      = 120
   reserved_concurrency = 20
-  # Without internet access (and no VPC) the function still reaches OSS's
-  # internal endpoint, the only one it uses: FC "Configure network settings"
-  # (help.aliyun.com/document_detail/2513536.html): with neither internet
-  # nor VPC access a function reaches the internal network through the
-  # function network. docs/limits.md.
-  internet_access    = false
+  # Internet access, because of the CDN: the function refreshes its caches
+  # through CDN's public API endpoint (docs/serving.md; a plan refuses cdn
+  # mode without it). Without a CDN, false hardens it: the function then
+  # reaches OSS's internal endpoint, the only one it uses, through the
+  # function network (FC "Configure network settings",
+  # help.aliyun.com/document_detail/2513536.html; docs/limits.md).
+  internet_access    = true
   log_retention_days = 90
 
   async_retries               = 4
@@ -87,4 +102,14 @@ output "queue_arn" {
 output "logstore" {
   description = "One JSON line per processed object."
   value       = "${module.imgpipe.log_project}/${module.imgpipe.logstore}"
+}
+
+output "variants_base_url" {
+  description = "Variant URLs are this plus the variant's key (percent-encoded)."
+  value       = module.imgpipe.variants_base_url
+}
+
+output "cdn_cname" {
+  description = "Point img.example.com's DNS CNAME record here."
+  value       = module.imgpipe.cdn_cname
 }

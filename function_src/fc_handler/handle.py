@@ -92,6 +92,10 @@ class Outcome:
     ms: float = 0.0
     retryable: bool | None = None
     decoder: str | None = None  # processed only: "libvips" or "pillow"
+    # Serving (docs/serving.md): keys whose earlier copies were overwritten or
+    # deleted, so cached copies are stale; and what the CDN refresh of them did.
+    stale: tuple[str, ...] | None = None
+    cdn_refresh: dict[str, Any] | None = None
 
     def log_record(self, request_id: str | None) -> dict[str, Any]:
         record = {"request_id": request_id, **self.__dict__, "outputs": list(self.outputs)}
@@ -106,11 +110,14 @@ def handle_event(
     request_id: str | None,
     log: Callable[[dict[str, Any]], None] = emit,
     memory_mb: int | None = None,
+    refresh: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Handle every record of an FC event; raise the first failure at the end.
 
     `memory_mb`: the instance's memory (`index.instance_memory_mb`); uploads
     that would not fit are rejected as `too-large` (`imgproc.memory`).
+    `refresh`: the CDN refresh of an outcome's stale keys (`cdn.Refresher`,
+    which never raises), or None when no CDN serves the variants.
     """
     records = parse_event(event)  # EventError propagates: the event is unusable
     outcomes: list[Outcome] = []
@@ -131,6 +138,8 @@ def handle_event(
             _release_frames(exc)
             first_error = first_error or exc
         allocator.release()  # a warm instance's heap must not grow (imgproc.allocator)
+        if refresh is not None and outcome.stale:  # serving: cached copies (cdn.py)
+            refresh(outcome)
         outcome.ms = round((time.perf_counter() - started) * 1000, 1)
         log(outcome.log_record(request_id))
         outcomes.append(outcome)
@@ -271,9 +280,11 @@ def _after_header(
             rej=rej,
             request_id=request_id,
         )
+        stale = None
         if settings.delete_variants_with_source and done.variants_exist:  # image -> non-image
-            for stale in outputs.variant_keys:
-                storage.delete(settings.target_bucket, stale)
+            stale = outputs.variant_keys
+            for stale_key in stale:
+                storage.delete(settings.target_bucket, stale_key)
         return Outcome(
             bucket=record.bucket,
             key=key,
@@ -282,6 +293,7 @@ def _after_header(
             detail=rej.detail,
             outputs=(outputs.rejection,),
             bytes=info.size,
+            stale=stale,
         )
 
     if info.size > settings.max_object_bytes:
@@ -334,6 +346,7 @@ def _after_header(
         bytes=len(data),
         output_bytes=sum(len(o.data) for o in result.outputs),
         decoder=result.decoder,
+        stale=tuple(written) if done.variants_exist else None,  # a replaced source
     )
 
 
@@ -534,6 +547,7 @@ def _follow_deletion(
             reason="source-exists (uploaded again since the deletion)",
         )
     removed: list[str] = []
+    stale: list[str] = []  # the variants; a rejection record is not served
     for key in gone:
         outputs = outputs_for(
             settings.processor, settings.source_prefix, settings.rejected_prefix, key
@@ -541,4 +555,11 @@ def _follow_deletion(
         for out_key in outputs.all_keys:
             storage.delete(settings.target_bucket, out_key)
             removed.append(out_key)
-    return Outcome(bucket=record.bucket, key=gone[0], outcome=DELETED, outputs=tuple(removed))
+        stale += outputs.variant_keys
+    return Outcome(
+        bucket=record.bucket,
+        key=gone[0],
+        outcome=DELETED,
+        outputs=tuple(removed),
+        stale=tuple(stale),
+    )

@@ -15,6 +15,11 @@ from dataclasses import dataclass
 from imgproc import Config, ConfigError, load_config
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+# A CDN domain's shape as variables.tf's `serving.cdn_domain` accepts it:
+# lower-case labels, 5-67 characters in all (the provider's limit).
+_HOST = re.compile(
+    r"^(?=.{5,67}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$"
+)
 
 # name -> (default, description). None as default means required.
 VARIABLES: dict[str, tuple[str | None, str]] = {
@@ -34,6 +39,12 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
         "true",
         "true or false: a deleted source, or one overwritten by a non-image, loses its variants",
     ),
+    "CDN_REFRESH_DOMAIN": (
+        "",
+        "serving mode cdn: the CDN domain whose cached copies of rewritten or deleted "
+        "variants are refreshed (RefreshObjectCaches); empty: no refresh",
+    ),
+    "CDN_ENDPOINT": ("", "CDN API endpoint; default https://cdn.aliyuncs.com"),
     "IMGPIPE_LOCAL_BUCKETS": ("", "local tools only: a directory of buckets instead of OSS"),
 }
 
@@ -68,6 +79,8 @@ class Settings:
     oss_endpoint: str
     local_buckets: str
     delete_variants_with_source: bool = True
+    cdn_refresh_domain: str = ""
+    cdn_endpoint: str = ""
     # The event pattern cannot filter endings within EventBridge's 5
     # expressions per field in every case (modules/events/main.tf): this does.
     image_suffixes: tuple[str, ...] = parse_suffixes(VARIABLES["IMAGE_SUFFIXES"][0])
@@ -108,6 +121,10 @@ class Settings:
             msg = f"DELETE_VARIANTS_WITH_SOURCE: true or false required, got {raw_delete!r}"
             raise SettingsError(msg)
 
+        cdn_domain = get("CDN_REFRESH_DOMAIN")
+        if cdn_domain and not _HOST.match(cdn_domain):
+            raise SettingsError(f"CDN_REFRESH_DOMAIN: a host name required, got {cdn_domain!r}")
+
         settings = cls(
             source_bucket=source_bucket,
             target_bucket=target_bucket,
@@ -120,6 +137,8 @@ class Settings:
             local_buckets=get("IMGPIPE_LOCAL_BUCKETS"),
             delete_variants_with_source=raw_delete == "true",
             image_suffixes=suffixes,
+            cdn_refresh_domain=cdn_domain,
+            cdn_endpoint=get("CDN_ENDPOINT"),
         )
         if source_bucket == target_bucket:
             for guarded in settings.guarded_prefixes:

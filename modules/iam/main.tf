@@ -41,6 +41,19 @@ locals {
     },
   ] : []
 
+  # serving mode cdn: refresh the cached copies of variants it rewrote or
+  # deleted (fc_handler/cdn.py), on that one domain. The resource form is
+  # RefreshObjectCaches' own: "cdn:RefreshObjectCaches ... acs:cdn:*:{#accountId}:domain/{#DomainName}"
+  # (CDN API reference, RefreshObjectCaches, help.aliyun.com/document_detail/91164.html).
+  cdn = var.cdn_refresh_domain == "" ? [] : [
+    {
+      Sid      = "RefreshCachedVariants"
+      Effect   = "Allow"
+      Action   = ["cdn:RefreshObjectCaches"]
+      Resource = ["acs:cdn:*:${var.account_id}:domain/${var.cdn_refresh_domain}"]
+    },
+  ]
+
   policy = {
     Version = "1"
     Statement = concat([
@@ -77,7 +90,7 @@ locals {
         Action   = ["log:PostLogStoreLogs"]
         Resource = ["acs:log:${var.region}:${var.account_id}:project/${var.log_project}/logstore/${var.logstore}"]
       },
-    ], local.deletes, local.kms)
+    ], local.deletes, local.kms, local.cdn)
   }
   trust = {
     Version = "1"

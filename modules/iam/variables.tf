@@ -64,3 +64,10 @@ variable "kms_key_id" {
   type        = string
   default     = null
 }
+
+variable "cdn_refresh_domain" {
+  description = "serving mode cdn: the CDN domain whose cached copies the function refreshes (cdn:RefreshObjectCaches on that domain only); empty: no CDN permission."
+  type        = string
+  default     = ""
+  nullable    = false
+}

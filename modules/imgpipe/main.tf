@@ -27,6 +27,11 @@ locals {
   # past RAM's 6,144 (docs/limits.md). The target bucket holds nothing else.
   write_prefixes = distinct([split("{", var.key_template)[0], var.rejected_prefix])
 
+  # serving mode cdn: the domain whose cached variants the function refreshes
+  # ("": none; an empty string rather than null, which the tests' tfparse
+  # evaluation of the environment cannot filter).
+  cdn_refresh_domain = var.serving.mode == "cdn" ? var.serving.cdn_domain : ""
+
   # The processor configuration the handler parses (function_src/imgproc/config.py).
   processor_config = {
     variants = [
@@ -111,6 +116,8 @@ module "iam" {
   logstore       = "function"
   kms_key_id     = var.kms_key_id
   tags           = local.tags
+
+  cdn_refresh_domain = local.cdn_refresh_domain
 }
 
 module "function" {
@@ -143,7 +150,7 @@ module "function" {
   max_async_event_age_seconds = var.async_max_event_age_seconds
 
   # The handler's configuration (README, "Function environment").
-  environment = {
+  environment = merge({
     SOURCE_BUCKET    = module.storage.source_bucket
     TARGET_BUCKET    = module.storage.target_bucket
     SOURCE_PREFIX    = var.source_prefix
@@ -154,7 +161,8 @@ module "function" {
     CACHE_CONTROL    = var.cache_control
 
     DELETE_VARIANTS_WITH_SOURCE = tostring(var.delete_variants_with_source)
-  }
+    # Only in cdn mode: the environment's 4 KB (docs/limits.md) is not spent otherwise.
+  }, { for k, v in { CDN_REFRESH_DOMAIN = local.cdn_refresh_domain } : k => v if v != "" })
 
   tags = local.tags
 }
@@ -187,4 +195,20 @@ module "alarms" {
   queue_depth_threshold    = var.alarm_dead_letters
   function_error_metric    = var.alarm_function_error_metric
   queue_depth_metric       = var.alarm_queue_depth_metric
+}
+
+module "serving" {
+  source = "../serving"
+
+  mode                     = var.serving.mode
+  cdn_domain               = var.serving.cdn_domain
+  cdn_scope                = var.serving.cdn_scope
+  cdn_cert_id              = var.serving.cdn_cert_id
+  create_cdn_origin_role   = var.serving.create_cdn_origin_role
+  function_internet_access = var.internet_access
+  region                   = var.region
+  account_id               = local.account_id
+  target_bucket            = module.storage.target_bucket
+  variants_prefix          = split("{", var.key_template)[0]
+  tags                     = local.tags
 }

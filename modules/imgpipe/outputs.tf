@@ -63,14 +63,46 @@ output "package_checksum" {
   value       = local.package == null ? null : local.package.crc64
 }
 
+output "serving_mode" {
+  description = "How apps read the variants: none, signed_url or cdn (docs/serving.md)."
+  value       = module.serving.mode
+}
+
+output "variants_base_url" {
+  description = "Prefix of every variant's URL: append the variant's key, percent-encoded (docs/serving.md). The CDN domain in cdn mode; the target bucket's endpoint in signed_url mode, where each URL must also be signed; null in none mode."
+  value       = module.serving.variants_base_url
+}
+
+output "cdn_domain" {
+  description = "The CDN domain serving the variants (cdn mode), else null."
+  value       = module.serving.cdn_domain
+}
+
+output "cdn_cname" {
+  description = "Where cdn_domain's DNS CNAME record must point (cdn mode), else null."
+  value       = module.serving.cdn_cname
+}
+
+output "serving_signer_policy" {
+  description = "RAM policy (JSON) for the identity that signs variant URLs in signed_url mode: oss:GetObject on the variants' prefix only; null in the other modes."
+  value       = module.serving.signer_policy
+}
+
 output "pipeline_config" {
-  description = "What the function was configured with, as JSON (source_prefix, rejected_prefix, max_object_bytes, processor): `imgpipe smoke` reads it to know which variants to expect, `imgpipe backfill` which objects are current."
+  description = "What the function was configured with, as JSON (source_prefix, rejected_prefix, max_object_bytes, processor, serving): `imgpipe smoke` reads it to know which variants to expect, `imgpipe backfill` which objects are current."
   value = jsonencode({
     source_prefix    = var.source_prefix
     rejected_prefix  = var.rejected_prefix
     max_object_bytes = var.max_object_mb * 1024 * 1024
     image_suffixes   = distinct([for s in var.image_suffixes : lower(s)])
     processor        = local.processor_config
+    # cdn_domain from the variable, not the domain resource: the same value,
+    # and one the tests' tfparse evaluation resolves when no domain exists.
+    serving = {
+      mode              = module.serving.mode
+      variants_base_url = module.serving.variants_base_url
+      cdn_domain        = var.serving.mode == "cdn" ? var.serving.cdn_domain : null
+    }
   })
 
   # A pixel limit the memory cannot hold: an 8-bit RGBA PNG at max_megapixels needs

@@ -259,6 +259,47 @@ variable "cache_control" {
   default     = "public, max-age=86400"
 }
 
+# ---------------------------------------------------------------- serving
+
+variable "serving" {
+  description = "How apps read the variants (docs/serving.md): mode \"signed_url\" (default; nothing public, nothing billed: the app signs GET URLs, output serving_signer_policy), \"cdn\" (a CDN domain cdn_domain in front of the private target bucket, scope domestic, overseas or global, HTTPS with the CAS certificate cdn_cert_id; the function refreshes the cached copies of variants it rewrites or deletes; create_cdn_origin_role creates the account's CDN origin role limited to these variants) or \"none\" (no URLs: the app reads through its own backend)."
+  type = object({
+    mode                   = optional(string, "signed_url")
+    cdn_domain             = optional(string)
+    cdn_scope              = optional(string, "domestic")
+    cdn_cert_id            = optional(string)
+    create_cdn_origin_role = optional(bool, false)
+  })
+  default  = {}
+  nullable = false
+  validation {
+    condition     = contains(["none", "signed_url", "cdn"], var.serving.mode) && contains(["domestic", "overseas", "global"], var.serving.cdn_scope)
+    error_message = "serving.mode must be none, signed_url or cdn; serving.cdn_scope domestic, overseas or global."
+  }
+  validation {
+    condition     = (var.serving.mode == "cdn") == (var.serving.cdn_domain != null)
+    error_message = "serving.cdn_domain is required with mode = \"cdn\" and only then."
+  }
+  # AddCdnDomain's rules as the provider documents them (website/docs/r/
+  # cdn_domain_new.html.markdown at v1.289.0, line 57): labels of 1-63
+  # letters, digits or '-', not starting or ending with '-', no '-' in both
+  # the 3rd and 4th place; suffixes .sh and .tel are not supported. Lower
+  # case and no wildcard (".example.com"): the function refreshes URLs on
+  # exactly this host (fc_handler/settings.py `_HOST` checks its shape too).
+  # 5-67 characters: alicloud_cdn_domain_config's domain_name is
+  # StringLenBetween(5, 67) (resource_alicloud_cdn_domain_config.go at
+  # v1.289.0, line 38), and the private-origin config names this domain.
+  validation {
+    condition = var.serving.cdn_domain == null ? true : (
+      length(var.serving.cdn_domain) >= 5 && length(var.serving.cdn_domain) <= 67 &&
+      can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$", var.serving.cdn_domain)) &&
+      alltrue([for label in split(".", var.serving.cdn_domain) : !can(regex("^..--", label))]) &&
+      !endswith(var.serving.cdn_domain, ".sh") && !endswith(var.serving.cdn_domain, ".tel")
+    )
+    error_message = "serving.cdn_domain must be a lower-case host name of 5-67 characters such as img.example.com (no scheme, no path, no wildcard): labels of 1-63 letters, digits or '-', not starting or ending with '-', no '--' in the 3rd and 4th place; CDN does not support .sh and .tel."
+  }
+}
+
 # ---------------------------------------------------------------- function
 
 variable "runtime" {

@@ -32,8 +32,9 @@ What it does the way terraform-plugin-sdk v2 (the provider's SDK) does:
 
 The cloud's limits (`limit_errors`, docs/limits.md): a plan is refused where
 the real API would refuse the apply (RAM policy length, FC environment size,
-EventBridge expressions per pattern field), and gRPC messages over 4 MiB are
-refused as the real provider refuses them.
+EventBridge expressions per pattern field, CDN domain names, origins, types
+and ports), and gRPC messages over 4 MiB are refused as the real provider
+refuses them.
 
 What it does not do: talk to a cloud, CustomizeDiff, DiffSuppressFunc,
 StateFunc, import, or the provider's runtime checks. README "Proving the
@@ -564,6 +565,94 @@ def limit_errors(rtype: str, planned: dict[str, Any]) -> list[tuple[str, list[st
                                 ["trigger_config"],
                             )
                         )
+    errors += cdn_limit_errors(rtype, planned)
+    return errors
+
+
+# CDN (serving mode cdn, docs/serving.md). The provider at v1.289.0 checks
+# neither cdn_type nor domain_name (resource_alicloud_cdn_domain_new.go,
+# lines 32-36 and 92-96); AddCdnDomain refuses what its documentation rules
+# out, as the provider's page writes it (website/docs/r/cdn_domain_new.html.markdown
+# at v1.289.0): cdn_type "Valid values are `web`, `download`, `video`" (line 54),
+# the domain's labels (line 57: "1 to 63 characters, must contain only
+# alphanumeric characters or "-", and must not begin or end with "-", and "-"
+# must not in the 3th and 4th character positions at the same time. Suffix
+# `.sh` and `.tel` are not supported"), a wildcard as ".example.com" (ROS
+# ALIYUN::CDN::Domain: "The domain name must start with a period (.)"), a
+# source's port "Valid values are `443` and `80`" (line 91). An `oss` origin is
+# the bucket's public endpoint: "Enter a public endpoint of an OSS bucket as
+# your origin (private endpoints are not supported). Example:
+# ***.oss-cn-hangzhou.aliyuncs.com" (CDN user guide, "Configure an origin",
+# help.aliyun.com/en/cdn/user-guide/configure-an-origin-server).
+CDN_TYPES = ("web", "download", "video")
+_CDN_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_OSS_ORIGIN = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\.oss-[a-z0-9-]+\.aliyuncs\.com$")
+_IPV4 = re.compile(r"^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$")
+# l2_oss_key, the private-bucket origin: its switch is private_oss_auth, on or
+# off (the provider's acceptance test, resource_alicloud_cdn_domain_config_test.go
+# at v1.289.0, lines 1115-1161).
+L2_OSS_KEY_ARGS = {"private_oss_auth": ("on", "off")}
+
+
+def cdn_domain_error(name: str) -> str | None:
+    """Why AddCdnDomain refuses `name`, or None."""
+    host = name[1:] if name.startswith(".") else name
+    labels = host.split(".")
+    if len(labels) < 2 or not all(_CDN_LABEL.match(label) for label in labels):
+        return "labels of 1-63 lower-case letters, digits or '-', not starting or ending with '-'"
+    if any(label[2:4] == "--" for label in labels):
+        return "'-' in both the 3rd and 4th place of a label"
+    if labels[-1] in ("sh", "tel"):
+        return "suffixes .sh and .tel are not supported"
+    return None
+
+
+def cdn_limit_errors(rtype: str, planned: dict[str, Any]) -> list[tuple[str, list[str | int]]]:
+    errors: list[tuple[str, list[str | int]]] = []
+    page = "(AddCdnDomain; website/docs/r/cdn_domain_new.html.markdown at v1.289.0)"
+    if rtype == "alicloud_cdn_domain_new":
+        name = planned.get("domain_name")
+        if isinstance(name, str) and (why := cdn_domain_error(name)):
+            errors.append((f"CDN refuses domain_name {name!r}: {why} {page}", ["domain_name"]))
+        kind = planned.get("cdn_type")
+        if isinstance(kind, str) and kind not in CDN_TYPES:
+            errors.append(
+                (f"CDN refuses cdn_type {kind!r}: valid values are web, download, video {page}",
+                 ["cdn_type"])
+            )  # fmt: skip
+        for source in planned.get("sources") or []:
+            if not isinstance(source, dict) or has_unknown(source):
+                continue
+            content, port = source.get("content"), source.get("port")
+            if port not in (80, 443, None):
+                errors.append((f"CDN refuses origin port {port}: 80 or 443 {page}", ["sources"]))
+            shape = {
+                "oss": _OSS_ORIGIN,
+                "ipaddr": _IPV4,
+            }.get(source.get("type") or "")
+            internal = isinstance(content, str) and "-internal." in content
+            if shape is not None and (
+                internal or not (isinstance(content, str) and shape.match(content))
+            ):
+                errors.append(
+                    (f"CDN refuses a {source.get('type')} origin {content!r}: an oss origin is "
+                     "a bucket's public endpoint, <bucket>.oss-<region>.aliyuncs.com (private "
+                     "endpoints are not supported), an ipaddr origin an IPv4 address",
+                     ["sources"])
+                )  # fmt: skip
+    if rtype == "alicloud_cdn_domain_config" and planned.get("function_name") == "l2_oss_key":
+        args = {
+            a.get("arg_name"): a.get("arg_value")
+            for a in planned.get("function_args") or []
+            if isinstance(a, dict) and not has_unknown(a)
+        }
+        for arg, value in args.items():
+            allowed = L2_OSS_KEY_ARGS.get(str(arg))
+            if allowed is None or value not in allowed:
+                errors.append(
+                    (f"CDN refuses l2_oss_key argument {arg}={value!r}: private_oss_auth on or off",
+                     ["function_args"])
+                )  # fmt: skip
     return errors
 
 
@@ -652,6 +741,7 @@ ID_FORMATS = {
     "alicloud_ims_oidc_provider": "{oidc_provider_name}",
     "alicloud_oss_bucket_object": "{key}",
     "alicloud_fcv3_provision_config": "{function_name}",
+    "alicloud_cdn_domain_new": "{domain_name}",
 }
 FAKE_FORMATS = {
     ("alicloud_ram_role", "arn"): "acs:ram::{account}:role/{role_name}",
@@ -661,6 +751,8 @@ FAKE_FORMATS = {
     ("alicloud_oss_bucket", "extranet_endpoint"): "oss-{region}.aliyuncs.com",
     ("alicloud_oss_bucket", "intranet_endpoint"): "oss-{region}-internal.aliyuncs.com",
     ("alicloud_oss_bucket", "location"): "oss-{region}",
+    # CDN's CNAMEs are the domain under a CDN zone; the zone here is a fake.
+    ("alicloud_cdn_domain_new", "cname"): "{domain_name}.w.cdn-standin.invalid",
 }
 
 
