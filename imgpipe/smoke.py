@@ -106,6 +106,12 @@ class Stack:
             config=config,
         )
 
+    def manifest_key(self, relative: str) -> str:
+        """The "ready" manifest the function writes after `relative`'s variants."""
+        from fc_handler.manifest import manifest_key
+
+        return manifest_key(self.config, relative)
+
     def expected_outputs(self, relative: str) -> list[tuple[str, str]]:
         """(key, content type) of every variant the function must write for `relative`."""
         from imgproc.keys import CONTENT_TYPES, output_key
@@ -436,7 +442,10 @@ class Smoke:
         # Variants of the failing upload exist only if the bucket reads Archive
         # objects in real time; remove them too if they do.
         target = self.oss(self.stack.target_bucket)
-        for out_key, _ in self.stack.expected_outputs(self.failing_relative):
+        leftovers = [k for k, _ in self.stack.expected_outputs(self.failing_relative)]
+        # the "ready" manifests the function writes after the variants (issue 25)
+        leftovers += [self.stack.manifest_key(r) for r in (self.relative, self.failing_relative)]
+        for out_key in leftovers:
             try:
                 info = _head(target, out_key)
             except Exception:  # noqa: BLE001 - cleaning must go on

@@ -240,7 +240,8 @@ def test_force_reaches_the_function_which_redoes_the_work(demo):
     rewrites every variant and rejection record (a new mtime), none `current`."""
     target = demo.work_dir / "buckets" / demo.target_bucket
     before = {p: p.stat().st_mtime_ns for p in target.rglob("*") if p.is_file()}
-    assert len(before) == 5 * 6 + 2  # five images x six variants, two rejection records
+    # five images x (six variants and a "ready" manifest), two rejection records
+    assert len(before) == 5 * (6 + 1) + 2
     counts = local_job(demo, "--force").run()
     assert (counts.current, counts.invoked) == (0, 7)
     outcomes = function_outcomes(demo)

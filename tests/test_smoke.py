@@ -505,6 +505,9 @@ def test_cleanup_retries_a_delete_that_fails_with_a_server_error():
         def expected_outputs(self, relative):
             return []
 
+        def manifest_key(self, relative):
+            return f"_ready/{relative}.json"
+
     bucket = Bucket({"flaky.webp": [500, 503], "denied.webp": [403]})
     said: list[str] = []
     waits: list[float] = []

@@ -39,9 +39,10 @@ GET); the current check's two HEADs, made at once (`_Prefetched`); one
 GET, or for an object over `HEADER_BYTES` two: its header first, which
 may get it refused without downloading the rest (`_download`); the
 variants' PUTs in parallel (`PUT_WORKERS` at a time; the encoded outputs
-are already in memory, so the pool adds no copies): three round trips in a
+are already in memory, so the pool adds no copies); then the "ready"
+manifest's PUT, after every variant (`manifest.py`): four round trips in a
 row for a new upload. The header's GET goes out with the two HEADs, so an
-upload over `HEADER_BYTES` makes 10 requests in those 3.
+upload over `HEADER_BYTES` makes 11 requests in those 4.
 A PUT that fails still fails the invocation, after the
 others have finished: a half-written set is never "current", because the
 check wants every variant stamped with this ETag and fingerprint, so the
@@ -70,6 +71,7 @@ from typing import Any
 from imgproc import Rejection, admit, allocator, output_key, process
 from imgproc.errors import TOO_LARGE
 
+from . import manifest
 from .current import Check, check_outputs, rejection_key, stamp, variant_keys
 from .events import ObjectEvent, parse_event
 from .keys import candidates, relative_to
@@ -260,6 +262,8 @@ def _after_header(
         finally:
             rejection_head.close()
         if done.outputs is not None:
+            if done.variants_exist and not done.rejection_exists:  # manifest.py: heal a lost one
+                manifest.ensure(storage, settings, key, info)
             return Outcome(
                 bucket=record.bucket,
                 key=key,
@@ -284,6 +288,8 @@ def _after_header(
         if settings.delete_variants_with_source and done.variants_exist:  # image -> non-image
             for stale in variant_keys(settings.processor, relative):
                 storage.delete(settings.target_bucket, stale)
+            stale_manifest = manifest.manifest_key(settings.processor, relative)
+            storage.delete(settings.target_bucket, stale_manifest)
         return Outcome(
             bucket=record.bucket,
             key=key,
@@ -339,6 +345,7 @@ def _after_header(
     )
     if settings.delete_variants_with_source and done.rejection_exists:  # non-image -> image
         storage.delete(settings.target_bucket, rejection_key(settings.rejected_prefix, relative))
+    manifest.write(storage, settings, key, info, list(zip(written, result.outputs)))  # last
     return Outcome(
         bucket=record.bucket,
         key=key,
@@ -597,6 +604,7 @@ def _follow_deletion(
         for out_key in (
             *variant_keys(settings.processor, relative),
             rejection_key(settings.rejected_prefix, relative),
+            manifest.manifest_key(settings.processor, relative),
         ):
             storage.delete(settings.target_bucket, out_key)
             removed.append(out_key)
