@@ -149,6 +149,31 @@ COMMANDS = {
         "imgpipe redrive --outputs outputs.json --peek\n"
         "imgpipe redrive --buckets .demo/buckets  # the demo's dead-letters.jsonl",
     ),
+    # -- issue 25: uploading from a client (imgpipe/client_access.py, upload_page.py)
+    "upload-policy": (
+        "a signed PostObject form for one browser upload",
+        "Print the form fields a browser POSTs to the source bucket: a policy OSS enforces "
+        "(this bucket, a fresh folder under the source prefix, image types, at most "
+        "max_object_mb, minutes) signed with the credentials in the environment "
+        "(docs/uploading.md).",
+        "terraform output -json > outputs.json\n"
+        "imgpipe upload-policy --outputs outputs.json --json\n"
+        "imgpipe upload-policy --outputs outputs.json --key-prefix avatars/ --max-mb 5",
+    ),
+    "url": (
+        "a signed URL for one variant of the target bucket",
+        "Print a signed GET URL for one object of the target bucket (a variant, a ready "
+        "manifest), made with the credentials in the environment; no request is made.",
+        "imgpipe url resized/large/cat.jpg.webp --outputs outputs.json --expires 600",
+    ),
+    "upload-page": (
+        "upload from a browser through a policy, locally",
+        "Serve a page that uploads a photo through a PostObject policy to a local OSS "
+        "stand-in (which checks the policy as OSS does), waits for the variants and shows "
+        "them; the upload goes through the demo's pipeline (WORK_DIR/report.html).",
+        "imgpipe upload-page   # then open the printed URL\n"
+        "imgpipe upload-page --work-dir /tmp/upload-demo --expires 300",
+    ),
 }
 
 # Flags defined in other modules that came without help (filled in here so
@@ -328,11 +353,36 @@ def parser() -> argparse.ArgumentParser:
     from imgpipe.redrive import add_arguments as redrive_arguments
 
     redrive_arguments(r)
+    _upload_commands(sub)  # issue 25
     for (name, flag), text in _MORE_HELP.items():
         for action in sub.choices[name]._actions:
             if flag in action.option_strings and not action.help:
                 action.help = text
     return parser
+
+
+def _upload_commands(sub) -> None:
+    """upload-policy, url, upload-page (issue 25)."""
+    from imgpipe.client_access import add_policy_arguments, add_url_arguments
+
+    add_policy_arguments(_command(sub, "upload-policy"))
+    add_url_arguments(_command(sub, "url"))
+    u = _command(sub, "upload-page")
+    u.add_argument(
+        "--work-dir",
+        type=Path,
+        default=Path(".demo-upload"),
+        metavar="DIR",
+        help="emptied, then holds the buckets, the log and report.html (default: "
+        ".demo-upload); refused if it holds files the demo did not write",
+    )
+    u.add_argument(
+        "--expires",
+        type=argtypes.integer(1, 3600, meaning="a whole number of seconds"),
+        default=600,
+        metavar="SECONDS",
+        help="how long each upload policy and signed URL is valid (default 600)",
+    )
 
 
 def _methods(text: str) -> list[str]:
@@ -383,6 +433,15 @@ def _parse(top: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Nam
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "upload-page":  # issue 25
+        from imgpipe.upload_page import main as page_main
+
+        return page_main(args.work_dir, args.expires)
+    if args.command in ("upload-policy", "url"):  # issue 25
+        from imgpipe import client_access
+
+        run = client_access.run_policy if args.command == "upload-policy" else client_access.run_url
+        return run(args)
     if args.command == "demo":
         from imgpipe.demo import main as demo_main
 
