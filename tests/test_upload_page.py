@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import chromium
 import pytest
+import urllib3
 from chromium_upload import upload
 from PIL import Image
 
@@ -104,3 +105,29 @@ def test_bytes_that_are_no_image_end_as_a_rejection_the_page_reports(app, binary
     assert row.outcome == "rejected"
     record = app.pipeline.buckets / app.pipeline.settings.target_bucket / row.outputs[0]
     assert json.loads(record.read_text())["reason"] in result.status
+
+
+def test_the_command_prints_where_to_go_and_stops_cleanly(tmp_path, capsys):
+    assert upload_page.main(tmp_path / "w", 600, seconds=0.2) == 0
+    out = capsys.readouterr().out
+    assert "Upload page: http://127.0.0.1:" in out and "Local OSS:   http://127.0.0.1:" in out
+    assert "0 uploads processed" in out
+
+
+def test_a_work_dir_holding_other_files_is_refused(tmp_path, capsys):
+    work = tmp_path / "mine"
+    work.mkdir()
+    (work / "thesis.tex").write_text("keep me")
+    assert upload_page.main(work, 600, seconds=0.2) == 2
+    assert "holds files the demo did not write" in capsys.readouterr().err
+    assert (work / "thesis.tex").read_text() == "keep me"
+
+
+def test_the_app_signs_outputs_only_and_photos_only(app):
+    http = urllib3.PoolManager(retries=False)
+    r = http.request("GET", app.endpoint + "/url?key=uploads/someone-elses.jpg")
+    assert r.status == 403 and "not an output" in json.loads(r.data)["error"]
+    r = http.request("GET", app.endpoint + "/policy?name=report.pdf")
+    assert r.status == 400 and "not a photo" in json.loads(r.data)["error"]
+    policy = json.loads(http.request("GET", app.endpoint + "/policy?name=../../x%20y.JPG").data)
+    assert policy["key"].endswith("/x_y.JPG") and ".." not in policy["key"]

@@ -454,3 +454,44 @@ def test_url_prints_a_url_the_bucket_serves(outputs, dev_oss, capsys):
     url = capsys.readouterr().out.strip()
     assert url.startswith(f"{dev_oss.endpoint}/{target}/resized/small/p.jpg.webp?")
     assert HTTP.request("GET", url).data == b"webp"
+
+
+# ------------------------------------------------- properties (derandomized)
+
+from conftest import budget  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from urllib3 import encode_multipart_formdata  # noqa: E402
+
+_KEYS = st.one_of(
+    st.text(alphabet="abc/._-", max_size=12).map(lambda t: PREFIX + t),
+    st.text(alphabet="abcu/._-", max_size=30),
+)
+
+
+@settings(max_examples=budget(200))
+@given(
+    key=_KEYS,
+    size=st.integers(min_value=0, max_value=MAX + 2),
+    ctype=st.sampled_from(["image/jpeg", "image/png", "image/gif", "text/html", ""]),
+)
+def test_accepted_exactly_when_every_condition_holds(key, size, ctype):
+    """OSS's rule, over many forms: stored if and only if the key is under the
+    prefix, the size within 1..MAX and the type listed."""
+    form = make_form()
+    # an empty Content-Type field counts as none: the file part's type decides
+    part = ("f.jpg", b"\0" * size, "application/octet-stream")
+    fields = [*form.fields.items(), ("Content-Type", ctype), ("file", part)]
+    fields = _replace(fields, "key", key)
+    body, content_type = encode_multipart_formdata(fields)
+    parsed = oss_post.parse(content_type, body)
+    credentials = {KEY_ID: oss_post.Credential(SECRET)}
+    inside = key.startswith(PREFIX) and 1 <= size <= MAX and ctype in ("image/jpeg", "image/png")
+    try:
+        upload = oss_post.check(parsed, bucket=SRC, credentials=credentials, now=NOW)
+    except oss_post.PostRefused as refused:
+        assert not inside, refused
+        codes = ("AccessDenied", "EntityTooLarge", "EntityTooSmall")
+        assert refused.code in codes or (key, refused.code) == ("", "MalformedPOSTRequest")
+    else:
+        assert inside and (upload.key, len(upload.data)) == (key, size)
