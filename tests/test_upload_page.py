@@ -84,6 +84,9 @@ def test_a_photo_uploaded_from_chromium_comes_back_as_its_variants(app, binary):
     # and the demo's report shows it beside its variants
     report = (app.pipeline.work_dir / "report.html").read_text()
     assert row.key in report and all(key in report for key in row.outputs)
+    page = chromium.load(app.pipeline.work_dir / "report.html", binary)
+    decoded = [i for i in page.images if i["complete"] and i["naturalWidth"] > 0]
+    assert len(decoded) == len(page.images) == 1 + 6  # the source beside its six variants
 
 
 def test_a_file_that_is_no_photo_is_refused_before_any_upload(app, binary, tmp_path):
@@ -131,3 +134,19 @@ def test_the_app_signs_outputs_only_and_photos_only(app):
     assert r.status == 400 and "not a photo" in json.loads(r.data)["error"]
     policy = json.loads(http.request("GET", app.endpoint + "/policy?name=../../x%20y.JPG").data)
     assert policy["key"].endswith("/x_y.JPG") and ".." not in policy["key"]
+
+
+def test_a_photo_over_the_limit_is_refused_by_the_bucket_and_the_page_says_so(
+    app, binary, tmp_path
+):
+    """The policy's content-length-range is max_object_mb: one byte more and
+    the bucket answers EntityTooLarge; the page shows it; nothing is stored."""
+    big = tmp_path / "huge.jpg"
+    with big.open("wb") as fh:
+        fh.truncate(app.pipeline.settings.max_object_bytes + 1)
+    result = upload(app.endpoint + "/", big, binary, timeout=60)
+    assert result.state == "failed"
+    assert "the bucket refused the upload: EntityTooLarge" in result.status
+    assert [r["status"] for r in result.requests if r["method"] == "POST"] == [400]
+    assert list((app.pipeline.buckets / app.pipeline.settings.source_bucket).rglob("*")) == []
+    assert app.pipeline.rows == []
