@@ -101,6 +101,31 @@ COMMANDS = {
         "imgpipe redrive --outputs outputs.json --peek\n"
         "imgpipe redrive --buckets .demo/buckets  # the demo's dead-letters.jsonl",
     ),
+    # Issue 25: a client's uploads and reads (docs/uploading.md)
+    "upload-policy": (
+        "a signed PostObject form for one browser upload",
+        "Print the form fields a browser POSTs to the source bucket: a policy OSS enforces "
+        "(this bucket, a fresh folder under the source prefix, image types, at most "
+        "max_object_mb, minutes) signed with the credentials in the environment "
+        "(docs/uploading.md).",
+        "terraform output -json > outputs.json\n"
+        "imgpipe upload-policy --outputs outputs.json --json\n"
+        "imgpipe upload-policy --outputs outputs.json --key-prefix avatars/ --max-mb 5",
+    ),
+    "url": (
+        "a signed URL for one variant of the target bucket",
+        "Print a signed GET URL for one object of the target bucket (a variant, a ready "
+        "manifest), made with the credentials in the environment; no request is made.",
+        "imgpipe url resized/large/cat.jpg.webp --outputs outputs.json --expires 600",
+    ),
+    "upload-page": (
+        "upload from a browser through a policy, locally",
+        "Serve a page that uploads a photo through a PostObject policy to a local OSS "
+        "stand-in (which checks the policy as OSS does), waits for the variants and shows "
+        "them; the upload goes through the demo's pipeline (WORK_DIR/report.html).",
+        "imgpipe upload-page   # then open the printed URL\n"
+        "imgpipe upload-page --work-dir /tmp/upload-demo --expires 300",
+    ),
 }
 
 # Each command's module: `add_arguments(parser)` and `run(args) -> exit status`.
@@ -117,6 +142,9 @@ COMMAND_MODULES = {
     "smoke": "imgpipe.commands.smoke",
     "backfill": "imgpipe.commands.backfill",
     "redrive": "imgpipe.commands.redrive",
+    "upload-policy": "imgpipe.commands.upload_policy",
+    "url": "imgpipe.commands.url",
+    "upload-page": "imgpipe.commands.demo.upload_page",
 }
 
 # Flags defined in other modules that came without help (filled in here so

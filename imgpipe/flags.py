@@ -26,6 +26,13 @@ def add_endpoint_arguments(p: argparse.ArgumentParser, *services: str) -> None:
         p.add_argument(f"--{service}-endpoint", metavar="URL", help=_ENDPOINT_HELP[service])
 
 
+def add_outputs(p: argparse.ArgumentParser) -> None:
+    """`--outputs FILE`, required: the commands that work on a deployed stack only."""
+    p.add_argument(
+        "--outputs", required=True, metavar="FILE", help="`terraform output -json` (- for stdin)"
+    )
+
+
 def add_outputs_or_buckets(p: argparse.ArgumentParser, *, buckets_help: str) -> None:
     """Either a deployed stack (`--outputs`) or make demo's local buckets (`--buckets`)."""
     where = p.add_mutually_exclusive_group(required=True)

@@ -24,6 +24,7 @@ from fc_handler.storage import LocalStorage
 from fc_handler.storage_oss import OssStorage
 from imgpipe.cli import main, parser
 from imgpipe.cloud.credentials import Credentials
+from imgpipe.cloud.errors import ListingError
 from imgpipe.cloud.fc import FcInvoker
 from imgpipe.cloud.objects import Listed, list_local, list_oss
 from imgpipe.cloud.stack import Stack
@@ -31,7 +32,7 @@ from imgpipe.cloud.terraform import evaluate
 from imgpipe.commands.backfill import build
 from imgpipe.commands.demo.pipeline import day_two
 from imgpipe.commands.demo.pipeline import run as demo_run
-from imgpipe.jobs.backfill import Backfill, BackfillError, Checkpoint, RateLimiter
+from imgpipe.jobs.backfill import Backfill, Checkpoint, RateLimiter
 from imgproc import load_config
 from imgproc.config import fingerprint
 
@@ -233,7 +234,8 @@ def test_force_reaches_the_function_which_redoes_the_work(demo):
     rewrites every variant and rejection record (a new mtime), none `current`."""
     target = demo.work_dir / "buckets" / demo.target_bucket
     before = {p: p.stat().st_mtime_ns for p in target.rglob("*") if p.is_file()}
-    assert len(before) == 5 * 6 + 2  # five images x six variants, two rejection records
+    # five images x (six variants and a "ready" manifest), two rejection records
+    assert len(before) == 5 * (6 + 1) + 2
     counts = local_job(demo, "--force").run()
     assert (counts.current, counts.invoked) == (0, 7)
     outcomes = function_outcomes(demo)
@@ -569,7 +571,7 @@ def test_a_failing_listing_page_is_retried_then_stops_with_the_checkpoint_saved(
     with FcStandIn() as fc:
         job = fc_job(stack, oss, fc, tmp_path)
         job.lister = lambda after: list_oss(bucket, "uploads/", after, page=50, sleep=slept.append)
-        with pytest.raises(BackfillError, match=r"after 'uploads/049.jpg' failed: HTTP 503"):
+        with pytest.raises(ListingError, match=r"after 'uploads/049.jpg' failed: HTTP 503"):
             job.run()
         assert len(fc.accepted) == 50
     saved = json.loads(job.checkpoint.path.read_text())

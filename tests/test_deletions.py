@@ -63,8 +63,10 @@ def test_deleting_a_source_deletes_its_variants(storage, api):
     storage.delete(SRC, "uploads/a/x.jpg")
     outcome = run(storage, cloudevent(SRC, "uploads/a/x.jpg", b"", api=api))
     assert outcome.outcome == "deleted"
-    assert set(outcome.outputs) == {*VARIANTS, "rejected/a/x.jpg.json"}
-    assert not any(exists(storage, DST, k) for k in VARIANTS)
+    manifest = "resized/_ready/a/x.jpg.json"  # fc_handler/manifest.py: it goes too
+    assert set(outcome.outputs) == {*VARIANTS, "rejected/a/x.jpg.json", manifest}
+    assert not any(exists(storage, DST, k) for k in [*VARIANTS, manifest])
+    assert exists(storage, DST, "resized/_ready/a/other.jpg.json")
     assert not (storage.root / ".imgpipe-meta" / DST / "resized/large/a/x.jpg.jpg.json").exists()
     # the neighbour is untouched
     assert exists(storage, DST, "resized/large/a/other.jpg.jpg")

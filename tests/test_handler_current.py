@@ -106,7 +106,10 @@ def test_duplicate_event_does_the_work_once(storage):
     event = upload(storage, image_bytes("flower.jpg"))
     first = run(storage, event)
     assert first.outcome == "processed" and len(first.outputs) == 6
-    assert len([c for c in storage.calls if c[0] == "put"]) == 6
+    puts = [c[2] for c in storage.calls if c[0] == "put"]
+    # the six variants, then the "ready" manifest (fc_handler/manifest.py), last
+    assert puts[:6] == list(first.outputs) or sorted(puts[:6]) == sorted(first.outputs)
+    assert puts[6:] == ["resized/_ready/a/x.jpg.json"]
     # a first upload deletes nothing: no old variants, no old rejection record
     assert [c for c in storage.calls if c[0] == "delete"] == []
     snapshot = {k: storage.get(DST, k) for k in first.outputs}
@@ -188,7 +191,8 @@ def test_force_redoes_current_work(storage):
     run(storage, event)
     event["imgpipeforce"] = "true"
     assert run(storage, event).outcome == "processed"
-    assert len([c for c in storage.calls if c[0] == "put"]) == 6
+    # six variants and the manifest, again
+    assert len([c for c in storage.calls if c[0] == "put"]) == 7
 
 
 def test_a_forbidden_head_counts_as_stale_and_a_transient_one_raises(storage):

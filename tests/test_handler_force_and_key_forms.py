@@ -141,7 +141,12 @@ def test_a_deletion_keeps_the_outputs_of_a_form_that_still_exists(storage, photo
     gone_rel, kept_rel = gone.removeprefix("uploads/"), kept.removeprefix("uploads/")
     assert not any(exists(storage, k) for k in variants(gone_rel))
     assert all(exists(storage, k) for k in variants(kept_rel))
-    assert set(outcome.outputs) == {*variants(gone_rel), f"rejected/{gone_rel}.json"}
+    assert set(outcome.outputs) == {
+        *variants(gone_rel),
+        f"rejected/{gone_rel}.json",
+        f"resized/_ready/{gone_rel}.json",
+    }
+    assert exists(storage, f"resized/_ready/{kept_rel}.json")
 
 
 def test_a_percent_25_is_decoded_once_only(storage, photo):

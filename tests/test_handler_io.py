@@ -89,7 +89,8 @@ def test_an_event_with_size_and_etag_needs_no_source_head(tmp_path):
     record, raised = run(storage, upload(storage))
     assert raised is None and record["outcome"] == "processed"
     assert storage.ops("head", SRC) == []
-    assert len(storage.ops("get")) == 1 and len(storage.ops("put")) == 6
+    # six variants and the "ready" manifest (fc_handler/manifest.py)
+    assert len(storage.ops("get")) == 1 and len(storage.ops("put")) == 7
     # the current check's two HEADs, in the target bucket, made at once
     heads = storage.ops("head", DST)
     assert sorted(c[2] for c in heads) == ["rejected/a/x.jpg.json", "resized/large/a/x.jpg.jpg"]
@@ -119,8 +120,11 @@ def test_puts_run_in_parallel(tmp_path):
     storage = TimedStorage(tmp_path, put_seconds=0.2)
     record, _ = run(storage, upload(storage))
     assert record["outcome"] == "processed"
-    puts = storage.ops("put")
+    puts, manifest_put = storage.ops("put")[:6], storage.ops("put")[6:]
     assert len(puts) == 6
+    # the manifest starts only once every variant's PUT has ended
+    assert [m[2] for m in manifest_put] == ["resized/_ready/a/x.jpg.json"]
+    assert manifest_put[0][3] >= max(p[4] for p in puts)
     # in flight at once: at each PUT's start, the PUTs started and not yet ended
     in_flight = max(sum(1 for p in puts if p[3] <= q[3] < p[4]) for q in puts)
     assert in_flight == handle_module.PUT_WORKERS
@@ -136,8 +140,10 @@ def test_a_failed_put_fails_the_invocation_and_nothing_claims_success(tmp_path):
     record, raised = run(storage, event)
     assert isinstance(raised, TransientError) and "medium" in str(raised)
     assert record["outcome"] == "failed" and record["retryable"] is True
-    # every PUT had ended before the invocation reported its failure
+    # every PUT had ended before the invocation reported its failure; no
+    # "ready" manifest claims the half-written set is ready
     assert len(storage.ops("put")) == 6
+    assert not (tmp_path / DST / "resized/_ready/a/x.jpg.json").exists()
     # the five variants written carry this ETag, but the set is not current
     written = [c[2] for c in storage.ops("put") if c[2] not in storage.fail_put]
     assert all((tmp_path / DST / k).is_file() for k in written)
@@ -156,7 +162,8 @@ def test_a_failed_put_fails_the_invocation_and_nothing_claims_success(tmp_path):
     storage.calls.clear()
     record, raised = run(storage, event)
     assert raised is None and record["outcome"] == "processed"
-    assert len(storage.ops("put")) == 6
+    assert len(storage.ops("put")) == 7
+    assert (tmp_path / DST / "resized/_ready/a/x.jpg.json").is_file()
 
 
 def test_a_source_deleted_since_the_event_is_ignored_by_the_get(tmp_path):
@@ -183,8 +190,9 @@ def test_a_duplicate_costs_one_head_more_and_downloads_nothing(tmp_path):
     record, raised = run(storage, event)
     assert raised is None and record["outcome"] == "current"
     assert storage.ops("get") == [] and storage.ops("put") == []
-    # six variant HEADs, plus the rejection record's started early
-    assert len(storage.ops("head", DST)) == 7
+    # six variant HEADs, plus the rejection record's started early, plus the
+    # "ready" manifest's (fc_handler/manifest.ensure)
+    assert len(storage.ops("head", DST)) == 8
 
 
 def test_the_early_head_s_error_reaches_the_check(tmp_path):
@@ -206,12 +214,12 @@ def test_the_early_head_s_error_reaches_the_check(tmp_path):
 def test_e2e_bench_counts_requests_over_http():
     image = Path(BENCH) / "photo-24mp.jpg"
     row = bench.e2e_measure(image, latency_ms=20, repeat=1)
-    assert row["by_method"] == {"GET": 2, "HEAD": 2, "PUT": 6}
-    assert row["requests"] == 10
+    assert row["by_method"] == {"GET": 2, "HEAD": 2, "PUT": 7}
+    assert row["requests"] == 11
     # the two HEADs of the current check with the header's GET, the rest's GET,
-    # then the six PUTs at once
-    assert row["round_trips"] == 3
-    assert row["io_ms"] >= 3 * 20 and row["total_ms"] > row["process_ms"] > 0
+    # then the six PUTs at once, then the "ready" manifest's PUT
+    assert row["round_trips"] == 4
+    assert row["io_ms"] >= 4 * 20 and row["total_ms"] > row["process_ms"] > 0
 
 
 def test_cold_bench_reports_import_first_and_warm_invocation(capsys):

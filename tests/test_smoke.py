@@ -507,7 +507,8 @@ def test_cleanup_retries_a_delete_that_fails_with_a_server_error():
         source_prefix = "uploads/"
 
         def outputs(self, source_key):  # no variant of the failing upload to look for
-            return types.SimpleNamespace(variants=(), variant_keys=())
+            ready = f"_ready/{source_key.removeprefix(self.source_prefix)}.json"
+            return types.SimpleNamespace(variants=(), variant_keys=(), ready=ready)
 
     bucket = Bucket({"flaky.webp": [500, 503], "denied.webp": [403]})
     said: list[str] = []

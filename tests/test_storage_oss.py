@@ -635,7 +635,9 @@ def test_index_handler_over_oss_with_an_explicit_endpoint(fc_env, fake_oss, caps
     assert all((DST, key) in fake_oss.objects for key in record["outputs"])
     # the STS token went with every request
     handler_requests = fake_oss.requests[before:]
-    assert [m for m, *_ in handler_requests].count("PUT") == 6
+    # six variants and the "ready" manifest (fc_handler/manifest.py)
+    assert [m for m, *_ in handler_requests].count("PUT") == 7
+    assert (DST, "resized/_ready/f.jpg.json") in fake_oss.objects
     assert all(h.get("x-oss-security-token") == "t" for *_, h in handler_requests)
 
 

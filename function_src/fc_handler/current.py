@@ -49,6 +49,7 @@ class Outputs:
     relative: str  # the source key below the source prefix
     variants: tuple[tuple[str, str, str], ...]  # (key, variant name, format)
     rejection: str  # the rejection record's key
+    ready: str  # the "ready" manifest's key, written after the variants (manifest.py)
 
     @property
     def variant_keys(self) -> tuple[str, ...]:
@@ -56,8 +57,8 @@ class Outputs:
 
     @property
     def all_keys(self) -> tuple[str, ...]:
-        """What a deleted source loses: its variants, then its rejection record."""
-        return (*self.variant_keys, self.rejection)
+        """What a deleted source loses: its variants, its rejection record, its manifest."""
+        return (*self.variant_keys, self.rejection, self.ready)
 
     def key_for(self, variant: str, fmt: str) -> str:
         """The key of one processed output (`imgproc` names it by variant and format)."""
@@ -75,7 +76,12 @@ def outputs_for(config: Config, source_prefix: str, rejected_prefix: str, key: s
         for v in config.variants
         for fmt in v.formats
     )
-    return Outputs(relative, variants, rejection_key(rejected_prefix, relative))
+    return Outputs(
+        relative,
+        variants,
+        rejection_key(rejected_prefix, relative),
+        manifest_key(config, relative),
+    )
 
 
 def variant_keys(config: Config, relative: str) -> list[str]:
@@ -85,6 +91,15 @@ def variant_keys(config: Config, relative: str) -> list[str]:
 
 def rejection_key(rejected_prefix: str, relative: str) -> str:
     return f"{rejected_prefix}{relative}.json"
+
+
+MANIFEST_FOLDER = "_ready/"
+
+
+def manifest_key(config: Config, relative: str) -> str:
+    """Where the "ready" manifest of the source `relative` goes (manifest.py says why):
+    under the key template's literal prefix, where the function may write."""
+    return config.key_template.split("{", 1)[0] + MANIFEST_FOLDER + relative + ".json"
 
 
 def stamp(source_bucket: str, source_key: str, etag: str, config: Config) -> dict[str, str]:

@@ -39,9 +39,10 @@ GET); the current check's two HEADs, made at once (`current.check_outputs`); one
 GET, or for an object over `HEADER_BYTES` two: its header first, which
 may get it refused without downloading the rest (`_download`); the
 variants' PUTs in parallel (`PUT_WORKERS` at a time; the encoded outputs
-are already in memory, so the pool adds no copies): three round trips in a
+are already in memory, so the pool adds no copies); then the "ready"
+manifest's PUT, after every variant (`manifest.py`): four round trips in a
 row for a new upload. The header's GET goes out with the two HEADs, so an
-upload over `HEADER_BYTES` makes 10 requests in those 3.
+upload over `HEADER_BYTES` makes 11 requests in those 4.
 A PUT that fails still fails the invocation, after the
 others have finished: a half-written set is never "current", because the
 check wants every variant stamped with this ETag and fingerprint, so the
@@ -70,6 +71,7 @@ from typing import Any
 from imgproc import Rejection, admit, allocator, process
 from imgproc.errors import TOO_LARGE
 
+from . import manifest
 from .current import Check, check_outputs, outputs_for, stamp
 from .events import ObjectEvent, parse_event
 from .keys import candidates
@@ -261,6 +263,8 @@ def _after_header(
             etag=info.etag,
         )
         if done.outputs is not None:
+            if done.variants_exist and not done.rejection_exists:  # manifest.py: heal a lost one
+                manifest.ensure(storage, settings, key, info, outputs)
             return Outcome(
                 bucket=record.bucket,
                 key=key,
@@ -285,6 +289,7 @@ def _after_header(
             stale = outputs.variant_keys
             for stale_key in stale:
                 storage.delete(settings.target_bucket, stale_key)
+            storage.delete(settings.target_bucket, outputs.ready)
         return Outcome(
             bucket=record.bucket,
             key=key,
@@ -338,6 +343,10 @@ def _after_header(
     )
     if settings.delete_variants_with_source and done.rejection_exists:  # non-image -> image
         storage.delete(settings.target_bucket, outputs.rejection)
+    # last, after every variant's PUT succeeded (manifest.py)
+    manifest.write(
+        storage, settings, key, info, outputs=outputs, written=list(zip(written, result.outputs))
+    )
     return Outcome(
         bucket=record.bucket,
         key=key,

@@ -34,6 +34,7 @@ from fc_handler.storage_oss import OssStorage
 from imgpipe.cloud import outputs
 from imgpipe.cloud.credentials import Credentials
 from imgpipe.cloud.deadletters import FileDeadLetters, MnsDeadLetters
+from imgpipe.cloud.errors import SetupError
 from imgpipe.cloud.fc import FcInvoker, LocalInvoker
 from imgpipe.cloud.mns import MnsQueue
 from imgpipe.cloud.objects import Listed, list_local, list_oss
@@ -105,3 +106,20 @@ def deployed(
         ),
         dead_letters=lambda: MnsDeadLetters(MnsQueue(mns_url, str(stack.queue_name), creds)),
     )
+
+
+# What a signature for a client needs (`imgpipe upload-policy`, `imgpipe url`).
+SIGNING_OUTPUTS = ("source_bucket", "target_bucket", "queue_arn", "pipeline_config")
+
+
+def for_signing(outputs_path: str) -> tuple[Stack, Credentials]:
+    """The stack and the credentials a client's signature needs; no request is made.
+
+    Raises SetupError naming what is missing: an output, `max_object_bytes`
+    in `pipeline_config` (a stack applied before it had it), the credentials.
+    """
+    stack = Stack.from_outputs(outputs.read(outputs_path), SIGNING_OUTPUTS)
+    if stack.max_object_bytes is None:
+        msg = "pipeline_config lacks max_object_bytes: re-apply the stack"
+        raise SetupError(msg)
+    return stack, Credentials.from_env()

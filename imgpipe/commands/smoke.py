@@ -210,7 +210,13 @@ class Smoke:
         # objects in real time; remove them too if they do.
         target = self.oss(self.stack.target_bucket)
         failing = self.stack.source_prefix + self.failing_relative
-        for out_key in self.stack.outputs(failing).variant_keys:
+        leftovers = list(self.stack.outputs(failing).variant_keys)
+        # the "ready" manifests the function writes after the variants (issue 25)
+        leftovers += [
+            self.stack.outputs(self.stack.source_prefix + r).ready
+            for r in (self.relative, self.failing_relative)
+        ]
+        for out_key in leftovers:
             try:
                 info = _head(target, out_key)
             except Exception:  # noqa: BLE001 - cleaning must go on
@@ -280,9 +286,7 @@ def _head(bucket: Any, key: str) -> tuple[int, str, str | None] | None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--outputs", required=True, metavar="FILE", help="`terraform output -json` (- for stdin)"
-    )
+    flags.add_outputs(p)
     p.add_argument(
         "--timeout",
         type=argtypes.number(0, 86_400, above_minimum=True),

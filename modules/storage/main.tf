@@ -134,6 +134,19 @@ resource "alicloud_oss_bucket" "target" {
     target_prefix = "target/"
   }
 
+  # A browser reads its upload's "ready" manifest with fetch (docs/uploading.md):
+  # GET and HEAD from the same origins that may upload; <img> needs no CORS.
+  dynamic "cors_rule" {
+    for_each = length(var.cors_allowed_origins) > 0 ? [1] : []
+    content {
+      allowed_origins = var.cors_allowed_origins
+      allowed_methods = ["GET", "HEAD"]
+      allowed_headers = ["*"]
+      expose_headers  = ["ETag", "x-oss-request-id"]
+      max_age_seconds = 3600
+    }
+  }
+
   lifecycle_rule {
     id      = "variants-to-ia"
     enabled = true

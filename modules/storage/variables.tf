@@ -55,7 +55,7 @@ variable "kms_key_id" {
 }
 
 variable "cors_allowed_origins" {
-  description = "Origins allowed to upload to the source bucket from a browser; empty disables CORS."
+  description = "Origins allowed to upload to the source bucket from browsers (POST, PUT) and to read the target bucket with fetch (GET, HEAD: the ready manifest, docs/uploading.md); empty: no CORS."
   type        = list(string)
 }
 
