@@ -14,7 +14,9 @@ What it checks, each refused the way the API refuses it:
   unknown key is InvalidAccessKeyId.NotFound; a reused nonce is
   SignatureNonceUsed; an STS key without its token is
   InvalidSecurityToken.Missing;
-- Action, Version, ObjectType (File);
+- Action, Version, ObjectType (File); Format JSON, SignatureMethod HMAC-SHA1,
+  SignatureVersion 1.0, a form body, and a Timestamp (ISO 8601, UTC) within
+  15 minutes of now;
 - at most 1,000 URLs per call ("Each request supports up to 1,000 URL refresh
   requests", RefreshObjectCaches, CDN API reference, 2026-06-29);
 - every URL on the domain it serves (InvalidDomain.NotFound otherwise);
@@ -34,6 +36,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from imgpipe.cloud.standin import Request, Server
@@ -63,6 +66,15 @@ def expected_signature(secret: str, method: str, params: dict[str, str]) -> str:
     return base64.b64encode(
         hmac.new((secret + "&").encode(), text.encode(), hashlib.sha1).digest()
     ).decode()
+
+
+def _recent(stamp: str, minutes: int = 15) -> bool:
+    """An ISO 8601 UTC `Timestamp` (2026-12-04T12:00:00Z) within `minutes` of now."""
+    try:
+        when = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return False
+    return abs(datetime.now(timezone.utc) - when) <= timedelta(minutes=minutes)
 
 
 class CdnStandIn(Server):
@@ -118,6 +130,13 @@ class CdnStandIn(Server):
                 "2018-05-10",
             ):
                 return self._error(400, "InvalidAction.NotFound")
+            if req.headers.get("content-type") != "application/x-www-form-urlencoded":
+                return self._error(400, "MissingObjectPath")  # the form was not read
+            signing = (params.get("SignatureMethod"), params.get("SignatureVersion"))
+            if signing != ("HMAC-SHA1", "1.0") or params.get("Format") != "JSON":
+                return self._error(400, "InvalidParameter", f"{signing} {params.get('Format')}")
+            if not _recent(params.get("Timestamp", "")):
+                return self._error(400, "InvalidTimeStamp.Expired")
             if params.get("ObjectType", "File") != "File":
                 return self._error(400, "InvalidObjectType.ValueNotSupported")
             urls = [u for u in params.get("ObjectPath", "").replace("\r\n", "\n").split("\n") if u]

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import json
 import random
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
+from urllib.parse import quote, urlencode
 
 import pytest
-from cdnfront import CdnStandIn
+from cdnfront import CdnStandIn, expected_signature
 from conftest import image_bytes
 
 import index
@@ -215,25 +219,41 @@ def test_more_urls_than_one_call_takes_are_batched_within_the_limit(front):
     assert front.urls == cdn.object_urls(DOMAIN, keys)
 
 
+def _post(front, params: dict[str, str]) -> tuple[int, dict]:
+    """One signed form POST to the stand-in, bypassing the client's own checks."""
+    request = urllib.request.Request(
+        front.endpoint + "/",
+        data=urlencode(params, quote_via=quote).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
 def test_the_stand_in_refuses_a_call_over_the_limit(front):
     client = cdn.CdnClient(cdn.Credentials(KEY_ID, SECRET, TOKEN), front.endpoint)
     with pytest.raises(ValueError, match="1 to 1000 URLs"):
         client.refresh_object_caches(URLS * 200)  # the client refuses before sending
+    with pytest.raises(ValueError, match="1 to 1000 URLs"):
+        client.refresh_object_caches([])
     params = cdn.signed_params(
         "RefreshObjectCaches",
         {"ObjectPath": "\n".join(URLS * 200), "ObjectType": "File"},
         cdn.Credentials(KEY_ID, SECRET, TOKEN),
     )
-    import urllib.error
-    import urllib.request
-    from urllib.parse import quote, urlencode
-
-    request = urllib.request.Request(
-        front.endpoint + "/", data=urlencode(params, quote_via=quote).encode(), method="POST"
+    assert _post(front, params) == (
+        400,
+        {
+            "RequestId": "stand-in",
+            "HostId": "cdn.aliyuncs.com",
+            "Code": "InvalidObjectPath.Malformed",
+            "Message": "1200 URLs",
+        },
     )
-    with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(request, timeout=5)
-    assert json.loads(err.value.read())["Code"] == "InvalidObjectPath.Malformed"
 
 
 def test_the_daily_quota_running_out_is_quota_exceeded_partway(storage):
@@ -269,3 +289,192 @@ def test_handle_event_without_a_refresher_keeps_its_old_shape(storage):
         )
     assert "stale" not in log[0] and sorted(log[1]["stale"]) == sorted(VARIANTS)
     assert "cdn_refresh" not in log[1]
+
+
+# ---------------------------------------------------------------- the parts, one by one
+
+CLASSIFIED = [
+    (429, "", "throttled"),
+    (400, "Throttling", "throttled"),
+    (400, "Throttling.User", "throttled"),
+    (400, "QuotaExceeded.Refresh", "quota-exceeded"),
+    (400, "RefreshQuotaExceed", "quota-exceeded"),
+    (500, "", "unavailable"),
+    (502, "Whatever", "unavailable"),
+    (400, "ServiceUnavailable", "unavailable"),
+    (400, "InternalError", "unavailable"),
+    (403, "", "denied"),
+    (400, "Forbidden.RAM", "denied"),
+    (400, "NoPermission", "denied"),
+    (404, "InvalidAccessKeyId.NotFound", "denied"),
+    (400, "SignatureDoesNotMatch", "denied"),
+    (400, "IncompleteSignature", "denied"),
+    (400, "InvalidSecurityToken.Expired", "denied"),
+    (400, "InvalidObjectPath.Malformed", "rejected"),
+    (404, "InvalidDomain.NotFound", "rejected"),
+    (400, "", "rejected"),
+]
+
+
+@pytest.mark.parametrize(("status", "code", "outcome"), CLASSIFIED)
+def test_each_answer_is_classified(status, code, outcome):
+    assert cdn.classify(status, code) == outcome
+    assert cdn.RefreshError(outcome, code, "").retryable is (
+        outcome in ("throttled", "unavailable")
+    )
+
+
+def test_an_error_names_its_status_code_and_message(front):
+    front.fail_next(503, "ServiceUnavailable")
+    client = cdn.CdnClient(cdn.Credentials(KEY_ID, SECRET, TOKEN), front.endpoint)
+    with pytest.raises(cdn.RefreshError) as err:
+        client.refresh_object_caches(URLS)
+    assert (err.value.outcome, err.value.code) == ("unavailable", "ServiceUnavailable")
+    assert err.value.detail == "HTTP 503 ServiceUnavailable"
+    assert str(err.value) == "unavailable: ServiceUnavailable HTTP 503 ServiceUnavailable"
+
+
+class _Answer(CdnStandIn):
+    """Answers every call with one fixed (status, body)."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(DOMAIN, {})
+        self.fixed = (status, {"Content-Type": "application/json"}, body)
+
+    def answer(self, req):
+        return self.fixed
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "outcome", "code"),
+    [
+        (200, b'{"RequestId": "r"}', "unavailable", ""),  # no RefreshTaskId
+        (200, b"<html>not json</html>", "unavailable", ""),
+        (200, b"[1, 2]", "unavailable", ""),
+        (502, b"<html>bad gateway</html>", "unavailable", ""),
+        (
+            400,
+            b'{"Code": "Throttling.User", "Message": "slow down"}',
+            "throttled",
+            "Throttling.User",
+        ),
+    ],
+)
+def test_odd_answers_are_classified_not_raised(status, body, outcome, code):
+    with _Answer(status, body) as server:
+        client = cdn.CdnClient(cdn.Credentials(KEY_ID, SECRET), server.endpoint)
+        result = cdn.Refresher(client, DOMAIN, sleep=lambda _s: None).refresh(VARIANTS)
+    assert (result["outcome"], result["code"]) == (outcome, code)
+    assert result["urls"] == 6 and result["refreshed"] == 0
+
+
+def test_a_task_id_is_returned_as_a_string():
+    with _Answer(200, b'{"RefreshTaskId": 12345}') as server:
+        client = cdn.CdnClient(cdn.Credentials(KEY_ID, SECRET), server.endpoint)
+        assert client.refresh_object_caches(URLS[:1]) == "12345"
+
+
+def test_a_bug_in_the_refresh_is_logged_not_raised():
+    class Broken:
+        def refresh_object_caches(self, urls):
+            raise KeyError("a bug")
+
+    result = cdn.Refresher(Broken(), DOMAIN).refresh(VARIANTS)  # type: ignore[arg-type]
+    assert result == {"outcome": "unavailable", "code": "KeyError", "detail": "'a bug'"}
+
+
+def test_the_pause_before_the_second_try(front):
+    pauses: list[float] = []
+    front.fail_next(400, "Throttling.User")
+    client = cdn.CdnClient(cdn.Credentials(KEY_ID, SECRET, TOKEN), front.endpoint)
+    result = cdn.Refresher(client, DOMAIN, sleep=pauses.append).refresh(VARIANTS)
+    assert result["outcome"] == "refreshed" and pauses == [1.0]
+
+
+def test_signed_params_are_the_documented_common_parameters():
+    when = datetime(2026, 12, 4, 12, 0, 5, tzinfo=timezone.utc)
+    params = cdn.signed_params(
+        "RefreshObjectCaches",
+        {"ObjectPath": URLS[0]},
+        cdn.Credentials("id", "secret", "tok"),
+        now=when,
+        nonce="n-1",
+    )
+    assert params == {
+        "Action": "RefreshObjectCaches",
+        "Version": "2018-05-10",
+        "Format": "JSON",
+        "AccessKeyId": "id",
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureVersion": "1.0",
+        "SignatureNonce": "n-1",
+        "Timestamp": "2026-12-04T12:00:05Z",
+        "ObjectPath": URLS[0],
+        "SecurityToken": "tok",
+        "Signature": params["Signature"],
+    }
+    unsigned = {k: v for k, v in params.items() if k != "Signature"}
+    assert params["Signature"] == expected_signature("secret", "POST", unsigned)
+    without_token = cdn.signed_params("X", {}, cdn.Credentials("id", "secret"), nonce="n")
+    assert "SecurityToken" not in without_token
+    assert (
+        cdn.signed_params("X", {}, cdn.Credentials("i", "s"))["SignatureNonce"]
+        != (cdn.signed_params("X", {}, cdn.Credentials("i", "s"))["SignatureNonce"])
+    )
+
+
+def test_percent_encoding_is_rfc_3986():
+    assert cdn.percent_encode("a b*c~d/e+é") == "a%20b%2Ac~d%2Fe%2B%C3%A9"
+    assert cdn.string_to_sign("POST", {"b": "2", "a": "1 x"}) == "POST&%2F&a%3D1%2520x%26b%3D2"
+
+
+def test_credentials_come_from_the_context_then_the_environment():
+    ctx = context()
+    assert cdn.credentials(ctx, {}) == cdn.Credentials(KEY_ID, SECRET, TOKEN)
+    no_token = SimpleNamespace(
+        credentials=SimpleNamespace(access_key_id="k", access_key_secret="s")
+    )
+    assert cdn.credentials(no_token, {}) == cdn.Credentials("k", "s", None)
+    env = {
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": "ek",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "es",
+        "ALIBABA_CLOUD_SECURITY_TOKEN": "et",
+    }
+    # python3.12: no context.credentials, or an empty one
+    assert cdn.credentials(SimpleNamespace(), env) == cdn.Credentials("ek", "es", "et")
+    empty = SimpleNamespace(credentials=SimpleNamespace(access_key_id=""))
+    assert cdn.credentials(empty, env) == cdn.Credentials("ek", "es", "et")
+    assert cdn.credentials(None, {**env, "ALIBABA_CLOUD_SECURITY_TOKEN": ""}) == (
+        cdn.Credentials("ek", "es", None)
+    )
+    assert cdn.credentials(None, {"ALIBABA_CLOUD_ACCESS_KEY_ID": "ek"}) is None
+    assert cdn.credentials(None, {"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "es"}) is None
+
+
+def test_the_refresher_from_the_environment(front, monkeypatch):
+    assert cdn.refresher_from("", front.endpoint, context()) is None
+    made = cdn.refresher_from(DOMAIN, "", context())
+    assert (made.domain, made.client.endpoint) == (DOMAIN, "https://cdn.aliyuncs.com")
+    assert made.client.creds == cdn.Credentials(KEY_ID, SECRET, TOKEN)
+    # python3.12 from the environment, through the stand-in
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+    monkeypatch.setenv("ALIBABA_CLOUD_SECURITY_TOKEN", TOKEN)
+    from_env = cdn.refresher_from(DOMAIN, front.endpoint + "/", SimpleNamespace())
+    assert from_env.refresh(VARIANTS)["outcome"] == "refreshed"
+    assert front.refreshed[-1].token == TOKEN
+    # no credentials at all (a local run): every refresh is denied, nothing raised
+    lone = cdn.refresher_from(DOMAIN, front.endpoint, SimpleNamespace(), env={})
+    result = lone.refresh(VARIANTS)
+    assert (result["outcome"], result["code"]) == ("denied", "InvalidAccessKeyId.NotFound")
+
+
+def test_a_stale_timestamp_or_a_replayed_nonce_is_refused(front):
+    creds = cdn.Credentials(KEY_ID, SECRET, TOKEN)
+    base = {"ObjectPath": URLS[0], "ObjectType": "File"}
+    old = datetime.now(timezone.utc) - timedelta(minutes=20)
+    stale = cdn.signed_params("RefreshObjectCaches", base, creds, now=old)
+    assert _post(front, stale)[1]["Code"] == "InvalidTimeStamp.Expired"
+    fresh = cdn.signed_params("RefreshObjectCaches", base, creds, nonce="once")
+    assert _post(front, fresh)[0] == 200
+    assert _post(front, fresh)[1]["Code"] == "SignatureNonceUsed"
