@@ -154,7 +154,11 @@ def test_codeowners_is_read_as_github_reads_it(text, workflow_owners, script_own
 @pytest.mark.parametrize(
     ("rule", "owned", "not_owned"),
     [
-        ("*.js    @js-owner #This is an inline comment.", ["a.js", "src/deep/b.js"], ["a.jsx"]),
+        (
+            "*.js    @js-owner #This is an inline comment.",
+            ["a.js", "src/deep/b.js", ".js"],
+            ["a.jsx", "ajs", "src/js"],
+        ),
         ("/build/logs/ @doctocat", ["build/logs/x", "build/logs/a/b"], ["src/build/logs/x"]),
         (
             "docs/*  docs@example.com",
@@ -169,6 +173,10 @@ def test_codeowners_is_read_as_github_reads_it(text, workflow_owners, script_own
             ["catalogs/a", "build/logsx/a"],
         ),
         ("/scripts/**/run.sh @octocat", ["scripts/run.sh", "scripts/a/b/run.sh"], ["run.sh"]),
+        # `**` that is not a whole segment is two `*` (gitignore): within one segment
+        ("/docs/a**/b.md @octocat", ["docs/a/b.md", "docs/axy/b.md"], ["docs/a/x/b.md"]),
+        ("/docs/**.md @octocat", ["docs/a.md"], ["docs/x/a.md"]),
+        ("/.github/** @octocat", [WORKFLOW_FILE, ".github/CODEOWNERS"], [".github", "x/.github/a"]),
         ("/.github/workflows/terraform.y?l @octocat", [WORKFLOW_FILE], [".github/workflows/x.yml"]),
         ("/.github/workflows/?.yml @octocat", [".github/workflows/a.yml"], [WORKFLOW_FILE]),
         ("/.github/* @octocat", [".github/CODEOWNERS"], [WORKFLOW_FILE, SCRIPT_FILE]),

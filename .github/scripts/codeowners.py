@@ -13,8 +13,9 @@ exceptions", and "the last matching pattern takes the most precedence"; a
 pattern without owners makes the path unowned (GitHub docs, "About code
 owners", "CODEOWNERS syntax"). `owners_of` implements that subset: `/`
 anchors at the root (as does a slash inside the pattern), a trailing `/`
-means everything below, `*` and `?` match within one path segment, `**`
-across segments (`**/` and `/**/` also none). One exception to gitignore,
+means everything below, `*` and `?` match within one path segment, `**/`
+as a whole segment any directories or none (`**/logs`, `a/**/b`), a
+trailing `/**` everything below. One exception to gitignore,
 from GitHub's own example file: "The `docs/*` pattern will match files
 like `docs/getting-started.md` but not further nested files like
 `docs/build-app/troubleshooting.md`": a pattern ending in `/*` owns one
@@ -62,13 +63,11 @@ def _regex(pattern: str) -> re.Pattern[str]:
     out = ""
     i = 0
     while i < len(body):
-        if body.startswith("**/", i):  # any directories, or none
-            out += "(?:.*/)?"
+        if body.startswith("**/", i) and (i == 0 or body[i - 1] == "/"):
+            out += "(?:.*/)?"  # `**/` as a whole segment: any directories, or none
             i += 3
-        elif body.startswith("**", i):
-            out += ".*"
-            i += 2
-        elif body[i] == "*":
+        elif body[i] == "*":  # `a**b` is two of these (gitignore); a trailing `/**`
+            # is everything below, which `below` adds anyway
             out += "[^/]*"
             i += 1
         elif body[i] == "?":
