@@ -201,10 +201,16 @@ def test_plan_role_reads_the_state_and_the_stack_and_nothing_else(blocks):
     for statement in statements:
         assert statement["Effect"] == "Allow" and "Condition" not in statement
         for resource in statement["Resource"]:
+            # serving mode cdn: the domain is the user's own name, not under the
+            # prefix; the account's domains, CDN's read actions only
+            cdn_reads = resource == f"acs:cdn:*:{ACCOUNT}:domain/*" and all(
+                x.startswith(("cdn:Describe", "cdn:ListTagResources")) for x in statement["Action"]
+            )
             scoped = (
                 "imgpipe-" in resource
                 or resource.endswith("/table/terraform_lock")
                 or f"imgpipe-tfstate-{ACCOUNT}" in resource
+                or cdn_reads
             )
             assert scoped or set(statement["Action"]) <= unscoped, statement
     (lock,) = [s for s in statements if any(a.startswith("ots:") for a in s["Action"])]

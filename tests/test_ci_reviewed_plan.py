@@ -364,8 +364,9 @@ def test_apply_refuses_until_codeowners_owns_everything_ci_executes(protected, t
             guard(protected, codeowners=text, tmp=tmp_path)
         assert line.strip("/*") in str(caught.value)
     # a later rule without owners takes ownership away again
-    with pytest.raises(SystemExit, match=r"imgpipe/smoke\.py"):
-        guard(protected, codeowners=codeowners_text() + "\n/imgpipe/smoke.py\n", tmp=tmp_path)
+    with pytest.raises(SystemExit, match=r"imgpipe/commands/smoke\.py"):
+        unowned = codeowners_text() + "\n/imgpipe/commands/smoke.py\n"
+        guard(protected, codeowners=unowned, tmp=tmp_path)
     (tmp_path / "CODEOWNERS").unlink()
     with pytest.raises(SystemExit, match="CODEOWNERS is missing"):
         guard(protected, codeowners=False, tmp=tmp_path)

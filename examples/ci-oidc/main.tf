@@ -258,6 +258,9 @@ locals {
     mns  = ["acs:mns:${var.region}:${var.account_id}:/queues/${var.name_prefix}-*"]
     log  = ["acs:log:${var.region}:${var.account_id}:project/${var.name_prefix}-*", "acs:log:${var.region}:${var.account_id}:project/${var.name_prefix}-*/*"]
     ram  = ["acs:ram::${var.account_id}:role/${var.name_prefix}-*", "acs:ram::${var.account_id}:policy/${var.name_prefix}-*"]
+    # the CDN domain is the user's own name (serving.cdn_domain), not under
+    # name_prefix: the account's domains, read actions only
+    cdn = ["acs:cdn:*:${var.account_id}:domain/*"]
     # CloudMonitor's alarm rules and EventBridge's role check have no
     # resource-level ARN: only their read actions below get "*".
     all  = ["*"]
@@ -300,6 +303,11 @@ locals {
     alicloud_event_bridge_service_linked_role = { arn = "all", actions = ["eventbridge:CheckRoleForProduct"] }
     # resource_alicloud_cms_alarm.go Read: DescribeAlarm (DescribeMetricRuleList), DescribeMetricRuleTargets
     alicloud_cms_alarm = { arn = "all", actions = ["cms:DescribeMetricRuleList", "cms:DescribeMetricRuleTargets"] }
+    # serving mode cdn (modules/serving). service_alicloud_cdn_v2.go: DescribeCdnDomain ->
+    # DescribeCdnDomainDetail, DescribeDomainCertificateInfo, ListTagResources (lines 25, 63, 105);
+    # service_alicloud_cdn.go DescribeCdnDomainConfig -> DescribeCdnDomainConfigs (line 66).
+    alicloud_cdn_domain_new    = { arn = "cdn", actions = ["cdn:DescribeCdnDomainDetail", "cdn:DescribeDomainCertificateInfo", "cdn:ListTagResources"] }
+    alicloud_cdn_domain_config = { arn = "cdn", actions = ["cdn:DescribeCdnDomainConfigs"] }
     # data "alicloud_account" calls sts:GetCallerIdentity, which every
     # identity may call (STS API reference, GetCallerIdentity).
     data_alicloud_account = { arn = "none", actions = [] }

@@ -378,7 +378,8 @@ class DayTwo:
             f"  duplicate  {self.duplicate.key} uploaded again, same bytes: "
             f"{self.duplicate.outcome} (nothing written)",
             f"  deletion   {self.deletion.key} deleted: {self.deletion.outcome}, its "
-            f"{len(self.deletion.outputs)} output keys (variants, rejection record) removed",
+            f"{len(self.deletion.outputs)} output keys "
+            "(variants, rejection record, ready manifest) removed",
             f"  backfill   {self.backfill_stale} deleted by hand; `imgpipe backfill "
             f"--buckets`: {b.invoked} invoked, {b.current} current, "
             f"{b.filtered} not routed",
