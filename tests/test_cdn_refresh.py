@@ -1,6 +1,6 @@
 """Fresh after a change: the real handler refreshes exactly the stale keys at a stand-in CDN.
 
-The stand-in (tests/cdnfront.py) checks each call's signature and the API's
+The stand-in (imgpipe/cloud/cdn_standin.py) checks each call's signature and the API's
 limits and records the URLs; the handler runs on real images and real event
 shapes, through `index.handler` where the wiring from the environment is
 what is tested. docs/serving.md, "Fresh after a change", is the contract.
@@ -13,11 +13,11 @@ import random
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import quote, urlencode
 
 import pytest
-from cdnfront import CdnStandIn, expected_signature
 from conftest import image_bytes
 
 import index
@@ -25,6 +25,7 @@ from fc_handler import cdn
 from fc_handler.handle import handle_event
 from fc_handler.settings import Settings
 from fc_handler.storage import LocalStorage
+from imgpipe.cloud.cdn_standin import CdnStandIn, expected_signature
 from imgpipe.cloud.events import cloudevent
 
 SRC, DST = "photos-src", "photos-dst"
@@ -478,3 +479,30 @@ def test_a_stale_timestamp_or_a_replayed_nonce_is_refused(front):
     fresh = cdn.signed_params("RefreshObjectCaches", base, creds, nonce="once")
     assert _post(front, fresh)[0] == 200
     assert _post(front, fresh)[1]["Code"] == "SignatureNonceUsed"
+
+
+def test_the_demo_refreshes_exactly_the_replaced_copys_variants_at_its_stand_in_cdn(tmp_path):
+    """Issue 25: in the local demo, a replaced source refreshes exactly its keys.
+
+    `imgpipe demo`'s day two uploads a copy, replaces it with other bytes and
+    runs the real handler with CDN_REFRESH_DOMAIN set against the stand-in
+    CDN, which checks each signed call; the URLs it was asked to refresh are
+    the copy's six variants, and no other upload of the demo refreshed any.
+    """
+    from imgpipe.commands.demo import pipeline
+
+    data = Path(__file__).parent / "data"
+    samples = [
+        ("phone/IMG_0006.jpg", data / "images" / "hopper_orientation_6.jpg"),
+        ("design/logo-alpha.png", data / "images" / "avif_star.png"),
+        ("print/brochure-cmyk.jpg", data / "images" / "pil_sample_cmyk.jpg"),
+        ("broken/truncated.jpg", data / "images" / "truncated_jpeg.jpg"),
+    ]
+    result = pipeline.run(samples, tmp_path / ".demo", progress=False)
+    two = pipeline.day_two(result)
+    assert two.replaced is not None and two.replaced.outcome == "processed"
+    stack = pipeline.Stack.local()
+    variants = stack.outputs(two.replaced.key).variant_keys
+    assert len(variants) == 6
+    assert sorted(two.refreshed) == sorted(cdn.object_urls(pipeline.DEMO_CDN_DOMAIN, variants))
+    assert any("refreshed at a stand-in CDN" in line for line in two.lines())

@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,6 +46,7 @@ from tqdm import tqdm
 from fc_handler.storage import LocalStorage
 from imgpipe import bill as _bill
 from imgpipe.cloud import deployment
+from imgpipe.cloud.cdn_standin import CdnStandIn
 from imgpipe.cloud.deadletters import FileDeadLetters
 from imgpipe.cloud.eventpattern import matches
 from imgpipe.cloud.events import cloudevent
@@ -57,6 +59,10 @@ from imgpipe.commands.demo.report import outcome_text
 from imgpipe.jobs.backfill import Backfill, Checkpoint
 from imgpipe.jobs.redrive import redrive
 from imgpipe.pricing import cu_estimate, format_cu_estimate
+
+# The day two's CDN (serving mode cdn), a stand-in: its domain and the key it accepts.
+DEMO_CDN_DOMAIN = "img.demo.example.com"
+DEMO_CDN_KEY = ("demo-key", "demo-secret")
 
 # The samples are drawn at demo time, at real sizes: imgpipe/commands/demo/samples.py.
 SAMPLES = _samples.SAMPLES
@@ -230,8 +236,12 @@ def deliver(
     log,
     dead_letters: Path,
     backoff_seconds: float = 0.0,
+    environment: Mapping[str, str] | None = None,
 ) -> Row:
-    """Route one event as EventBridge would; invoke, retry and dead-letter as FC would."""
+    """Route one event as EventBridge would; invoke, retry and dead-letter as FC would.
+
+    `environment`: the function's, if not Terraform's (`ev.function_environment`).
+    """
     row = Row(key=key, routed=matches(ev.filter_pattern, event))
     row.routing = routing_decision(ev.filter_pattern, event)
     if not row.routed:
@@ -243,7 +253,8 @@ def deliver(
         captured = io.StringIO()
         started = time.perf_counter()
         with contextlib.redirect_stdout(captured):
-            result = invoke(payload, buckets, env=ev.function_environment, region=LOCAL_REGION)
+            env = ev.function_environment if environment is None else environment
+            result = invoke(payload, buckets, env=env, region=LOCAL_REGION)
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.write(captured.getvalue())
         if not result.raised:
@@ -364,11 +375,14 @@ class DayTwo:
     redriven: int
     kept: int
     upload: Row | None = None  # the copy uploaded to be deleted
+    replaced: Row | None = None  # a copy uploaded again with other bytes (serving mode cdn)
+    refreshed: tuple[str, ...] = ()  # the URLs the stand-in CDN was asked to refresh
 
     def rows(self) -> list[Row]:
         """The day-two deliveries, for the report (the duplicate and deletion
         events are shown as their own rows)."""
-        return [r for r in (self.duplicate, self.upload, self.deletion, self.outage) if r]
+        rows = (self.duplicate, self.upload, self.deletion, self.replaced, self.outage)
+        return [r for r in rows if r]
 
     def lines(self) -> list[str]:
         b = self.backfill
@@ -383,6 +397,15 @@ class DayTwo:
             f"  backfill   {self.backfill_stale} deleted by hand; `imgpipe backfill "
             f"--buckets`: {b.invoked} invoked, {b.current} current, "
             f"{b.filtered} not routed",
+            *(
+                [
+                    f"  refresh    {self.replaced.key} replaced by other bytes: "
+                    f"{self.replaced.outcome}; {len(self.refreshed)} cached URLs refreshed "
+                    "at a stand-in CDN (serving mode cdn: exactly its variants)"
+                ]
+                if self.replaced
+                else []
+            ),
             f"  redrive    {self.outage.key} uploaded during a simulated outage: "
             f"{self.outage.outcome} after {self.outage.attempts} attempts; "
             f"`imgpipe redrive --buckets`: {self.redriven} re-invoked and deleted",
@@ -437,6 +460,37 @@ def day_two(result: DemoResult) -> DayTwo:
     )
     counts = job.run()
 
+    # 3b. a replaced source, served through a CDN (serving mode cdn): the
+    # function asks the CDN to refresh exactly the variants it rewrote. A
+    # stand-in CDN (imgpipe/cloud/cdn_standin.py) checks the signed call and
+    # records the URLs.
+    replaced_key = stack.source_prefix + "day-two/replaced-later.jpg"
+    storage.put(src, replaced_key, storage.get(src, first), content_type="image/jpeg")
+    send(replaced_key, storage.get(src, replaced_key)).note = "Day two: a copy, to be replaced."
+    other = storage.get(src, processed[1].key)
+    storage.put(src, replaced_key, other, content_type="image/jpeg")
+    with CdnStandIn(DEMO_CDN_DOMAIN, {DEMO_CDN_KEY[0]: DEMO_CDN_KEY[1]}) as cdn:
+        served = {
+            **ev.function_environment,
+            "CDN_REFRESH_DOMAIN": DEMO_CDN_DOMAIN,
+            "CDN_ENDPOINT": cdn.endpoint,
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": DEMO_CDN_KEY[0],
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEMO_CDN_KEY[1],
+        }
+        event = cloudevent(src, replaced_key, other, region=LOCAL_REGION, account=LOCAL_ACCOUNT)
+        with log_path.open("a") as log:
+            replaced = deliver(
+                ev,
+                buckets,
+                replaced_key,
+                event,
+                log=log,
+                dead_letters=dead_letters,
+                environment=served,
+            )
+        refreshed = tuple(url for call in cdn.refreshed for url in call.urls)
+    replaced.note = "Day two: the copy replaced by other bytes; its cached variants refreshed."
+
     # 4. an upload while the target is unreachable (a file where a folder must
     # be: every write fails): retried, dead-lettered; then re-driven
     key = stack.source_prefix + "later/IMG_0008.jpg"
@@ -462,6 +516,8 @@ def day_two(result: DemoResult) -> DayTwo:
         backfill=counts,
         outage=outage,
         redriven=len(report.redriven),
+        replaced=replaced,
+        refreshed=refreshed,
         kept=len(report.kept),
     )
 

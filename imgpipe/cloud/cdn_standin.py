@@ -1,5 +1,8 @@
 """A stand-in for CDN's RefreshObjectCaches: signature checked, limits kept, calls recorded.
 
+The demo's day two refreshes through it (a replaced source, serving mode cdn), and
+the tests (tests/test_cdn_refresh.py).
+
 An HTTP server on 127.0.0.1 (the `Server` of imgpipe/standin.py, like the
 other stand-ins) that answers the one action the function calls, the way
 the CDN API documents it, and keeps every accepted call in `refreshed` so a
