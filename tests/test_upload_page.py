@@ -16,6 +16,10 @@ its background networking off); nothing else is fetched.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,6 +33,11 @@ from imgpipe.commands.demo import upload_page
 
 PHOTO = Path(__file__).parent / "data" / "bench" / "photo-12mp.jpg"
 NOT_A_PHOTO = Path(__file__).parent / "data" / "samples" / "not-a-photo.jpg"
+# The keys the page's stand-in accepts and `imgpipe url` signs with (both read the environment).
+KEYS = {
+    "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI-test",
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "test-secret",
+}
 
 
 @pytest.fixture
@@ -40,7 +49,9 @@ def binary() -> str:
 
 
 @pytest.fixture
-def app(tmp_path):
+def app(tmp_path, monkeypatch):
+    for name, value in KEYS.items():
+        monkeypatch.setenv(name, value)
     app = upload_page.start(tmp_path / "work")
     yield app
     app.close()
@@ -77,6 +88,28 @@ def test_a_photo_uploaded_from_chromium_comes_back_as_its_variants(app, binary):
             assert (img["naturalWidth"], img["naturalHeight"]) == written.size
     # ... each through a signed URL of the stand-in
     assert all("Signature=" in img["src"] and "Expires=" in img["src"] for img in result.images)
+    # ... and `imgpipe url`, as a user runs it, prints URLs that read the same bytes
+    for key in row.outputs:
+        url = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "imgpipe",
+                "url",
+                key,
+                "--outputs",
+                str(app.pipeline.work_dir / "outputs.json"),
+                "--oss-endpoint",
+                app.oss.endpoint,
+            ],
+            env={**os.environ, **KEYS},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout.strip()
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            assert answer.read() == (target / key).read_bytes()
     # the stored source is the photo's bytes, under the key the policy named
     source = app.pipeline.buckets / settings.source_bucket / row.key
     assert source.read_bytes() == PHOTO.read_bytes()

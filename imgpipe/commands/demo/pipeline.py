@@ -75,6 +75,7 @@ WORK_DIR_CONTENTS = frozenset(
         "function.log",
         "report.html",
         "dead-letters.jsonl",
+        "outputs.json",  # imgpipe upload-page: the local stack's outputs, for imgpipe url
         # imgpipe backfill --buckets DIR/buckets: its checkpoint and failures
         "backfill.json",
         "backfill.failed.jsonl",

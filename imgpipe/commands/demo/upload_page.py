@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import secrets
 import shutil
@@ -42,6 +43,7 @@ from fc_handler.current import outputs_for
 from fc_handler.settings import Settings
 from imgpipe import argtypes
 from imgpipe.cloud import oss_post, upload_policy, urls
+from imgpipe.cloud.deployment import SIGNING_OUTPUTS
 from imgpipe.cloud.events import cloudevent
 from imgpipe.cloud.standin import Request, Server
 from imgpipe.cloud.terraform import LOCAL_ACCOUNT, LOCAL_REGION, evaluate
@@ -84,6 +86,10 @@ class Pipeline:
             shutil.rmtree(self.work_dir)
         for bucket in (self.settings.source_bucket, self.settings.target_bucket):
             (self.buckets / bucket).mkdir(parents=True, exist_ok=True)
+        # the local stack's `terraform output -json`, for `imgpipe url` and
+        # `imgpipe upload-policy` against the stand-in (--outputs)
+        outputs = {name: {"value": self.ev.output(name)} for name in SIGNING_OUTPUTS}
+        (self.work_dir / "outputs.json").write_text(json.dumps(outputs, indent=1))
 
     def deliver(self, bucket: str, key: str, data: bytes) -> None:
         """What OSS, EventBridge and FC do after a PostObject (imgpipe.demo)."""
@@ -123,8 +129,16 @@ class App(Server):
     def __init__(self, pipeline: Pipeline, *, expires: int = DEFAULT_EXPIRES_S) -> None:
         self.pipeline = pipeline
         self.expires = expires
-        self.key_id = "LTAI-local-" + secrets.token_hex(4)
-        self.secret = secrets.token_urlsafe(24)
+        # The environment's keys, as `imgpipe url` reads them, when set: then
+        # `imgpipe url KEY --outputs WORK_DIR/outputs.json --oss-endpoint <the
+        # stand-in>` signs URLs this stand-in accepts. Otherwise made up per run.
+        env_key = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        env_secret = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        if env_key and env_secret:
+            self.key_id, self.secret = env_key, env_secret
+        else:
+            self.key_id = "LTAI-local-" + secrets.token_hex(4)
+            self.secret = secrets.token_urlsafe(24)
         super().__init__()
         self.record_bodies = False
         self.oss = LocalOss(
@@ -221,6 +235,11 @@ def main(work_dir: Path, expires: int, *, seconds: float | None = None) -> int:
     print(f"Upload page: {app.endpoint}/  (open it in a browser; Ctrl-C stops)")
     print(f"Local OSS:   {app.oss.endpoint}  (checks each upload's PostObject policy)")
     print(f"Report:      {(work_dir / 'report.html').resolve()}  (after the first upload)")
+    outputs = (work_dir / "outputs.json").resolve()
+    print(
+        f"Signed URLs: imgpipe url KEY --outputs {outputs} --oss-endpoint {app.oss.endpoint}"
+        "  (with ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET set as for this page)"
+    )
     print(f"Serving on {host} until interrupted.", flush=True)
     try:
         deadline = None if seconds is None else time.monotonic() + seconds
