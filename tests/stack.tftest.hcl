@@ -266,3 +266,35 @@ run "deletions_not_followed" {
     error_message = "with delete_variants_with_source = false the role may delete nothing"
   }
 }
+
+# max_megapixels against memory_mb (modules/imgpipe/outputs.tf, pipeline_config's precondition):
+# a plan refuses a pixel limit the instance's memory cannot hold (issue 22).
+run "pixel_limit_over_the_memory" {
+  command = plan
+  module {
+    source = "./modules/imgpipe"
+  }
+  variables {
+    memory_mb      = 256
+    max_megapixels = 100
+  }
+  expect_failures = [output.pipeline_config]
+}
+
+run "pixel_limit_the_memory_holds" {
+  command = plan
+  module {
+    source = "./modules/imgpipe"
+  }
+  variables {
+    memory_mb      = 256
+    max_megapixels = 24
+  }
+}
+
+run "defaults_hold" {
+  command = plan
+  module {
+    source = "./modules/imgpipe"
+  }
+}
