@@ -166,8 +166,8 @@ def _command(sub, name: str) -> argparse.ArgumentParser:
 
 
 def parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The whole command line; `only`: that command's flags alone (the others'
-    modules are not imported: see COMMAND_MODULES)."""
+    """The whole command line; `only`: that command's flags alone ("": none), the
+    other commands' modules not imported (see COMMAND_MODULES)."""
     parser = _Parser(
         prog="imgpipe",
         description=__doc__.split("\n\n")[0],
@@ -195,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             argv = sys.argv[1:] if argv is None else argv
             chosen = next((a for a in argv if not a.startswith("-")), None)
-            return _run(_parse(parser(chosen if chosen in COMMANDS else None), argv))
+            # no command (`imgpipe --help`, a typo): no command's module at all
+            return _run(_parse(parser(chosen if chosen in COMMANDS else ""), argv))
         except KeyboardInterrupt:
             print("imgpipe: interrupted", file=sys.stderr)
             return 130
