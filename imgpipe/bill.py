@@ -121,17 +121,19 @@ def requests_per(outcome: str, outputs: int, source_bytes: int) -> Requests:
     `processed`: a new upload; the event gives size and ETag, so no source
     HEAD; the current check HEADs the first variant and the rejection
     record (both 404); one GET, or two when the source is over
-    `HEADER_BYTES` (the header, then the rest); one PUT per output.
+    `HEADER_BYTES` (the header, then the rest); one PUT per output, and one
+    for the "ready" manifest after them (fc_handler/manifest.py).
     `current`: the same upload delivered again: every output HEADed (2xx),
-    the rejection record's HEAD 404, and over `HEADER_BYTES` the header's
-    GET, which starts with the HEADs. `too-large`: over MAX_OBJECT_BYTES:
-    two 404 HEADs and the rejection record's PUT, nothing downloaded.
+    the manifest's HEAD (2xx), the rejection record's HEAD 404, and over
+    `HEADER_BYTES` the header's GET, which starts with the HEADs.
+    `too-large`: over MAX_OBJECT_BYTES: two 404 HEADs and the rejection
+    record's PUT, nothing downloaded.
     """
     header_first = source_bytes > HEADER_BYTES
     if outcome == "processed":
-        return Requests(put=outputs, get=1 + header_first, unbilled=2)
+        return Requests(put=outputs + 1, get=1 + header_first, unbilled=2)
     if outcome == "current":
-        return Requests(put=0, get=outputs + header_first, unbilled=1)
+        return Requests(put=0, get=outputs + 1 + header_first, unbilled=1)
     if outcome == "too-large":
         return Requests(put=1, get=0, unbilled=2)
     raise ValueError(f"no request count for outcome {outcome!r}")

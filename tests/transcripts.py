@@ -8,7 +8,8 @@ tests/test_cli_transcripts.py`, at commit e19f8fb) and every later run is
 compared with them. A deliberate change to what a command prints rewrites
 them the same way, and the diff shows in review.
 
-What is masked, and only that: the run's temporary directory, local ports,
+What is masked, and only that: the run's temporary directory, the clone's
+path, local ports,
 request ids, repetitions of a masked progress line,
 and numbers measured on this machine (timings, rates, and the cost block the
 demo computes from its timings). Counts, keys, outcomes and words stay.
@@ -21,6 +22,7 @@ import re
 from pathlib import Path
 
 TRANSCRIPTS = Path(__file__).parent / "data" / "transcripts"
+REPO = Path(__file__).resolve().parent.parent  # a clone's path differs from another's
 WRITE = os.environ.get("IMGPIPE_WRITE_TRANSCRIPTS") == "1"
 
 _FLOAT = re.compile(r"\d[\d,]*\.\d+")
@@ -49,6 +51,7 @@ def normalise(
     """
     if tmp is not None:
         text = text.replace(str(tmp.resolve()), "<TMP>").replace(str(tmp), "<TMP>")
+    text = text.replace(str(REPO), "<REPO>")
     text = _UUID.sub("<uuid>", _PORT.sub(r"\1:<PORT>", text))
     lines = []
     inside = False
