@@ -136,7 +136,7 @@ class OssStorage:
             }
             return ObjectInfo(
                 size=int(meta.content_length),
-                etag=meta.etag.upper(),  # unquoted by oss2 (oss2/models.py, _get_etag)
+                etag=meta.etag.strip('"').upper(),
                 metadata=metadata,
             )
 
