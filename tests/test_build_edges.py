@@ -1,0 +1,141 @@
+"""build.py at its edges, each from a cold start.
+
+- The CRC-64 (FC's `code.checksum`, the plan's `code_checksum`) on a machine
+  without crcmod's C extension is the pure-Python one; the table it builds
+  is cached for the process, so a test that runs after any other CRC would
+  not exercise the building: each test here starts without it.
+- The skip of an unchanged build must not keep a zip changed or deleted since.
+- The manifest holds each key the Terraform module reads from it.
+- A universal wheel (`py2.py3`) runs everywhere; each size limit holds on
+  both sides of it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+
+import pytest
+
+from imgpipe import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT))
+import build  # the packer is a script at the repository root
+
+CHECK = 0x995DC9BBDF1939FA  # CRC-64/XZ of b"123456789" (the catalogue's check value)
+
+
+@pytest.fixture
+def cold(monkeypatch):
+    monkeypatch.setattr(build, "_CRC64_TABLE", [])
+
+
+def _data() -> list[bytes]:
+    rng = random.Random(64)
+    return [b"", b"\x00", b"\xff" * 9, *(rng.randbytes(n) for n in (1, 7, 8, 255, 256, 4099))]
+
+
+def test_the_pure_crc64_from_a_cold_start_is_crcmods(cold):
+    import crcmod
+
+    xz = crcmod.mkCrcFun(0x142F0E1EBA9EA3693, initCrc=0, xorOut=0xFFFFFFFFFFFFFFFF, rev=True)
+    assert build._crc64_pure(b"123456789") == CHECK
+    for data in _data():
+        assert build._crc64_pure(data) == xz(data), data[:16]
+    assert len(build._CRC64_TABLE) == 256
+
+
+def test_without_crcmod_the_package_checksum_is_the_same(cold, monkeypatch):
+    """A machine that cannot import crcmod: `crc64` falls back, same numbers."""
+    expected = [build.crc64(data) for data in _data()]
+    monkeypatch.setitem(sys.modules, "crcmod", None)  # `import crcmod` raises ImportError
+    assert build.crc64(b"123456789") == CHECK
+    assert [build.crc64(data) for data in _data()] == expected
+    assert build.digests(b"123456789")["crc64"] == str(CHECK)
+
+
+# ------------------------------------------- an output changed since it was built
+
+
+@pytest.fixture
+def stubbed(tmp_path, monkeypatch):
+    """build.py's inputs as in tests/test_build.py's sandbox: pip stubbed."""
+    from test_build import fake_pip
+
+    monkeypatch.setattr(build, "install_dependencies", fake_pip)
+    return build.REQUIREMENTS
+
+
+@pytest.mark.parametrize(
+    ("layer", "which"), [(False, "function.zip"), (True, "function.zip"), (True, "layer.zip")]
+)
+@pytest.mark.parametrize("harm", ["appended", "deleted"])
+def test_an_output_changed_or_gone_since_the_build_is_built_again(
+    stubbed, tmp_path, layer, harm, which
+):
+    """The skip trusts the manifest only while each zip is the one it describes:
+    `terraform apply` would upload whatever lies in dist/."""
+    out = tmp_path / "dist"
+    target = build.target_for("python3.10", False)
+    assert build.build(out, target, layer, requirements=stubbed)["skipped"] is False
+    built = (out / which).read_bytes()
+    assert build.build(out, target, layer, requirements=stubbed)["skipped"] is True
+    if harm == "appended":
+        (out / which).write_bytes(built + b"\0")
+    else:
+        (out / which).unlink()
+    again = build.build(out, target, layer, requirements=stubbed)
+    assert again["skipped"] is False and (out / which).read_bytes() == built
+
+
+# ------------------------------------------- the manifest Terraform reads
+
+
+def test_the_manifest_holds_what_the_terraform_module_reads(stubbed, tmp_path):
+    """modules/imgpipe/main.tf reads dist/function.json (`local.manifest.<key>`) for
+    the upload's Content-MD5 (OSS refuses a body that does not match) and FC's
+    checksum: each key it names is there, describing the zip beside it."""
+    import base64
+    import hashlib
+    import re
+
+    from imgpipe import REPO_ROOT
+
+    read = set()
+    for tf in (REPO_ROOT / "modules").rglob("*.tf"):
+        read |= set(re.findall(r"local\.manifest\.(\w+)", tf.read_text()))
+    assert read == {"content_md5", "crc64", "sha256", "size"}
+    out = tmp_path / "dist"
+    build.build(out, build.target_for("python3.10", False), requirements=stubbed)
+    manifest = json.loads((out / "function.json").read_text())
+    data = (out / "function.zip").read_bytes()
+    assert {key: manifest[key] for key in read} == {
+        "content_md5": base64.b64encode(hashlib.md5(data).digest()).decode(),
+        "crc64": str(build.crc64(data)),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": len(data),
+    }
+
+
+def test_a_universal_wheel_runs_on_every_target():
+    """`py2.py3-none-any` (six, one of oss2's dependencies, is tagged so)."""
+    for target in (build.target_for("python3.10", False), build.target_for("", True)):
+        assert target.accepts("py2.py3-none-any") and target.accepts("py3-none-any")
+        assert not target.accepts("py2-none-any")
+
+
+def test_each_size_limit_on_both_sides_of_it():
+    """Exactly at a limit is accepted, one byte over is refused (with the size shown)."""
+    mib = 1024 * 1024
+    build.check_limits(build.MAX_ZIPPED, build.MAX_UNZIPPED, "dist/function.zip")
+    with pytest.raises(build.BuildError) as zipped:
+        build.check_limits(build.MAX_ZIPPED + 1, 10 * mib, "dist/function.zip")
+    assert str(zipped.value) == (
+        "dist/function.zip is 500.0 MB zipped; FC accepts at most 500 MB through OSS"
+    )
+    with pytest.raises(build.BuildError) as unzipped:
+        build.check_limits(10 * mib, build.MAX_UNZIPPED + 1, "dist/function.zip")
+    assert str(unzipped.value) == (
+        "dist/function.zip is 500.0 MiB unzipped; FC accepts at most 500 MiB"
+    )
