@@ -139,3 +139,49 @@ def test_each_size_limit_on_both_sides_of_it():
     assert str(unzipped.value) == (
         "dist/function.zip is 500.0 MiB unzipped; FC accepts at most 500 MiB"
     )
+
+
+# ------------------------------------------------------------ the command line
+
+
+def test_a_dependency_shadowing_the_functions_code_is_refused(stubbed, tmp_path, monkeypatch):
+    """A wheel with a top-level `index.py` would replace FC's handler in the zip."""
+    from test_build import fake_pip
+
+    def shadowing_pip(target, into, requirements):
+        fake_pip(target, into, requirements)
+        (into / "index.py").write_text("def handler(event, context): ...\n")
+
+    monkeypatch.setattr(build, "install_dependencies", shadowing_pip)
+    with pytest.raises(build.BuildError) as caught:
+        build.build(tmp_path / "dist", build.target_for("python3.10", False), requirements=stubbed)
+    assert str(caught.value) == "the code and a dependency both provide ['index.py']"
+
+
+def test_lock_locks_and_builds_nothing(monkeypatch, tmp_path):
+    locked = []
+    monkeypatch.setattr(build, "lock", lambda: locked.append(True))
+    monkeypatch.setattr(build, "build", lambda *a, **k: pytest.fail("lock must not build"))
+    assert build.main(["lock"]) == 0 and locked == [True]
+
+
+def test_make_package_writes_dist_and_reports_its_sizes(stubbed, tmp_path, monkeypatch, capsys):
+    """`python build.py` (what `make package` runs) writes dist/ at the repository's
+    root, where the Terraform module looks, and reports what it wrote in MiB."""
+    monkeypatch.setattr(build, "ROOT", tmp_path)
+    assert build.main(["--layer"]) == 0
+    manifest = json.loads((tmp_path / "dist" / "function.json").read_text())
+    assert (tmp_path / "dist" / "function.zip").stat().st_size == manifest["size"]
+    zip_line, layer_line = capsys.readouterr().out.splitlines()
+    mib = 1024 * 1024
+    seconds = float(zip_line.split(" in ", 1)[1].split("s;", 1)[0])
+    assert 0 <= seconds < 60, zip_line  # the stubbed build takes well under a second
+    assert (
+        f"; {manifest['size'] / mib:.2f} MiB zipped, {manifest['unzipped_size'] / mib:.2f} MiB "
+        f"unzipped, {manifest['files']} files, target python3.10, crc64 {manifest['crc64']}"
+    ) in zip_line
+    layer = manifest["layer"]
+    assert layer_line.endswith(
+        f"layer.zip: {layer['size'] / mib:.2f} MiB zipped, "
+        f"{layer['unzipped_size'] / mib:.2f} MiB unzipped"
+    )
