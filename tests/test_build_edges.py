@@ -185,3 +185,32 @@ def test_make_package_writes_dist_and_reports_its_sizes(stubbed, tmp_path, monke
         f"layer.zip: {layer['size'] / mib:.2f} MiB zipped, "
         f"{layer['unzipped_size'] / mib:.2f} MiB unzipped"
     )
+
+
+def test_a_source_without_the_handler_is_refused(stubbed, tmp_path, monkeypatch):
+    import shutil
+
+    src = tmp_path / "function_src"
+    shutil.copytree(build.SOURCE, src, ignore=shutil.ignore_patterns("__pycache__"))
+    (src / "index.py").unlink()
+    monkeypatch.setattr(build, "SOURCE", src)
+    with pytest.raises(build.BuildError) as caught:
+        build.build(tmp_path / "dist", build.target_for("python3.10", False), requirements=stubbed)
+    assert str(caught.value) == "function_src/index.py is missing: FC's handler is index.handler"
+
+
+def test_a_package_over_fcs_limit_is_named(stubbed, tmp_path, monkeypatch):
+    monkeypatch.setattr(build, "MAX_UNZIPPED", 64 * 1024)  # the code alone is more
+    with pytest.raises(build.BuildError) as caught:
+        build.build(tmp_path / "dist", build.target_for("python3.10", False), requirements=stubbed)
+    assert str(caught.value).startswith("dist/function.zip is ")
+    assert " MiB unzipped; FC accepts at most " in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "argv", [["--runtime", "python3.9"], ["deploy"]], ids=["unknown-runtime", "unknown-command"]
+)
+def test_an_unknown_runtime_or_command_is_a_usage_error(argv, capsys):
+    with pytest.raises(SystemExit) as caught:
+        build.main(argv)
+    assert caught.value.code == 2 and "invalid choice" in capsys.readouterr().err
