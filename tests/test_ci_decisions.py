@@ -194,6 +194,16 @@ def test_each_rule_owns_what_githubs_example_says(rule, owned, not_owned):
         assert codeowners.owners_of(path, rules) == [], path
 
 
+def test_a_rule_without_owners_leaves_its_paths_unowned_as_githubs_example_says():
+    """ "@octocat owns any file in the `/apps` directory ... except for the
+    `/apps/github` subdirectory, as its owners are left empty" (GitHub docs)."""
+    rules = codeowners.parse("/apps/ @octocat\n/apps/github\n")
+    assert codeowners.owners_of("apps/web/app.js", rules) == ["@octocat"]
+    assert codeowners.owners_of("apps/github/app.js", rules) == []
+    assert codeowners.owners_of("apps/github", rules) == []
+    assert codeowners.owners_of("apps/githubx/app.js", rules) == ["@octocat"]
+
+
 def test_an_owner_list_ends_at_its_first_comment():
     rules = codeowners.parse("/.github/ @alice # the owners # and more words\n")
     assert rules == [("/.github/", ["@alice"])]
