@@ -21,7 +21,6 @@ from fc_handler.current import (
     outputs_for,
     rejection_key,
     stamp,
-    variant_keys,
 )
 from fc_handler.storage import LocalStorage
 from imgproc import load_config
@@ -29,7 +28,7 @@ from imgproc.config import fingerprint
 
 SRC, DST, KEY, ETAG_OF_SOURCE = "photos-src", "photos-dst", "uploads/a/x.jpg", "ABC123"
 CONFIG = load_config("{}")
-VARIANTS = variant_keys(CONFIG, "a/x.jpg")
+VARIANTS = list(outputs_for(CONFIG, "uploads/", "rejected/", KEY).variant_keys)
 RECORD = rejection_key("rejected/", "a/x.jpg")
 
 

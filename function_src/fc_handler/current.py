@@ -84,11 +84,6 @@ def outputs_for(config: Config, source_prefix: str, rejected_prefix: str, key: s
     )
 
 
-def variant_keys(config: Config, relative: str) -> list[str]:
-    """Every output key the configuration makes for `relative`, in write order."""
-    return list(outputs_for(config, "", "", relative).variant_keys)
-
-
 def rejection_key(rejected_prefix: str, relative: str) -> str:
     return f"{rejected_prefix}{relative}.json"
 
