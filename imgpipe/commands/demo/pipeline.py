@@ -558,11 +558,7 @@ def main(source: Path | None, work_dir: Path, monthly: int) -> int:
     if source is None:  # the samples: known to hold what day two needs
         two = day_two(result)
         print("\n".join(two.lines()))
-    path = _report.write(
-        result,
-        two,
-        pattern=evaluate({"env": "dev"}).filter_pattern,
-        watermark=Stack.local().config.watermark,
-    )
+    stack = Stack.local()  # the dev environment's evaluated Terraform, once
+    path = _report.write(result, two, pattern=stack.pattern, watermark=stack.config.watermark)
     print(f"\nReport (open it in a browser, no server needed): {path.resolve()}")
     return 0
