@@ -363,3 +363,39 @@ def test_peek_names_the_mns_message_it_cannot_read(mns):
     mid = mns.send("not json at all")
     (letter,) = queue_of(mns).peek()
     assert letter.message_id == mid and mid in letter.line() and "KEPT" in letter.line()
+
+
+def test_the_cli_shows_each_redriven_messages_age_and_an_expired_handle_word_for_word(
+    mns, tmp_path, monkeypatch, capsys
+):
+    """What an operator reads during a deployed re-drive: each message's age
+    from MNS's EnqueueTime, and why a message whose receipt handle expired
+    during its re-invoke stays; the queue long-polled one second a batch."""
+    mid = mns.send(destination_record("a.jpg"), age_seconds=2 * 3600 + 60)
+    mns.send(destination_record("b.jpg"), age_seconds=3 * 86400)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "test-key")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "test-secret")
+    path = deployed_outputs(tmp_path)
+
+    def first_invoke_outlasts_the_visibility_timeout(i: int) -> None:
+        if i == 0:
+            mns.expire(mid)
+
+    with FcStandIn(first_invoke_outlasts_the_visibility_timeout) as fc:
+        argv = ["redrive", "--outputs", str(path), "--mns-endpoint", mns.endpoint]
+        assert main([*argv, "--fc-endpoint", fc.endpoint]) == 1  # one message kept
+    what = (
+        f"{SRC}/uploads/{{}}  TransientError: HTTP 503 ServiceUnavailable"
+        " (RetriesExhausted) after 4 attempts"
+    )
+    assert capsys.readouterr().out.splitlines() == [
+        f"    2h  function     {what.format('a.jpg')}  -> KEPT: re-invoked, but its receipt"
+        " handle expired before the delete: it will be seen again (a second re-invoke finds"
+        " the work current)",
+        f"    3d  function     {what.format('b.jpg')}  -> re-invoked, deleted",
+        "re-invoked and deleted 1; kept 1",
+    ]
+    (kept,) = mns.bodies()
+    assert understand(kept, message_id=mid, enqueue_ms=None).objects == (f"{SRC}/uploads/a.jpg",)
+    receives = [r.query for r in mns.requests if r.method == "GET"]
+    assert receives and all(q["waitseconds"] == "1" for q in receives)

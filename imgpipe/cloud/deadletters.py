@@ -145,7 +145,12 @@ class Received:
 
 
 class MnsDeadLetters:
-    """The deployed queue, through `imgpipe.cloud.mns.MnsQueue` (the one MNS client)."""
+    """The deployed queue, through `imgpipe.cloud.mns.MnsQueue` (the one MNS client).
+
+    `receive` long-polls `wait_seconds` (1) a batch: the re-drive ends when
+    the queue has stayed empty that long, so the end of a run costs a second,
+    not the 30 s MNS allows, and a message sent meanwhile is still taken.
+    """
 
     def __init__(self, queue: Any, wait_seconds: int = 1) -> None:
         self.queue = queue

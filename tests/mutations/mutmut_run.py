@@ -30,6 +30,13 @@ listed test reaches ("no tests") count as survivors.
     python tests/mutations/mutmut_run.py MODULE --resume       # keep earlier results
     python tests/mutations/mutmut_run.py MODULE --diffs 50     # print 50 survivor diffs
     python tests/mutations/mutmut_run.py --group tools         # imgpipe/ and .github/scripts/
+
+A mutant that hangs (a retry loop that never ends, a wait never woken) is
+stopped after (its tests' clean time + 1 s) x `timeout_multiplier` of wall
+clock and counts as caught. mutmut's 15 makes each such mutant of the
+backfill's tests cost about 6 minutes; the tools' modules set 4 in
+mutmut.toml (a surviving mutant runs the same tests in the same time, so 4x
+leaves room for a busy machine), and `--timeout-multiplier` overrides.
 """
 
 from __future__ import annotations
@@ -83,7 +90,13 @@ SCRIPTS = Path(".github") / "scripts"
 
 
 def stage(
-    name: str, tests: list[str], resume: bool, *, module: str | None = None, script: bool = False
+    name: str,
+    tests: list[str],
+    resume: bool,
+    *,
+    module: str | None = None,
+    script: bool = False,
+    timeout_multiplier: float | None = None,
 ) -> Path:
     """The staged copy for mutmut.toml's entry `name`, which mutates `module` (default: name)."""
     module = module or name
@@ -135,6 +148,7 @@ def stage(
             "also_copy": also_copy,
             "pytest_add_cli_args_test_selection": tests,
             "pytest_add_cli_args": ["-p", "no:cacheprovider"],
+            **({"timeout_multiplier": timeout_multiplier} if timeout_multiplier else {}),
         }.items()
     )
     pyproject.write_text(text + "\n")
@@ -174,6 +188,7 @@ def run_module(module: str, config: dict, args: argparse.Namespace) -> dict:
         args.resume,
         module=config.get("module"),
         script=config.get("script", False),
+        timeout_multiplier=args.timeout_multiplier or config.get("timeout_multiplier"),
     )
     started = time.perf_counter()
     print(f"== {module}: mutmut run ({' '.join(tests)})", flush=True)
@@ -228,6 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true", help="keep the results of an earlier run")
     ap.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--diffs", type=int, default=0, help="print this many survivor diffs")
+    ap.add_argument(
+        "--timeout-multiplier",
+        type=float,
+        help="a mutant's wall-clock limit is (its tests' clean time + 1 s) x this "
+        "(mutmut's default 15; mutmut.toml may set one per module)",
+    )
     args = ap.parse_args(argv)
     unknown = [m for m in args.modules if m not in modules]
     if unknown:
