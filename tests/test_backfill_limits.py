@@ -428,3 +428,28 @@ def test_a_stop_at_once_keeps_the_last_consistent_checkpoint(pattern, tmp_path, 
     monkeypatch.setattr(module, "object_event", real)
     again = job(pattern, tmp_path, items, lambda _p: "ok", workers=1).run()
     assert (again.listed, again.invoked) == (12, 12)
+
+
+def test_the_checkpoint_file_says_when_it_was_written_one_field_a_line(tmp_path, monkeypatch):
+    """An operator deciding whether to resume opens the checkpoint: each field
+    on its own line, and `saved` the UTC time of the write (docs/day-two.md),
+    also on a machine whose clock shows another zone."""
+    import calendar
+    import time
+
+    from imgpipe.jobs.backfill import Counts
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    checkpoint = Checkpoint(tmp_path / "cp.json", {"prefix": "uploads/"})
+    before = int(time.time())
+    checkpoint.save("uploads/07.jpg", Counts(listed=8, invoked=7, current=1))
+    text = checkpoint.path.read_text()
+    data = json.loads(text)
+    assert sorted(data) == ["after", "counts", "identity", "saved", "version"]
+    assert text.startswith('{\n "version": ') and '\n "saved": "' in text
+    saved = calendar.timegm(time.strptime(data["saved"], "%Y-%m-%dT%H:%M:%SZ"))
+    assert before <= saved <= time.time() + 1
+    assert checkpoint.load() == ("uploads/07.jpg", Counts(listed=8, invoked=7, current=1))
+    monkeypatch.undo()
+    time.tzset()

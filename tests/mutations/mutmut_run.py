@@ -29,6 +29,7 @@ listed test reaches ("no tests") count as survivors.
     python tests/mutations/mutmut_run.py fc_handler.storage_oss build
     python tests/mutations/mutmut_run.py MODULE --resume       # keep earlier results
     python tests/mutations/mutmut_run.py MODULE --diffs 50     # print 50 survivor diffs
+    python tests/mutations/mutmut_run.py MODULE --mutants NAME...  # recheck some, staged apart
     python tests/mutations/mutmut_run.py --group tools         # imgpipe/ and .github/scripts/
 
 A mutant that hangs (a retry loop that never ends, a wait never woken) is
@@ -37,6 +38,10 @@ clock and counts as caught. mutmut's 15 makes each such mutant of the
 backfill's tests cost about 6 minutes; the tools' modules set 4 in
 mutmut.toml (a surviving mutant runs the same tests in the same time, so 4x
 leaves room for a busy machine), and `--timeout-multiplier` overrides.
+They also set `process_isolation = "forkserver"`: mutmut's default forks
+each mutant from the process that ran the whole suite once, threads and
+their held locks included, and the tools' tests (thread pools, stand-in
+servers) then hang a mutant that any clean process kills in seconds.
 """
 
 from __future__ import annotations
@@ -97,6 +102,7 @@ def stage(
     module: str | None = None,
     script: bool = False,
     timeout_multiplier: float | None = None,
+    process_isolation: str | None = None,
 ) -> Path:
     """The staged copy for mutmut.toml's entry `name`, which mutates `module` (default: name)."""
     module = module or name
@@ -149,6 +155,7 @@ def stage(
             "pytest_add_cli_args_test_selection": tests,
             "pytest_add_cli_args": ["-p", "no:cacheprovider"],
             **({"timeout_multiplier": timeout_multiplier} if timeout_multiplier else {}),
+            **({"process_isolation": process_isolation} if process_isolation else {}),
         }.items()
     )
     pyproject.write_text(text + "\n")
@@ -182,13 +189,17 @@ def tally(lines: list[str], patterns: list[str]) -> tuple[dict[str, int], list[s
 def run_module(module: str, config: dict, args: argparse.Namespace) -> dict:
     tests, patterns = config["tests"], config.get("mutants", [])
     patterns = [patterns] if isinstance(patterns, str) else patterns
+    label = module
+    if args.mutants:  # a recheck beside the module's own run, which it leaves alone
+        patterns, label = args.mutants, f"{module}.recheck"
     root = stage(
-        module,
+        label,
         tests,
         args.resume,
-        module=config.get("module"),
+        module=config.get("module") or module,
         script=config.get("script", False),
         timeout_multiplier=args.timeout_multiplier or config.get("timeout_multiplier"),
+        process_isolation=config.get("process_isolation"),
     )
     started = time.perf_counter()
     print(f"== {module}: mutmut run ({' '.join(tests)})", flush=True)
@@ -243,6 +254,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true", help="keep the results of an earlier run")
     ap.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--diffs", type=int, default=0, help="print this many survivor diffs")
+    ap.add_argument(
+        "--mutants",
+        nargs="+",
+        metavar="NAME",
+        help="only these mutants (names or patterns, e.g. a run's survivors after new "
+        "tests), staged apart as MODULE.recheck",
+    )
     ap.add_argument(
         "--timeout-multiplier",
         type=float,
