@@ -306,3 +306,59 @@ def test_the_queue_calls_mns_as_documented():
         assert caught.value.code == "ReceiptHandleError" and "ReceiptHandleError" in str(
             caught.value
         )
+
+
+# ------------------------------------------------------ no dead letter in time
+
+
+@pytest.mark.parametrize(("early", "polls"), [(0.0, [10]), (0.5, [10, 1])])
+def test_a_dead_letter_that_never_comes_is_waited_for_to_the_second_then_explained(early, polls):
+    """`--dlq-timeout 10`: MNS long-polls at most what is left (rounded down,
+    at least 1 s); at exactly 10 s the run stops with what to look at, and a
+    receive that returned half a second early earns one more 1 s poll. The
+    drill's upload is an Archive-class JPEG, as the README's drill says."""
+    now = [0.0]
+    waits: list[int] = []
+    uploads: dict[str, dict] = {}
+
+    class QuietQueue(Queue):
+        def receive(self, wait_seconds):
+            waits.append(wait_seconds)
+            now[0] += wait_seconds - (early if len(waits) == 1 else 0)
+
+    cloud = Cloud(stack())
+    cloud.queue = QuietQueue()
+    real = cloud.uploaded
+
+    def no_letter(bucket, key, data, headers):
+        uploads[key] = dict(headers)
+        if headers.get("x-oss-storage-class") != "Archive":
+            real(bucket, key, data, headers)
+
+    cloud.uploaded = no_letter
+    run = Smoke(
+        stack=cloud.stack,
+        oss=lambda name: cloud.buckets[name],
+        queue=cloud.queue,
+        run_id="run1",
+        timeout=10,
+        dlq_timeout=10,
+        poll=1,
+        say=lambda _line: None,
+        clock=lambda: now[0],
+        sleep=lambda s: now.__setitem__(0, now[0] + s),
+    )
+    started = now[0]
+    with pytest.raises(SmokeError) as failed:
+        run.run()
+    assert waits == polls and now[0] - started >= 10
+    assert str(failed.value) == (
+        "the failing upload uploads/imgpipe-smoke/run1/archived.jpg did not reach the queue "
+        "dead-letters within 10 s. If the function's Asynchronous invocations tab lists it, "
+        "FC's async path is retrying it or its on_failure destination is wrong "
+        "(alicloud_fcv3_async_invoke_config); if not, the trigger invokes synchronously "
+        "(README, 'Which dead-letter path a deployed stack uses')."
+    )
+    archived = uploads["uploads/imgpipe-smoke/run1/archived.jpg"]
+    assert archived == {"Content-Type": "image/jpeg", "x-oss-storage-class": "Archive"}
+    assert cloud.buckets[SRC].leftovers() == {} and cloud.buckets[DST].leftovers() == {}
