@@ -42,10 +42,26 @@ def _run(*argv: str, cwd: Path, env: dict[str, str] | None = None) -> str:
     )
 
 
+def test_help_is_what_it_was_from_the_entry_point(tmp_path):
+    check("help-imgpipe", normalise(_run("--help", cwd=tmp_path), tmp=tmp_path))
+
+
 @pytest.mark.parametrize("command", ("", *COMMANDS))
-def test_help_is_what_it_was(command, tmp_path):
+def test_help_is_what_it_was(command, tmp_path, monkeypatch, capsys):
+    """Each `--help` in this process, through the same `main` the entry point
+    calls (the subprocess above proves the entry point): so mutation testing
+    sees each help text's words reach the user, which a subprocess hides."""
+    from imgpipe.cli import main
+
+    monkeypatch.setenv("COLUMNS", "80")
     argv = (command, "--help") if command else ("--help",)
-    check(f"help-{command or 'imgpipe'}", normalise(_run(*argv, cwd=tmp_path), tmp=tmp_path))
+    try:
+        code = main(list(argv))
+    except SystemExit as done:
+        code = done.code
+    out, err = capsys.readouterr()
+    seen = f"$ imgpipe {' '.join(argv)}\n--- stdout\n{out}--- stderr\n{err}--- exit {code}\n"
+    check(f"help-{command or 'imgpipe'}", normalise(seen, tmp=tmp_path))
 
 
 @pytest.fixture(scope="module")
