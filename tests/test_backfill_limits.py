@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import oss2
 import pytest
@@ -435,7 +436,6 @@ def test_the_checkpoint_file_says_when_it_was_written_one_field_a_line(tmp_path,
     on its own line, and `saved` the UTC time of the write (docs/day-two.md),
     also on a machine whose clock shows another zone."""
     import calendar
-    import time
 
     from imgpipe.jobs.backfill import Counts
 
@@ -453,3 +453,79 @@ def test_the_checkpoint_file_says_when_it_was_written_one_field_a_line(tmp_path,
     assert checkpoint.load() == ("uploads/07.jpg", Counts(listed=8, invoked=7, current=1))
     monkeypatch.undo()
     time.tzset()
+
+
+# ------------------------------------------------------ pacing and bounds
+
+
+def test_rate_paces_every_invoke_of_a_run_on_its_clock(pattern, tmp_path):
+    """`--rate 4`: the run's invokes start a quarter second apart on the run's
+    own clock, the waits taken through the run's own sleep."""
+    now = [0.0]
+    lock = threading.Lock()
+    started: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        with lock:
+            now[0] += seconds
+
+    def invoke(_payload: bytes) -> str:
+        started.append(now[0])
+        return "ok"
+
+    items = [Listed(f"uploads/{i:02d}.jpg", 5, "E") for i in range(9)]
+    backfill = job(
+        pattern, tmp_path, items, invoke, workers=1, rate=4.0, clock=lambda: now[0], sleep=sleep
+    )
+    assert backfill.run().invoked == 9
+    assert started == [i * 0.25 for i in range(9)]
+
+
+def test_a_stop_before_the_first_object_starts_invokes_nothing(pattern, tmp_path):
+    """A Ctrl-C that lands while the first page is listed: nothing has started,
+    so nothing starts; the resume lists everything again."""
+    invoked: list[bytes] = []
+    items = [Listed(f"uploads/{i:02d}.jpg", 5, "E") for i in range(4)]
+    backfill = job(pattern, tmp_path, [], invoked.append, workers=1)
+
+    def lister(after: str):
+        backfill.stop.set()
+        yield from (x for x in items if x.key > after)
+
+    backfill.lister = lister
+    counts = backfill.run()
+    assert invoked == [] and counts.invoked == 0
+
+
+@pytest.mark.parametrize("workers", [2, 8])
+def test_objects_listed_ahead_are_bounded_by_four_per_worker_at_least_sixteen(
+    pattern, tmp_path, workers
+):
+    """docs/day-two.md: memory stays flat because at most 4 x workers objects
+    (at least 16) are in flight; the listing waits for the rest."""
+    release = threading.Event()
+    listed = [0]
+
+    def invoke(_payload: bytes) -> str:
+        release.wait(10)
+        return "ok"
+
+    def lister(after: str):
+        for i in range(100):
+            listed[0] += 1
+            yield Listed(f"uploads/{i:03d}.jpg", 5, "E")
+
+    backfill = job(pattern, tmp_path, [], invoke, workers=workers)
+    backfill.lister = lister
+    done = threading.Thread(target=backfill.run)
+    done.start()
+    bound = max(4 * workers, 16)
+    deadline = time.monotonic() + 10
+    while listed[0] < bound + 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # time to list further, were it allowed to
+    ahead = listed[0]
+    release.set()
+    done.join(10)
+    assert ahead == bound + 1  # the next one waits for a slot
+    assert listed[0] == 100
