@@ -362,3 +362,25 @@ def test_a_dead_letter_that_never_comes_is_waited_for_to_the_second_then_explain
     archived = uploads["uploads/imgpipe-smoke/run1/archived.jpg"]
     assert archived == {"Content-Type": "image/jpeg", "x-oss-storage-class": "Archive"}
     assert cloud.buckets[SRC].leftovers() == {} and cloud.buckets[DST].leftovers() == {}
+
+
+# ------------------------------------------------------------ the drill's photo
+
+
+@pytest.mark.parametrize(
+    "variants",
+    [
+        [{"name": "thumb", "width": 64, "formats": ["jpeg"]}],
+        [{"name": "wide", "width": 16384, "formats": ["jpeg"]}],  # the largest accepted
+        [{"name": "tall", "height": 16384, "formats": ["webp"]}],
+        [{"name": "box", "width": 2000, "height": 1500, "formats": ["jpeg"]}],
+    ],
+)
+def test_the_drills_photo_is_larger_than_every_variant_so_each_is_a_real_downscale(variants):
+    from imgpipe.commands.smoke import photo_size
+
+    config = load_config(json.dumps({"variants": variants}))
+    side, tall = photo_size(config)
+    assert side >= 1600 and tall >= 1200
+    for v in config.variants:
+        assert side > (v.width or 0) and tall > (v.height or 0)
