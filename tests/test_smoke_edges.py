@@ -361,6 +361,7 @@ def test_a_dead_letter_that_never_comes_is_waited_for_to_the_second_then_explain
     )
     archived = uploads["uploads/imgpipe-smoke/run1/archived.jpg"]
     assert archived == {"Content-Type": "image/jpeg", "x-oss-storage-class": "Archive"}
+    assert uploads["uploads/imgpipe-smoke/run1/photo.jpg"] == {"Content-Type": "image/jpeg"}
     assert cloud.buckets[SRC].leftovers() == {} and cloud.buckets[DST].leftovers() == {}
 
 
@@ -384,3 +385,149 @@ def test_the_drills_photo_is_larger_than_every_variant_so_each_is_a_real_downsca
     assert side >= 1600 and tall >= 1200
     for v in config.variants:
         assert side > (v.width or 0) and tall > (v.height or 0)
+
+
+# ------------------------------------------------------------ the happy path's edges
+
+
+def two_variant_stack() -> Stack:
+    config = load_config(
+        '{"variants": [{"name": "thumb", "width": 64, "formats": ["jpeg", "webp"]}]}'
+    )
+    return Stack(**{**stack().__dict__, "config": config})
+
+
+def smoke_on(
+    cloud: Cloud, now: list[float], sleeps: list[float], tick: float = 0.12345, **kw
+) -> Smoke:
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    def clock() -> float:  # every reading `tick` later, as a real clock
+        now[0] += tick
+        return now[0]
+
+    options = {"timeout": 10, "dlq_timeout": 10, "poll": 1, **kw}
+    return Smoke(
+        stack=cloud.stack,
+        oss=lambda name: cloud.buckets[name],
+        queue=cloud.queue,
+        run_id="run1",
+        say=lambda _line: None,
+        clock=clock,
+        sleep=sleep,
+        **options,
+    )
+
+
+def test_the_report_holds_each_variant_and_the_latency_to_the_millisecond():
+    """What `imgpipe smoke --json` prints: each variant's key, bytes and
+    content type, and the seconds from upload to the last variant, rounded to
+    milliseconds (a clock that started long ago must not show)."""
+    cloud = Cloud(two_variant_stack())
+    now, sleeps = [1_000_000.0], []
+    report = smoke_on(cloud, now, sleeps).run()
+    assert sorted(report.__dict__) == ["cleaned", "dead_letter_s", "latency_s", "variants"]
+    assert report.variants == [
+        {
+            "key": "resized/thumb/imgpipe-smoke/run1/photo.jpg.jpg",
+            "bytes": 100,
+            "content_type": "image/jpeg",
+        },
+        {
+            "key": "resized/thumb/imgpipe-smoke/run1/photo.jpg.webp",
+            "bytes": 100,
+            "content_type": "image/webp",
+        },
+    ]
+    assert 0 < report.latency_s < 1 and report.latency_s == round(report.latency_s, 3)
+    assert report.latency_s != round(report.latency_s, 2)  # 0.123 s ticks: milliseconds show
+
+
+def test_variants_that_never_appear_are_polled_to_the_second_then_named():
+    """`--timeout 10 --poll 1`: the last look is at 10 s, not after it, and
+    the error names each missing variant and where to look."""
+    cloud = Cloud(two_variant_stack())
+    real = cloud.uploaded
+    cloud.uploaded = lambda b, k, d, h: real(b, k, d, h) if "archived" in k else None
+    now, sleeps = [0.0], []
+    with pytest.raises(SmokeError) as failed:
+        smoke_on(cloud, now, sleeps, tick=0.0, poll=1).run()
+    assert sleeps == [1] * 10  # looks at 0, 1, ... 10 s; at 10 s it stops
+    assert str(failed.value) == (
+        "2 of 2 variants never appeared in oss://photos-out/ within 10 s: "
+        "resized/thumb/imgpipe-smoke/run1/photo.jpg.jpg, "
+        "resized/thumb/imgpipe-smoke/run1/photo.jpg.webp. Look at the function's logs "
+        '(SLS query `message.key: "uploads/imgpipe-smoke/run1/photo.jpg"`) and its '
+        "Asynchronous invocations tab."
+    )
+    photo = cloud.buckets[SRC].versions.get("uploads/imgpipe-smoke/run1/photo.jpg")
+    assert photo is None  # removed, every version
+    assert cloud.buckets[SRC].leftovers() == {}
+
+
+def test_a_bucket_that_reads_archive_objects_has_the_failing_uploads_variants_removed_too():
+    """Where the Archive upload is read after all (real-time access of Archive
+    objects), the function writes its variants and ready manifest before the
+    letter: the smoke test removes them with the rest."""
+    cloud = Cloud(stack())
+    real = cloud.uploaded
+
+    def archive_readable(bucket, key, data, headers):
+        real(bucket, key, data, headers)
+        if headers.get("x-oss-storage-class") == "Archive":
+            target = cloud.buckets[DST]
+            outputs = cloud.stack.outputs(key)
+            for out_key, _, fmt in outputs.variants:
+                target.put_object(out_key, b"x" * 10, {"Content-Type": CONTENT_TYPES[fmt]})
+            target.put_object(outputs.ready, b"{}", {"Content-Type": "application/json"})
+
+    cloud.uploaded = archive_readable
+    report = smoke(cloud).run()
+    assert cloud.buckets[DST].leftovers() == {} and cloud.buckets[SRC].leftovers() == {}
+    assert "oss://photos-out/resized/thumb/imgpipe-smoke/run1/archived.jpg.jpg" in report.cleaned
+
+
+def test_a_head_that_fails_while_cleaning_does_not_stop_the_cleaning():
+    """OSS refusing one HEAD (a 503) while looking for leftovers: that key is
+    skipped, everything this run wrote is still removed."""
+    cloud = Cloud(stack())
+    target = cloud.buckets[DST]
+    real_head = target.head_object
+
+    def head(key):
+        if key.startswith("resized/_ready/"):
+            raise oss2.exceptions.ServerError(503, {}, b"", {})
+        return real_head(key)
+
+    target.head_object = head
+    smoke(cloud).run()
+    assert cloud.buckets[SRC].leftovers() == {} and target.leftovers() == {}
+
+
+@pytest.mark.parametrize(("failures", "removed"), [(2, True), (3, False)])
+def test_a_delete_gets_exactly_three_attempts(failures, removed):
+    """DeleteObject answered 503: asked again after 0.5 s and 1 s; a third
+    refusal is reported and the cleaning goes on with the next object."""
+    cloud = Cloud(stack())
+    source = cloud.buckets[SRC]
+    real_delete, tries = source.delete_object, []
+    photo = "uploads/imgpipe-smoke/run1/photo.jpg"
+
+    def delete(key, params=None):
+        if key == photo:
+            tries.append(key)
+            if len(tries) <= failures:
+                raise oss2.exceptions.ServerError(503, {}, b"", {})
+        return real_delete(key, params=params)
+
+    source.delete_object = delete
+    said: list[str] = []
+    run = smoke(cloud)
+    run.say = said.append
+    run.run()
+    assert (photo in source.leftovers()) is not removed
+    assert len(tries) == (failures + 1 if removed else 3)
+    assert any(f"could not delete oss://{SRC}/{photo}" in line for line in said) is not removed
+    assert "archived.jpg" not in str(source.leftovers())
