@@ -529,3 +529,30 @@ def test_objects_listed_ahead_are_bounded_by_four_per_worker_at_least_sixteen(
     done.join(10)
     assert ahead == bound + 1  # the next one waits for a slot
     assert listed[0] == 100
+
+
+def test_with_one_bucket_the_functions_own_outputs_are_counted_ignored_not_invoked(
+    pattern, tmp_path
+):
+    """Sources and outputs in one bucket, every key routed (source prefix ""):
+    the variants and rejection records the function wrote are listed too, and
+    invoking them would be waste on every rerun (they never get variants). A
+    rejection record is filtered already by its ending (`.json`)."""
+    everything = {
+        **pattern,
+        "data": {"oss": {**pattern["data"]["oss"], "object": {"key": [{"prefix": ""}]}}},
+    }
+    invoked: list[str] = []
+    items = [
+        Listed("photos/a.jpg", 5, "E"),
+        Listed("rejected/photos/b.jpg.json", 5, "E"),
+        Listed("resized/large/photos/a.jpg.jpg", 5, "E"),
+        Listed("resized/small/photos/a.jpg.webp", 5, "E"),
+    ]
+    backfill = job(
+        everything, tmp_path, items, lambda p: invoked.append(json.loads(p)) or "ok", workers=1
+    )
+    backfill.stack = stack(everything, source_prefix="", target_bucket="src-bucket")
+    counts = backfill.run()
+    assert (counts.listed, counts.filtered, counts.ignored, counts.invoked) == (4, 1, 2, 1)
+    assert [e["data"]["oss"]["object"]["key"] for e in invoked] == ["photos/a.jpg"]
