@@ -531,3 +531,44 @@ def test_a_delete_gets_exactly_three_attempts(failures, removed):
     assert len(tries) == (failures + 1 if removed else 3)
     assert any(f"could not delete oss://{SRC}/{photo}" in line for line in said) is not removed
     assert "archived.jpg" not in str(source.leftovers())
+
+
+# ------------------------------------------------------------------ its flags
+
+
+def smoke_args(*argv: str):
+    from imgpipe.cli import parser
+
+    return parser("smoke").parse_args(["smoke", "--outputs", "outputs.json", *argv])
+
+
+def test_the_waits_default_to_five_and_fifteen_minutes_and_take_their_bounds():
+    """docs/deploying.md: `--timeout` 5 minutes, `--dlq-timeout` 15 (FC's
+    retries back off over minutes), each at most a day; `--poll` 2 s."""
+    default = smoke_args()
+    assert (default.timeout, default.dlq_timeout, default.poll) == (300, 900, 2.0)
+    low = smoke_args("--timeout", "0.001", "--dlq-timeout", "0", "--poll", "0.001")
+    assert (low.timeout, low.dlq_timeout, low.poll) == (0.001, 0.0, 0.001)
+    high = smoke_args("--timeout", "86400", "--dlq-timeout", "86400", "--poll", "3600")
+    assert (high.timeout, high.dlq_timeout, high.poll) == (86400, 86400, 3600)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "error"),
+    [
+        ("--timeout", "0", "must be > 0, got 0"),
+        ("--timeout", "86400.5", "must be <= 86,400, got 86400.5"),
+        ("--dlq-timeout", "-0.5", "must be >= 0, got -0.5"),
+        ("--dlq-timeout", "86401", "must be <= 86,400, got 86401"),
+        ("--poll", "0", "must be > 0, got 0"),
+        ("--poll", "3601", "must be <= 3,600, got 3601"),
+    ],
+)
+def test_a_wait_just_past_its_bound_is_one_line_and_status_2(flag, value, error, capsys):
+    from imgpipe.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["smoke", "--outputs", "outputs.json", flag, value])
+    assert done.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert line == (f"imgpipe smoke: error: argument {flag}: {error} (see imgpipe smoke --help)")
