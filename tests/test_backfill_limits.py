@@ -556,3 +556,122 @@ def test_with_one_bucket_the_functions_own_outputs_are_counted_ignored_not_invok
     counts = backfill.run()
     assert (counts.listed, counts.filtered, counts.ignored, counts.invoked) == (4, 1, 2, 1)
     assert [e["data"]["oss"]["object"]["key"] for e in invoked] == ["photos/a.jpg"]
+
+
+class InlinePool:
+    """ThreadPoolExecutor's part `Backfill.run` uses, each object run at its
+    submit: the order of settling, counting and checking is then the same on
+    every run, so a count's exact boundary can be tested."""
+
+    def __init__(self, _workers, thread_name_prefix=""):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        return False
+
+    def submit(self, fn, *args):
+        from concurrent.futures import Future
+
+        future: Future = Future()
+        future.set_result(fn(*args))
+        return future
+
+
+def refused(_payload: bytes) -> str:
+    raise InvokeError("HTTP 400 InvalidArgument", retryable=False)
+
+
+def test_a_run_whose_first_fifty_objects_all_fail_stops_at_the_fiftieth(
+    pattern, tmp_path, monkeypatch
+):
+    """Something is wrong with the setup, not the photos (a wrong function, no
+    permission): the run stops at exactly 50 failures, naming the failure file,
+    rather than failing a million objects one by one."""
+    from imgpipe.jobs import backfill as module
+    from imgpipe.jobs.backfill import BackfillError
+
+    monkeypatch.setattr(module, "ThreadPoolExecutor", InlinePool)
+    items = [Listed(f"uploads/{i:03d}.jpg", 5, "E") for i in range(80)]
+    backfill = job(pattern, tmp_path, items, refused)
+    with pytest.raises(BackfillError) as stopped:
+        backfill.run()
+    assert str(stopped.value) == f"the first 50 objects all failed; see {backfill.failures}"
+    assert len(backfill.failures.read_text().splitlines()) == 50
+
+
+def test_fifty_failures_after_one_success_do_not_stop_the_run(pattern, tmp_path, monkeypatch):
+    from imgpipe.jobs import backfill as module
+
+    monkeypatch.setattr(module, "ThreadPoolExecutor", InlinePool)
+    items = [Listed(f"uploads/{i:03d}.jpg", 5, "E") for i in range(60)]
+    first = items[0].key
+    backfill = job(
+        pattern,
+        tmp_path,
+        items,
+        lambda p: "ok" if first in p.decode() else refused(p),
+    )
+    counts = backfill.run()
+    assert (counts.invoked, counts.failed) == (1, 59)
+
+
+def test_the_checkpoint_is_rewritten_each_time_a_second_has_passed(pattern, tmp_path, monkeypatch):
+    """docs/day-two.md: "rewritten atomically every second": at 1.0 s, 2.0 s...
+    of the run's own clock, whatever that clock read when the run began."""
+    from imgpipe.jobs import backfill as module
+    from imgpipe.jobs.backfill import Checkpoint
+
+    monkeypatch.setattr(module, "ThreadPoolExecutor", InlinePool)
+    now = [5_000.0]
+
+    def invoke(_payload: bytes) -> str:
+        now[0] += 0.25
+        return "ok"
+
+    items = [Listed(f"uploads/{i:02d}.jpg", 5, "E") for i in range(10)]
+    backfill = job(pattern, tmp_path, items, invoke, clock=lambda: now[0])
+    saved: list[str] = []
+    real_save = Checkpoint.save
+    monkeypatch.setattr(
+        Checkpoint,
+        "save",
+        lambda self, after, counts: saved.append(after) or real_save(self, after, counts),
+    )
+    assert backfill.run().invoked == 10
+    assert saved == ["uploads/03.jpg", "uploads/07.jpg"]
+
+
+def test_objects_waiting_behind_a_slow_invoke_are_bounded_too(pattern, tmp_path):
+    """Objects that need no invoke (here: not images) still wait to settle
+    behind the oldest in-flight one, so the checkpoint never passes it; at
+    most twice the in-flight bound of them are held, then the listing waits."""
+    release = threading.Event()
+    listed = [0]
+
+    def invoke(_payload: bytes) -> str:
+        release.wait(10)
+        return "ok"
+
+    def lister(after: str):
+        listed[0] += 1
+        yield Listed("uploads/000.jpg", 5, "E")
+        for i in range(1, 100):
+            listed[0] += 1
+            yield Listed(f"uploads/{i:03d}.txt", 5, "E")
+
+    backfill = job(pattern, tmp_path, [], invoke, workers=2)
+    backfill.lister = lister
+    done = threading.Thread(target=backfill.run)
+    done.start()
+    deadline = time.monotonic() + 10
+    while listed[0] < 33 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    ahead = listed[0]
+    release.set()
+    done.join(10)
+    assert ahead == 2 * 16 + 1
+    assert listed[0] == 100
