@@ -10,6 +10,7 @@ model for each of the flags that size it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -675,3 +676,43 @@ def test_objects_waiting_behind_a_slow_invoke_are_bounded_too(pattern, tmp_path)
     done.join(10)
     assert ahead == 2 * 16 + 1
     assert listed[0] == 100
+
+
+def test_a_listing_that_keeps_failing_backs_off_to_its_cap_and_names_the_marker(oss):
+    """The default five retries wait 0.5, 1, 2, 4 and 8 s; more retries stay at
+    8 s each; the error names the bucket, prefix, marker, status and code."""
+    oss.put("src-bucket", "uploads/0.jpg", b"x")
+    oss.listing_status = lambda _n: 503
+    slept: list[float] = []
+    with pytest.raises(ListingError) as stopped:
+        list(list_oss(bucket_of(oss), "uploads/", "uploads/00.jpg", sleep=slept.append))
+    assert slept == [0.5, 1.0, 2.0, 4.0, 8.0] and len(oss.listings()) == 6
+    assert str(stopped.value) == (
+        "listing oss://src-bucket/uploads/ after 'uploads/00.jpg' failed: "
+        "HTTP 503 ServiceUnavailable"
+    )
+    slept.clear()
+    with pytest.raises(ListingError):
+        list(list_oss(bucket_of(oss), "uploads/", retries=7, sleep=slept.append))
+    assert slept == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+
+
+def test_a_listing_walks_every_page_of_a_thousand_keys_from_the_marker(oss):
+    """Pages of 1,000 keys (OSS's most), each asked from the last key of the one
+    before; folder markers (`dir/`) are not objects; ETags without quotes,
+    upper-case, as the handler compares them."""
+    keys = [f"uploads/{i:05d}.jpg" for i in range(2_345)]
+    oss.generated["src-bucket"] = [*keys[:10], "uploads/00009.jpg/", *keys[10:]]
+    listed = list(list_oss(bucket_of(oss), "uploads/", "uploads/00004.jpg"))
+    assert [x.key for x in listed] == keys[5:]
+    first = listed[0]
+    assert first == Listed(
+        "uploads/00005.jpg", 17, hashlib.md5(b"uploads/00005.jpg").hexdigest().upper()
+    )
+    queries = [r.query for r in oss.listings()]
+    assert [q["max-keys"] for q in queries] == ["1000"] * 3
+    assert [q["marker"] for q in queries] == [
+        "uploads/00004.jpg",
+        "uploads/01003.jpg",
+        "uploads/02003.jpg",
+    ]
