@@ -716,3 +716,33 @@ def test_a_listing_walks_every_page_of_a_thousand_keys_from_the_marker(oss):
         "uploads/01003.jpg",
         "uploads/02003.jpg",
     ]
+
+
+def test_an_invoke_with_sts_credentials_carries_the_token_and_says_what_fc_answered():
+    """CI and a RAM role give STS credentials: the token goes with each request
+    (FC refuses a temporary key without it). An endpoint written with a
+    trailing slash works; FC's refusal reads `HTTP <status> <code>`; a port
+    with nothing listening is "no answer", retryable."""
+    from conftest import free_port
+
+    sts = Credentials("STS.key", "secret", "the-token")
+    with FcStandIn({1: 503}.get) as fc:
+        call = FcInvoker("f", region="cn-hangzhou", credentials=sts, endpoint=fc.endpoint + "/")
+        assert call(b"{}") == "standin-0"
+        with pytest.raises(InvokeError) as refused:
+            call(b"{}")
+        (first, _) = fc.requests
+    assert first.headers["x-acs-security-token"] == "the-token"
+    assert first.headers["authorization"].startswith("ACS3-HMAC-SHA256 Credential=STS.key")
+    assert str(refused.value) == "HTTP 503 ServiceUnavailable" and refused.value.retryable
+    nobody = FcInvoker(
+        "f",
+        region="cn-hangzhou",
+        credentials=sts,
+        endpoint=f"http://127.0.0.1:{free_port()}",
+        timeout_s=2,
+    )
+    with pytest.raises(InvokeError) as silent:
+        nobody(b"{}")
+    assert str(silent.value).startswith("no answer: ") and silent.value.retryable
+    assert FcInvoker("f", region="cn-hangzhou", credentials=sts).timeout_ms == 10_000
