@@ -331,29 +331,19 @@ def cheapest_size(
     return best
 
 
-def crossover_requests(
-    monthly_cny: float,
-    memory_mb: float,
-    duration_ms: float,
-    egress_gib_per_request: float = 0.0,
-    rates: Rates = Rates(),
-) -> int:
-    """Smallest monthly volume at which FC costs at least `monthly_cny`.
+def smallest_volume(cost: Callable[[int], float], monthly_cny: float) -> int | None:
+    """The smallest monthly volume `n` with `cost(n) >= monthly_cny`: where an
+    always-on instance costing `monthly_cny` a month becomes the cheaper one.
 
-    Below it FC is cheaper than an always-on instance costing `monthly_cny`
-    a month; the cost is monotonic in the volume, so a bisection finds it.
+    Both cost models grow with the volume, so doubling then bisecting finds
+    it; None when FC stays cheaper up to 10^15 requests (rates of zero).
+    An instance that costs nothing, or less than FC's idle cost, gives 0.
     """
-    if monthly_cny <= 0:
-        return 0
-
-    def cost(n: int) -> float:
-        return estimate(n, memory_mb, duration_ms, n * egress_gib_per_request, rates).total_cny
-
     lo, hi = 0, 1
     while cost(hi) < monthly_cny:
         hi *= 2
         if hi > 10**15:
-            raise ValueError("FC never reaches that monthly cost at these rates")
+            return None
     while lo < hi:
         mid = (lo + hi) // 2
         if cost(mid) >= monthly_cny:
@@ -361,6 +351,20 @@ def crossover_requests(
         else:
             lo = mid + 1
     return lo
+
+
+def crossover_requests(
+    monthly_cny: float,
+    memory_mb: float,
+    duration_ms: float,
+    egress_gib_per_request: float = 0.0,
+    rates: Rates = Rates(),
+) -> int | None:
+    """The article model's crossover (`smallest_volume`)."""
+    return smallest_volume(
+        lambda n: estimate(n, memory_mb, duration_ms, n * egress_gib_per_request, rates).total_cny,
+        monthly_cny,
+    )
 
 
 def format_estimate(e: Estimate, crossover: int | None = None, ecs: float | None = None) -> str:
@@ -388,26 +392,15 @@ def format_estimate(e: Estimate, crossover: int | None = None, ecs: float | None
 
 
 def cu_crossover(monthly_cny: float, est: CuEstimate, rates: CuRates) -> int | None:
-    """Smallest monthly volume at which FC (CU model) costs at least `monthly_cny`."""
-    if monthly_cny <= 0:
-        return 0
+    """The CU model's crossover (`smallest_volume`), at `est`'s size, traffic
+    per request and warm instances (FC bills them every month, whatever the volume)."""
     egress_per = est.egress_gib / est.requests if est.requests else 0.0
 
     def cost(n: int) -> float:
         return cu_estimate(
             n, est.vcpu, est.memory_mb, est.duration_ms,
-            disk_mb=est.disk_mb, egress_gib=n * egress_per, rates=rates,
+            disk_mb=est.disk_mb, egress_gib=n * egress_per,
+            warm_instances=est.warm_instances, warm_hours=est.warm_hours, rates=rates,
         ).total_cny  # fmt: skip
 
-    lo, hi = 0, 1
-    while cost(hi) < monthly_cny:
-        hi *= 2
-        if hi > 10**15:
-            return None
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if cost(mid) >= monthly_cny:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    return smallest_volume(cost, monthly_cny)

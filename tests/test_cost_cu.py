@@ -192,3 +192,63 @@ def test_the_cli_prices_warm_instances(capsys):
     )  # fmt: skip
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["warm_instances"] == 1 and out["warm_cu"] == pytest.approx(312_075)
+
+
+# ---------------------------------------------------------------- the crossover
+
+
+@pytest.mark.parametrize(
+    ("per_request", "idle", "monthly", "expected"),
+    [
+        (3.0, 0.0, 10.0, 4),  # 9 < 10 <= 12
+        (3.0, 0.0, 9.0, 3),  # exactly 9 at 3: FC costs as much there
+        (3.0, 0.0, 0.5, 1),
+        (3.0, 0.0, 0.0, 0),  # a free instance is never dearer
+        (3.0, 0.0, 3 * 700_001.0, 700_001),  # far past the first doublings
+        (1.0, 50.0, 20.0, 0),  # FC's idle (warm) cost alone is dearer
+        (0.0, 0.0, 1.0, None),  # FC never costs that much: the instance never wins
+    ],
+)
+def test_the_smallest_volume_is_exact_at_each_side(per_request, idle, monthly, expected):
+    n = cost.smallest_volume(lambda n: idle + per_request * n, monthly)
+    assert n == expected
+
+
+def test_the_crossovers_use_the_rates_and_traffic_they_are_given():
+    """Both models' crossover: the smallest volume where the estimate itself
+    (with the same rates, egress per request and warm instances) reaches the
+    instance's monthly cost."""
+    rates = cost.Rates(per_gib_second=0.0002, per_egress_gib=0.8)
+    n = cost.crossover_requests(300.0, 1024, 200, 0.0005, rates)
+
+    def article(v: int) -> float:
+        return cost.estimate(v, 1024, 200, v * 0.0005, rates).total_cny
+
+    assert article(n) >= 300.0 > article(n - 1)
+    assert n != cost.crossover_requests(300.0, 1024, 200, 0.0005)  # the default rates
+    assert n != cost.crossover_requests(300.0, 1024, 200, 0.0, rates)  # no traffic
+
+    cu_rates = cost.CuRates(cny_per_cu=(0.0002, 0.0002, 0.0002))
+    est = cost.cu_estimate(
+        2_000, 0.5, 1024, 200, egress_gib=1.0, warm_instances=1, warm_hours=10, rates=cu_rates
+    )
+    m = cost.cu_crossover(300.0, est, cu_rates)
+
+    def cu(v: int) -> float:
+        return cost.cu_estimate(
+            v,
+            0.5,
+            1024,
+            200,
+            egress_gib=v * 1.0 / 2_000,
+            warm_instances=1,
+            warm_hours=10,
+            rates=cu_rates,
+        ).total_cny
+
+    assert cu(m) >= 300.0 > cu(m - 1)
+    assert m != cost.cu_crossover(300.0, est, cost.CuRates())
+    idle = cost.cu_estimate(0, 0.5, 1024, 200, rates=cu_rates)
+    assert cost.cu_crossover(300.0, idle, cu_rates) == cost.cu_crossover(
+        300.0, cost.cu_estimate(10, 0.5, 1024, 200, rates=cu_rates), cu_rates
+    )  # no traffic: the volume the estimate was made at does not matter

@@ -286,15 +286,22 @@ def test_the_memory_per_vcpu_ratio_fc_allows_on_both_sides(capsys, memory, vcpu,
 
 
 def test_the_crossover_is_priced_with_every_sizing_flag(capsys):
-    """--disk-mb, --vcpu and --egress-gib count in the volume where FC costs as much
-    as the always-on instance, as they do in the estimate."""
+    """--disk-mb, --vcpu, --egress-gib and the warm instances count in the volume
+    where FC costs as much as the always-on instance, as they do in the estimate."""
     base = ["--requests", "3000000", "--memory-mb", "1024", "--duration-ms", "200"]
     base += ["--ecs-monthly-cny", "300", "--json"]
     crossovers = set()
-    for extra in ([], ["--disk-mb", "10240"], ["--vcpu", "0.5"], ["--egress-gib", "100"]):
+    for extra in (
+        [],
+        ["--disk-mb", "10240"],
+        ["--vcpu", "0.5"],
+        ["--egress-gib", "100"],
+        ["--warm-instances", "1"],
+        ["--warm-instances", "1", "--warm-hours", "100"],
+    ):
         _, out, _ = run_cost(capsys, *base, *extra)
         crossovers.add(json.loads(out)["crossover_requests"])
-    assert len(crossovers) == 4
+    assert len(crossovers) == 6
 
 
 def test_the_json_names_the_rates_it_used(capsys):
@@ -303,3 +310,31 @@ def test_the_json_names_the_rates_it_used(capsys):
     assert rates["cu_per_gb_second"] == 0.2 and rates["cu_per_vcpu_second"] == 1.0
     _, out, _ = run_cost(capsys, *ARTICLE_BASE, "--rate-gib-second", "0.0002", "--json")
     assert json.loads(out)["rates"]["per_gib_second"] == 0.0002
+
+
+def test_warm_instances_have_a_line_of_their_own_and_no_trial_is_mentioned_without_one(capsys):
+    """By hand: 2 instances x 100 h x 3,600 s x (0.5 GB x 0.15 + 0.5 GB disk x
+    0.05) CU/s = 72,000 CU, at 0.00011 CNY = 7.92 CNY; idle vCPU is free. With
+    no trial plan left, the total says nothing of one."""
+    code, out, _ = run_cost(
+        capsys, "--requests", "3000000", "--memory-mb", "512", "--duration-ms", "200",
+        "--vcpu", "0.25", "--warm-instances", "2", "--warm-hours", "100",
+    )  # fmt: skip
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[5] == (
+        "  warm (idle)            72,000 CU           7.92 CNY   "
+        "(2 x 100 h, memory and disk; idle vCPU 0)"
+    )
+    assert lines[6] == "  CU total              304,500 CU   (0.102 CU per request)"
+
+
+def test_a_size_fc_does_not_offer_is_priced_with_a_note_naming_each_problem(capsys):
+    _, out, _ = run_cost(
+        capsys, "--requests", "1000", "--memory-mb", "1000", "--duration-ms", "200",
+        "--vcpu", "0.33", "--json",
+    )  # fmt: skip
+    assert json.loads(out)["warning"] == (
+        "note: not a size FC 3.0 offers (0.33 vCPU is not a 0.05 step from 0.05 to 16; "
+        "1000 MB is not a 64 MB step from 128 to 32768): priced as given"
+    )

@@ -77,12 +77,9 @@ def run(args) -> int:
     crossover = None
     if args.ecs_monthly_cny is not None:
         per_request = args.egress_gib / args.requests if args.requests else 0.0
-        try:
-            crossover = crossover_requests(
-                args.ecs_monthly_cny, args.memory_mb, args.duration_ms, per_request, rates
-            )
-        except ValueError:  # FC never costs that much at these rates: never cheaper
-            crossover = None
+        crossover = crossover_requests(  # None: the instance is never cheaper
+            args.ecs_monthly_cny, args.memory_mb, args.duration_ms, per_request, rates
+        )
     if args.json:
         out = {"pricing": "article", **asdict(est), "rates": asdict(rates)}
         out = {k: round(v, 6) if isinstance(v, float) else v for k, v in out.items()}
