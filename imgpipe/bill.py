@@ -4,7 +4,7 @@
 the demo prints it for its own mix. Each line says what it assumes and
 where its rate comes from (`imgpipe.prices`, one entry per rate). Lines:
 
-- **Function Compute**: the CU estimate of `imgpipe.cost` (not redone here).
+- **Function Compute**: the CU estimate of `imgpipe.pricing` (not redone here).
 - **OSS storage** by storage class over the module's lifecycle
   (`Lifecycle`, modules/storage): a source is Standard for
   `upload_expiration_days`, then, the bucket being versioned, a noncurrent
@@ -161,7 +161,7 @@ class Line:
     monthly: float | None  # None: not priced (no rate found, none given)
     currency: str
     assumes: str
-    price: P.Price | None = None  # None: FC, whose source is imgpipe.cost
+    price: P.Price | None = None  # None: FC, whose source is imgpipe.pricing
     source: str = ""
 
     def per_10k(self, photos: int) -> float | None:
@@ -192,7 +192,7 @@ def _priced(price: P.Price, quantity: float) -> float | None:
 
 
 def lines(work: Workload, fc_cny: float, fc_source: str, rates: dict[str, P.Price]) -> list[Line]:
-    """The bill's lines for `work`, with FC's CNY from `imgpipe.cost`."""
+    """The bill's lines for `work`, with FC's CNY from `imgpipe.pricing`."""
     r = rates
     life, n, m = work.lifecycle, work.photos, work.month
     outputs = len(work.variant_bytes)
@@ -573,7 +573,7 @@ def workload_of(args) -> Workload:
 
 FC_SOURCE = (
     "Function Compute 3.0: Pay-as-you-go, help.aliyun.com/en/functioncompute/fc/"
-    "product-overview/pay-as-you-go-billing-methods (rates in imgpipe/cost.py)"
+    "product-overview/pay-as-you-go-billing-methods (rates in imgpipe/pricing.py)"
 )
 
 

@@ -15,7 +15,7 @@ currency its page uses, and the bill adds lines up per currency (a single
 total needs `--usd-cny`, an exchange rate no price page sets).
 
 Function Compute's CU rates are not repeated here: they live in
-`imgpipe.cost` (`CuRates`, with their source in that module's docstring),
+`imgpipe.pricing` (`CuRates`, with their source in that module's docstring),
 and `FC_CU` below only points there.
 """
 

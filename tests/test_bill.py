@@ -356,3 +356,18 @@ def test_the_demos_cost_is_the_whole_bill():
     assert "Function Compute (CU pricing)" in text  # FC's report, labelled as FC
     assert "The whole bill, month 12 of 10,000,000 uploads a month" in text
     assert "  total: " in text and "OSS storage, sources (Standard)" in text
+
+
+def test_the_fc_lines_source_names_a_file_that_holds_its_rates():
+    """The bill's FC line sends a reader to the file with the CU rates; issue 24
+    moved them (imgpipe/cost.py became imgpipe/pricing.py) and the line did
+    not follow until this test."""
+    import re
+
+    from imgpipe import pricing
+    from imgpipe.bill import FC_SOURCE
+
+    (named,) = re.findall(r"rates in (\S+)\)", FC_SOURCE)
+    path = Path(__file__).resolve().parents[1] / named
+    assert path.is_file() and path.resolve() == Path(pricing.__file__).resolve()
+    assert "class CuRates" in path.read_text()

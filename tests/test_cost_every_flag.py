@@ -338,3 +338,65 @@ def test_a_size_fc_does_not_offer_is_priced_with_a_note_naming_each_problem(caps
         "note: not a size FC 3.0 offers (0.33 vCPU is not a 0.05 step from 0.05 to 16; "
         "1000 MB is not a 64 MB step from 128 to 32768): priced as given"
     )
+
+
+@pytest.mark.parametrize("pricing", ["article", "cu"])
+def test_the_json_comparison_names_the_instance_and_crosses_where_the_model_does(capsys, pricing):
+    """`--ecs-monthly-cny 300 --json`: the instance's price is in the output,
+    and the crossover is the model's own, with the rates, traffic per request
+    and sizing given on the command line (every float rounded to 6 places)."""
+    from imgpipe import pricing as model
+
+    argv = ["--requests", "3000000", "--memory-mb", "1024", "--duration-ms", "333"]
+    argv += ["--egress-gib", "300", "--ecs-monthly-cny", "300", "--pricing", pricing, "--json"]
+    if pricing == "article":
+        argv += ["--rate-gib-second", "0.0001234567"]
+        expected = model.crossover_requests(
+            300.0, 1024, 333, 300 / 3_000_000, model.Rates(per_gib_second=0.0001234567)
+        )
+    else:
+        argv += ["--cu-price-cny", "0.0001234,0.0001234,0.0001234"]
+        rates = model.CuRates(cny_per_cu=(0.0001234, 0.0001234, 0.0001234))
+        est = model.cu_estimate(3_000_000, 1.0, 1024, 333, egress_gib=300, rates=rates)
+        expected = model.cu_crossover(300.0, est, rates)
+    code, out, _ = run_cost(capsys, *argv)
+    data = json.loads(out)
+    assert code == 0 and out.startswith('{\n  "pricing": ')
+    assert data["ecs_monthly_cny"] == 300.0 and data["crossover_requests"] == expected
+    if pricing == "article":
+        raw = model.estimate(3_000_000, 1024, 333, 300, model.Rates(per_gib_second=0.0001234567))
+    else:
+        raw = est
+    fields = [k for k, v in vars(raw).items() if isinstance(v, float)]
+    assert all(data[k] == round(getattr(raw, k), 6) for k in fields)
+    assert any(getattr(raw, k) != round(getattr(raw, k), 6) for k in fields)  # some were cut
+
+
+def test_memory_is_refused_at_zero_and_past_a_terabyte_and_taken_just_inside(capsys):
+    base = ["--requests", "1000", "--duration-ms", "100", "--json"]
+    for memory, accepted in (("0", False), ("0.5", True), ("1048576", True), ("1048577", False)):
+        code, _, err = (
+            run_cost(capsys, *base, "--memory-mb", memory)
+            if accepted
+            else (_refused(capsys, *base, "--memory-mb", memory))
+        )
+        assert (code == 0) is accepted, (memory, err)
+
+
+def _refused(capsys, *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main(["cost", *argv])
+    out = capsys.readouterr()
+    return done.value.code, out.out, out.err
+
+
+def test_tier_limits_may_be_equal_but_not_reversed_nor_short(capsys):
+    base = ["--requests", "1000", "--memory-mb", "512", "--duration-ms", "100", "--json"]
+    code, _, _ = run_cost(capsys, *base, "--cu-tier-limits", "5,5")
+    assert code == 0
+    for value, error in (
+        ("6,5", "tier limits must be in order, got '6,5'"),
+        ("5", "2 comma-separated numbers required, got '5'"),
+    ):
+        code, _, err = _refused(capsys, *base, "--cu-tier-limits", value)
+        assert code == 2 and f"argument --cu-tier-limits: {error}" in err
