@@ -30,7 +30,7 @@ _RATE = re.compile(r"\(\d[\d,]*/s\)")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _PORT = re.compile(r"(127\.0\.0\.1|localhost):\d+")
 _DIGITS = re.compile(r"\d[\d,]*(\.\d+)?")
-_SPACES = re.compile(r"(?<=\S) {2,}")
+_SPACES = re.compile(r"(?<=\S) +(?=\S)")
 
 
 def normalise(
@@ -47,7 +47,9 @@ def normalise(
     masked (the demo's cost estimate, computed from this machine's timings).
     `measured=False`: the output has no timings (`imgpipe cost`), so no
     number is masked. A line where something was masked has its runs of
-    spaces collapsed: the width of a timing moves the columns after it.
+    spaces between words made one: the width of a timing moves the columns
+    around it (`6  <f>` on an idle machine, `6 <f>` when a timing takes a
+    digit more under load).
     """
     if tmp is not None:
         text = text.replace(str(tmp.resolve()), "<TMP>").replace(str(tmp), "<TMP>")
@@ -68,7 +70,7 @@ def normalise(
         else:
             masked = line
         if masked != line:
-            masked = _SPACES.sub("  ", masked)
+            masked = _SPACES.sub(" ", masked)
         masked = masked.rstrip()
         if masked != line.rstrip() and lines and lines[-1] == masked:
             continue  # a progress line repeated: how often depends on this machine's speed
