@@ -572,3 +572,108 @@ def test_a_wait_just_past_its_bound_is_one_line_and_status_2(flag, value, error,
     assert done.value.code == 2
     (line,) = capsys.readouterr().err.strip().splitlines()[-1:]
     assert line == (f"imgpipe smoke: error: argument {flag}: {error} (see imgpipe smoke --help)")
+
+
+# --------------------------------------------------------- the command's wiring
+
+
+@pytest.fixture
+def wired(tmp_path, monkeypatch):
+    """`imgpipe smoke --outputs` with the clients and the run recorded, not
+    called: what the command hands `Smoke` and prints around it."""
+    from imgpipe.commands import smoke as command
+    from imgpipe.commands.smoke import Report
+
+    outputs = {
+        "source_bucket": SRC,
+        "target_bucket": DST,
+        "queue_name": "dead-letters",
+        "queue_arn": "acs:mns:cn-shanghai:1234567890123456:/queues/dead-letters",
+        "pipeline_config": json.dumps({"source_prefix": "uploads/", "processor": {}}),
+    }
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps({k: {"value": v} for k, v in outputs.items()}))
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s")
+    seen: dict = {"buckets": []}
+    monkeypatch.setattr(
+        command.oss2,
+        "Bucket",
+        lambda auth, endpoint, name: seen["buckets"].append((endpoint, name)),
+    )
+    monkeypatch.setattr(
+        command, "MnsQueue", lambda endpoint, name, creds: seen.update(mns=(endpoint, name))
+    )
+    outcome: dict = {}
+
+    def run(self):
+        seen["smoke"] = self
+        self.oss(SRC)
+        self.say("uploading ...")
+        self.report.cleaned.append("oss://photos-src/uploads/imgpipe-smoke/x/photo.jpg")
+        if "error" in outcome:
+            raise outcome["error"]
+        self.report.variants.append({"key": "k", "bytes": 1, "content_type": "image/jpeg"})
+        self.report.latency_s, self.report.dead_letter_s = 1.25, 40.0
+        return self.report
+
+    monkeypatch.setattr(command.Smoke, "run", run)
+    return ["smoke", "--outputs", str(path)], seen, outcome, Report
+
+
+def test_the_command_finds_oss_and_mns_by_the_stacks_region_and_account(wired, capsys):
+    from imgpipe.cli import main
+
+    argv, seen, _, _ = wired
+    assert main([*argv, "--timeout", "7", "--dlq-timeout", "8", "--poll", "0.5"]) == 0
+    assert seen["buckets"] == [("https://oss-cn-shanghai.aliyuncs.com", SRC)]
+    assert seen["mns"] == ("https://1234567890123456.mns.cn-shanghai.aliyuncs.com", "dead-letters")
+    smoke = seen["smoke"]
+    assert (smoke.timeout, smoke.dlq_timeout, smoke.poll) == (7, 8, 0.5)
+    assert len(smoke.run_id) == 12 and int(smoke.run_id, 16) >= 0  # random, hex
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        "uploading ...",
+        "passed: 1 variants in 1.2 s; failure dead-lettered in 40 s; 1 items cleaned",
+    ]
+    assert err == ""
+
+
+def test_with_json_stdout_holds_the_report_alone_indented(wired, capsys):
+    from imgpipe.cli import main
+
+    argv, _, _, _ = wired
+    assert main([*argv, "--json", "--run-id", "ci-7"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "uploading ...\n"
+    assert out.startswith('{\n  "variants": [\n')
+    assert json.loads(out)["latency_s"] == 1.25
+
+
+@pytest.mark.parametrize(
+    ("error", "first"),
+    [
+        (
+            SmokeError("2 of 6 variants never appeared"),
+            "imgpipe smoke: FAILED: 2 of 6 variants never appeared",
+        ),
+        (
+            oss2.exceptions.ServerError(503, {}, b"", {}),
+            "imgpipe smoke: FAILED: ServerError: {'status': 503",
+        ),
+    ],
+)
+def test_a_failed_run_says_why_and_what_it_cleaned_on_stderr_and_exits_1(
+    wired, capsys, error, first
+):
+    from imgpipe.cli import main
+
+    argv, _, outcome, _ = wired
+    outcome["error"] = error
+    assert main(argv) == 1
+    out, err = capsys.readouterr()
+    assert out == "uploading ...\n"
+    lines = err.splitlines()
+    assert lines[0].startswith(first) and "Traceback" not in err
+    if isinstance(error, SmokeError):
+        assert lines[1:] == ["  cleaned oss://photos-src/uploads/imgpipe-smoke/x/photo.jpg"]
