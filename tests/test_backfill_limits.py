@@ -746,3 +746,80 @@ def test_an_invoke_with_sts_credentials_carries_the_token_and_says_what_fc_answe
         nobody(b"{}")
     assert str(silent.value).startswith("no answer: ") and silent.value.retryable
     assert FcInvoker("f", region="cn-hangzhou", credentials=sts).timeout_ms == 10_000
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ('{"version": 99, "after": "", "counts": {}}', "version 99"),
+        ("{not json", "Expecting property name enclosed in double quotes"),
+        ('{"version": 1, "after": "a"}', "'counts'"),
+    ],
+)
+def test_an_unreadable_checkpoint_says_why_and_how_to_start_over(tmp_path, text, why):
+    from imgpipe.jobs.backfill import BackfillError
+
+    path = tmp_path / "cp.json"
+    path.write_text(text)
+    with pytest.raises(BackfillError) as refused:
+        Checkpoint(path, {}).load()
+    message = str(refused.value)
+    assert message.startswith(f"checkpoint {path} is unreadable ({why}")
+    assert message.endswith("); delete it to start over")
+
+
+def test_a_head_that_fails_is_a_failure_on_record_with_its_utc_time(pattern, tmp_path, monkeypatch):
+    """The target bucket refusing the HEADs of the current check (a 403 when
+    the role lacks oss:GetObject on it): the object is failed, never invoked
+    blind, and `<checkpoint>.failed.jsonl` says why, timed in UTC."""
+    import calendar
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+
+    class Refusing:
+        def head(self, bucket, key):
+            raise oss2.exceptions.AccessDenied(403, {}, b"", {"code": "AccessDenied"})
+
+    invoked: list[bytes] = []
+    backfill = job(pattern, tmp_path, [Listed("uploads/a.jpg", 5, "E")], invoked.append)
+    backfill.target = Refusing()
+    before = int(time.time())
+    counts = backfill.run()
+    monkeypatch.undo()
+    time.tzset()
+    assert (counts.failed, counts.invoked, invoked) == (1, 0, [])
+    (line,) = [json.loads(x) for x in backfill.failures.read_text().splitlines()]
+    assert line["key"] == "uploads/a.jpg"
+    assert line["error"].startswith("checking the variants: AccessDenied: ")
+    stamp = calendar.timegm(time.strptime(line["time"], "%Y-%m-%dT%H:%M:%SZ"))
+    assert before <= stamp <= time.time() + 1
+
+
+def test_a_stopped_run_returns_what_it_settled(pattern, tmp_path):
+    """The first Ctrl-C: what is in flight finishes, the run returns its counts
+    (the command prints them) and leaves the checkpoint at the last settled key."""
+    items = [Listed(f"uploads/{i:02d}.jpg", 5, "E") for i in range(10)]
+    calls: list[bytes] = []
+    stopped = threading.Event()
+
+    def invoke(payload: bytes) -> str:
+        calls.append(payload)
+        if len(calls) == 3:
+            backfill.stop.set()  # as the first SIGINT does
+            stopped.set()
+        return "ok"
+
+    def lister(after: str):
+        for i, item in enumerate(items):
+            if i == 4:  # the listing goes on while the signal arrives
+                stopped.wait(10)
+            yield item
+
+    backfill = job(pattern, tmp_path, [], invoke, workers=1)
+    backfill.lister = lister
+    counts = backfill.run()
+    assert counts is not None and counts.invoked == len(calls) >= 3
+    saved = json.loads(backfill.checkpoint.path.read_text())
+    assert saved["counts"]["invoked"] == counts.invoked
+    assert saved["after"] == f"uploads/{counts.invoked - 1:02d}.jpg"

@@ -283,6 +283,10 @@ class Backfill:
         )
 
     def _record_failure(self, key: str, error: str) -> None:
-        line = {"key": key, "error": error, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        line = {
+            "key": key,
+            "error": error,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         with self.failures.open("a") as fh:
             fh.write(json.dumps(line, ensure_ascii=False) + "\n")
