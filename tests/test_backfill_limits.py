@@ -823,3 +823,28 @@ def test_a_stopped_run_returns_what_it_settled(pattern, tmp_path):
     saved = json.loads(backfill.checkpoint.path.read_text())
     assert saved["counts"]["invoked"] == counts.invoked
     assert saved["after"] == f"uploads/{counts.invoked - 1:02d}.jpg"
+
+
+def test_a_checkpoint_of_another_run_names_every_difference_word_for_word(tmp_path):
+    """Each field that differs, sorted, with both values; a field one side
+    lacks (a checkpoint from an older imgpipe) counts as differing too."""
+    from imgpipe.jobs.backfill import BackfillError, Counts
+
+    path = tmp_path / "cp.json"
+    Checkpoint(path, {"mode": "dry-run", "source": "b/uploads/", "old": 1}).save(
+        "uploads/7.jpg", Counts()
+    )
+    here = {"mode": "stale", "source": "b/uploads/", "function": "f"}
+    with pytest.raises(BackfillError) as refused:
+        Checkpoint(path, here).load()
+    assert str(refused.value) == (
+        f"checkpoint {path} belongs to another run (function None there, 'f' here, "
+        "mode 'dry-run' there, 'stale' here, old 1 there, None here): resuming would take "
+        "the objects up to 'uploads/7.jpg' as done this way, and skip them. Run the same "
+        "command as before to resume it, or delete it (or give --checkpoint another "
+        "file) to start over"
+    )
+    body = json.loads(path.read_text())
+    path.write_text(json.dumps({**body, "identity": "not a mapping"}))
+    with pytest.raises(BackfillError, match=r"\(function None there, 'f' here, mode None"):
+        Checkpoint(path, here).load()
