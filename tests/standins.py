@@ -241,6 +241,17 @@ class MnsStandIn(Server):
             return self._error(404, "QueueNotExist")
         if not req.headers.get("authorization", "").startswith("MNS "):
             return self._error(403, "AccessDenied")
+        # MNS "Common parameters" (alibabacloud.com/help/en/mns/common-parameters):
+        # Date is required, in GMT; x-mns-version is required, 2015-06-06. The
+        # codes are MNS "Error codes"' for the Date; for the version that page
+        # names none, so the stand-in answers the generic InvalidArgument.
+        date = req.headers.get("date", "")
+        if not date:
+            return self._error(400, "MissingDateHeader")
+        if not date.endswith(" GMT"):
+            return self._error(400, "InvalidDateHeader")
+        if req.headers.get("x-mns-version") != "2015-06-06":
+            return self._error(400, "InvalidArgument")
         q = req.query
         with self.lock:
             now = time.monotonic()

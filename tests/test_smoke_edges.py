@@ -677,3 +677,41 @@ def test_a_failed_run_says_why_and_what_it_cleaned_on_stderr_and_exits_1(
     assert lines[0].startswith(first) and "Traceback" not in err
     if isinstance(error, SmokeError):
         assert lines[1:] == ["  cleaned oss://photos-src/uploads/imgpipe-smoke/x/photo.jpg"]
+
+
+def test_the_queue_signs_as_mns_requires_with_sts_and_gives_up_on_a_silent_server():
+    """MNS "Common parameters": a GMT Date and `x-mns-version: 2015-06-06` on
+    every request (the stand-in refuses either missing); STS credentials add
+    `x-mns-security-token`; an endpoint written with a trailing slash works;
+    a server that accepts and never answers ends in a SetupError after the
+    queue's timeout, not a hang."""
+    import socket
+    import time
+
+    from standins import MnsStandIn
+
+    from imgpipe.cloud.credentials import Credentials
+    from imgpipe.cloud.errors import SetupError
+    from imgpipe.cloud.mns import MnsQueue
+
+    sts = Credentials("STS.k", "s", "the-token")
+    with MnsStandIn("dead-letters") as mns:
+        mns.send("ours")
+        queue = MnsQueue(mns.endpoint + "/", "dead-letters", sts)
+        (got,) = queue.receive_batch(16, 0)
+        queue.delete(got)
+        assert mns.bodies() == []
+        for r in mns.requests:
+            assert r.headers["x-mns-version"] == "2015-06-06"
+            assert r.headers["date"].endswith(" GMT")
+            assert r.headers["x-mns-security-token"] == "the-token"
+            assert r.headers["authorization"].startswith("MNS STS.k:")
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        queue = MnsQueue(f"http://127.0.0.1:{port}", "q", sts, timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(SetupError, match=rf"MNS http://127.0.0.1:{port} unreachable"):
+            queue.receive_batch(16, 0)
+        assert time.monotonic() - started < 5
