@@ -848,3 +848,29 @@ def test_a_checkpoint_of_another_run_names_every_difference_word_for_word(tmp_pa
     path.write_text(json.dumps({**body, "identity": "not a mapping"}))
     with pytest.raises(BackfillError, match=r"\(function None there, 'f' here, mode None"):
         Checkpoint(path, here).load()
+
+
+def test_the_dry_runs_cost_line_by_hand_and_the_checkpoints_identity_by_name(pattern):
+    """By hand from docs/cost.md's CU rates: 1,000,000 x 75/10k = 7,500 CU of
+    invocations; 1 vCPU x 0.3 s x 10^6 = 300,000; 1 GB x 0.3 s x 10^6 x 0.15 +
+    0.5 GB disk x 0.3 s x 10^6 x 0.05 = 52,500; 360,000 CU x 0.00011 = 39.60 CNY.
+    The identity's field names are the checkpoint file's (docs/day-two.md):
+    renaming one would refuse every checkpoint written before."""
+    import argparse
+
+    from imgpipe.commands.backfill import _identity, cost_line
+    from imgproc.config import fingerprint
+
+    s = stack(pattern)
+    assert cost_line(s, 1_000_000, 300) == (
+        "estimated cost of 1,000,000 invocations at 1 vCPU, 1024 MB x 300 ms: 39.60 CNY "
+        "(360,000 CU: 7,500 invocations + 300,000 vCPU + 52,500 memory and disk; "
+        "`imgpipe cost` CU rates, no trial quota)"
+    )
+    args = argparse.Namespace(prefix="uploads/2026/", dry_run=False, force=True)
+    assert _identity(s, args) == {
+        "source": "src-bucket/uploads/2026/",
+        "mode": "force",
+        "function": "imgpipe-dev-images",
+        "config": fingerprint(s.config),
+    }
