@@ -874,3 +874,26 @@ def test_the_dry_runs_cost_line_by_hand_and_the_checkpoints_identity_by_name(pat
         "function": "imgpipe-dev-images",
         "config": fingerprint(s.config),
     }
+
+
+def test_fc_is_reached_over_https_at_the_regions_endpoint_unless_one_is_given():
+    """No `--fc-endpoint`: the FC 3.0 SDK's own endpoint for the stack's region,
+    over HTTPS; a given `http://host:port/` is used as written (the stand-in's).
+    One client per thread, kept: the SDK's connection state is not shared."""
+    import threading as th
+
+    deployed = FcInvoker("f", region="cn-shanghai", credentials=CREDS)
+    client = deployed._client()
+    assert (client._endpoint, client._protocol, client._region_id) == (
+        "fcv3.cn-shanghai.aliyuncs.com",
+        "https",
+        "cn-shanghai",
+    )
+    assert deployed._client() is client
+    other: list = []
+    thread = th.Thread(target=lambda: other.append(deployed._client()))
+    thread.start()
+    thread.join()
+    assert other[0] is not client
+    local = FcInvoker("f", region="cn-shanghai", credentials=CREDS, endpoint="http://127.0.0.1:9/")
+    assert (local._client()._endpoint, local._client()._protocol) == ("127.0.0.1:9", "http")
