@@ -10,6 +10,7 @@ model for each of the flags that size it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -897,3 +898,37 @@ def test_fc_is_reached_over_https_at_the_regions_endpoint_unless_one_is_given():
     assert other[0] is not client
     local = FcInvoker("f", region="cn-shanghai", credentials=CREDS, endpoint="http://127.0.0.1:9/")
     assert (local._client()._endpoint, local._client()._protocol) == ("127.0.0.1:9", "http")
+
+
+def test_an_fc_that_never_answers_is_asked_once_per_attempt_and_named_in_the_error():
+    """The SDK's own retries are off (backfill and redrive count their
+    attempts themselves): one connection per call, given up after the read
+    timeout, the error naming what the SDK said."""
+    import socket
+
+    accepted: list = []
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+
+        def accept() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    accepted.append(silent.accept()[0])
+
+        threading.Thread(target=accept, daemon=True).start()
+        call = FcInvoker(
+            "f",
+            region="cn-hangzhou",
+            credentials=CREDS,
+            endpoint=f"http://127.0.0.1:{port}",
+            timeout_s=0.5,
+        )
+        with pytest.raises(InvokeError) as silent_fc:
+            call(b"{}")
+        time.sleep(0.2)
+    assert len(accepted) == 1
+    assert silent_fc.value.retryable
+    assert str(silent_fc.value).startswith("no answer: UnretryableException: ")
+    assert "Read timed out. (read timeout=0.5)" in str(silent_fc.value)
