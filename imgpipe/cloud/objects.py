@@ -88,10 +88,15 @@ def list_oss(
                     status >= 500 or status == 429
                 )
                 if not transient or attempt == retries:
-                    code = getattr(exc, "code", "") or type(exc).__name__
+                    # oss2 gives a request that got no answer the status -2: not HTTP's
+                    why = (
+                        f"no answer ({type(exc).__name__})"
+                        if isinstance(exc, oss2.exceptions.RequestError)
+                        else f"HTTP {status} {getattr(exc, 'code', '') or type(exc).__name__}"
+                    )
                     msg = (
                         f"listing oss://{bucket.bucket_name}/{prefix} after {marker!r} "
-                        f"failed: HTTP {status} {code}"
+                        f"failed: {why}"
                     )
                     raise ListingError(msg) from None
                 sleep(min(0.5 * 2**attempt, 8.0))
