@@ -399,3 +399,42 @@ def test_the_cli_shows_each_redriven_messages_age_and_an_expired_handle_word_for
     assert understand(kept, message_id=mid, enqueue_ms=None).objects == (f"{SRC}/uploads/a.jpg",)
     receives = [r.query for r in mns.requests if r.method == "GET"]
     assert receives and all(q["waitseconds"] == "1" for q in receives)
+
+
+def test_the_demos_dead_letter_file_read_line_by_line_then_rewritten(tmp_path):
+    """`dead-letters.jsonl` (the demo's queue): each line an MNS message's
+    fields. Its id and age are MNS's fields when present, else its line
+    number; a line that is not such a message is kept and said so; the file
+    keeps only what was not deleted, and goes when nothing is left."""
+    import time
+
+    now_ms = int(time.time() * 1000)
+    path = tmp_path / "dead-letters.jsonl"
+    lines = [
+        json.dumps(
+            {
+                "MessageId": "M-1",
+                "EnqueueTime": now_ms - 3 * 3600_000,
+                "MessageBody": destination_record("a.jpg"),
+            }
+        ),
+        json.dumps({"MessageBody": json.loads(json.dumps(event("b.png")))}),  # an object body
+        "this is no message",
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    queue = FileDeadLetters(path)
+    first, second, third = queue.peek()
+    assert (first.message_id, first.line().split()[0]) == ("M-1", "3h")
+    assert first.objects == (f"{SRC}/uploads/a.jpg",)
+    assert (second.message_id, second.age_s, second.layer) == ("line 2", None, "eventbridge")
+    assert second.line().startswith("     ?  eventbridge  photos-src/uploads/b.png  ")
+    assert third.line() == "     ?  ?            line 3  KEPT: not an MNS message"
+    received = list(queue.receive())
+    assert [r.handle for r in received] == [0, 1, 2]
+    assert queue.delete(0) is None and queue.delete(1) is None
+    queue.commit()
+    assert path.read_text() == "this is no message\n"
+    queue.delete(0)
+    queue.commit()
+    assert not path.exists()
+    assert FileDeadLetters(path).peek() == []
