@@ -438,3 +438,61 @@ def test_the_demos_dead_letter_file_read_line_by_line_then_rewritten(tmp_path):
     queue.commit()
     assert not path.exists()
     assert FileDeadLetters(path).peek() == []
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (None, "?"),
+        (-5, "0s"),  # a clock behind MNS's
+        (0.4, "0s"),
+        (59, "59s"),
+        (60, "1m"),
+        (3599, "60m"),
+        (3600, "1h"),
+        (86399, "24h"),
+        (86400, "1d"),
+        (10 * 86400, "10d"),
+    ],
+)
+def test_a_messages_age_in_its_largest_whole_unit(seconds, shown):
+    from imgpipe.cloud.deadletters import DeadLetter
+
+    letter = DeadLetter("m", "function", "why", age_s=seconds)
+    assert letter.line().split()[0] == shown
+
+
+@pytest.mark.parametrize(
+    ("response", "reason"),
+    [
+        (
+            json.dumps({"errorType": "TransientError", "errorMessage": "HTTP 503"}),
+            "TransientError: HTTP 503",
+        ),
+        (json.dumps({"errorCode": "FunctionTimeout"}), "FunctionTimeout"),
+        (json.dumps({"errorMessage": "x" * 300}), "error: " + "x" * 200),
+        ("Traceback: " + "y" * 300, ("Traceback: " + "y" * 300)[:200]),
+        ("", "(no error recorded)"),
+        (None, "(no error recorded)"),
+    ],
+)
+def test_what_fc_recorded_as_the_error_reads_in_one_line(response, reason):
+    """The function's error from the destination record's responsePayload:
+    type and message, a code, text as it is, or nothing recorded; at most
+    200 characters of it."""
+    record = json.loads(destination_record("a.jpg"))
+    record["responsePayload"] = response
+    record["requestContext"].pop("condition")
+    record["requestContext"].pop("approximateInvokeCount")
+    letter = understand(json.dumps(record), message_id="m")
+    assert letter.reason == reason
+    assert letter.line() == f"     ?  function     {SRC}/uploads/a.jpg  {reason}"
+
+
+def test_a_message_of_several_objects_or_none_names_them_so():
+    from imgpipe.cloud.deadletters import DeadLetter
+
+    two = DeadLetter("m", "eventbridge", "why", objects=("b/x.jpg", "b/y.jpg"), attempts=3)
+    none = DeadLetter("m", "function", "why")
+    assert two.line() == "     ?  eventbridge  b/x.jpg, b/y.jpg  why after 3 attempts"
+    assert none.line() == "     ?  function     (no object)  why"
