@@ -355,14 +355,16 @@ def test_the_json_comparison_names_the_instance_and_crosses_where_the_model_does
             300.0, 1024, 333, 300 / 3_000_000, model.Rates(per_gib_second=0.0001234567)
         )
     else:
-        argv += ["--cu-price-cny", "0.0001234,0.0001234,0.0001234"]
-        rates = model.CuRates(cny_per_cu=(0.0001234, 0.0001234, 0.0001234))
+        argv += ["--cu-price-cny", "0.00012345,0.00012345,0.00012345"]
+        rates = model.CuRates(cny_per_cu=(0.00012345, 0.00012345, 0.00012345))
         est = model.cu_estimate(3_000_000, 1.0, 1024, 333, egress_gib=300, rates=rates)
         expected = model.cu_crossover(300.0, est, rates)
     code, out, _ = run_cost(capsys, *argv)
     data = json.loads(out)
     assert code == 0 and out.startswith('{\n  "pricing": ')
     assert data["ecs_monthly_cny"] == 300.0 and data["crossover_requests"] == expected
+    if pricing == "cu":  # the whole bill follows the CU estimate; its FC line is that total
+        assert data["bill"]["lines"][0]["monthly"] == data["total_cny"]
     if pricing == "article":
         raw = model.estimate(3_000_000, 1024, 333, 300, model.Rates(per_gib_second=0.0001234567))
     else:
@@ -400,3 +402,39 @@ def test_tier_limits_may_be_equal_but_not_reversed_nor_short(capsys):
     ):
         code, _, err = _refused(capsys, *base, "--cu-tier-limits", value)
         assert code == 2 and f"argument --cu-tier-limits: {error}" in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "low", "high", "past"),
+    [
+        ("--duration-ms", "0", "86400000", "86400001"),  # a day at most
+        ("--vcpu", "0.05", "16", "16.05"),  # FC's largest
+        ("--disk-mb", "0", "10240", "10241"),  # FC's 10 GB disk
+        ("--warm-hours", "0", "744", "744.5"),  # a 31-day month
+    ],
+)
+def test_each_sizing_flag_takes_its_bounds_and_refuses_one_step_past(capsys, flag, low, high, past):
+    base = ["--requests", "1000", "--memory-mb", "2048", "--duration-ms", "100", "--json"]
+    base += ["--warm-instances", "1"]
+    for value in (low, high):
+        code, _, err = run_cost(capsys, *base, flag, value)
+        assert code == 0, (value, err)
+    code, _, err = _refused(capsys, *base, flag, past)
+    assert code == 2 and f"argument {flag}: must be <=" in err
+    if flag == "--vcpu":
+        code, _, err = _refused(capsys, *base, flag, "0")
+        assert code == 2 and "argument --vcpu: must be > 0, got 0" in err
+    else:
+        code, _, err = _refused(capsys, *base, flag, "-1")
+        assert code == 2 and f"argument {flag}: must be >= 0, got -1" in err
+
+
+def test_no_requests_with_traffic_and_an_instance_to_compare_is_priced_not_a_crash(capsys):
+    from imgpipe import pricing as model
+
+    code, out, err = run_cost(
+        capsys, "--requests", "0", "--memory-mb", "512", "--duration-ms", "100",
+        "--egress-gib", "5", "--ecs-monthly-cny", "100", "--pricing", "article", "--json",
+    )  # fmt: skip
+    assert code == 0 and "Traceback" not in err
+    assert json.loads(out)["crossover_requests"] == model.crossover_requests(100.0, 512, 100, 0.0)
