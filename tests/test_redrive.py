@@ -496,3 +496,42 @@ def test_a_message_of_several_objects_or_none_names_them_so():
     none = DeadLetter("m", "function", "why")
     assert two.line() == "     ?  eventbridge  b/x.jpg, b/y.jpg  why after 3 attempts"
     assert none.line() == "     ?  function     (no object)  why"
+
+
+@pytest.mark.parametrize(
+    ("doc", "layer", "problem"),
+    [
+        (
+            {"source": "acs.oss", "data": "text"},
+            "?",
+            "neither an FC destination record nor a CloudEvent (keys: data, source)",
+        ),
+        (
+            {"data": {}, "id": "1"},
+            "?",
+            "neither an FC destination record nor a CloudEvent (keys: data, id)",
+        ),
+        (
+            {k: 1 for k in "gfedcba"},
+            "?",
+            "neither an FC destination record nor a CloudEvent (keys: a, b, c, d, e, f)",
+        ),  # the first six, sorted
+        ({"source": "acs.oss", "data": {}}, "eventbridge", "its event: "),
+        ({"specversion": "1.0", "data": {}}, "eventbridge", "its event: "),
+    ],
+)
+def test_which_shape_a_message_is_decides_on_data_and_specversion_or_source(doc, layer, problem):
+    """A CloudEvent is a mapping `data` with `specversion` or `source`;
+    anything else that is not FC's record is named by its first six keys."""
+    letter = understand(json.dumps(doc), message_id="M1")
+    assert letter.layer == layer and letter.problem.startswith(problem)
+    if layer == "eventbridge":
+        assert letter.reason == "EventBridge could not deliver it to FC (no function error)"
+    assert letter.line().endswith(f"M1  KEPT: {letter.problem}")
+
+
+def test_a_body_that_is_no_json_is_kept_with_an_empty_reason_and_no_attempts():
+    letter = understand("\u00ff not base64 either", message_id="M2")
+    assert (letter.layer, letter.reason, letter.attempts) == ("?", "", None)
+    assert letter.problem == "not JSON (nor base64 of JSON)" and letter.message_id == "M2"
+    assert understand("{}").message_id == ""
