@@ -935,3 +935,36 @@ def test_an_fc_that_never_answers_is_asked_once_per_attempt_and_named_in_the_err
     assert silent_fc.value.retryable
     assert str(silent_fc.value).startswith("no answer: UnretryableException: ")
     assert "Read timed out. (read timeout=0.5)" in str(silent_fc.value)
+
+
+def test_the_event_for_a_listed_object_names_its_stacks_region_and_account(pattern):
+    """What the trigger would send for this object, in the stack's region and
+    account (the function logs them; a re-invoked event must match an upload's)."""
+    from imgpipe.cloud.fc import object_event
+
+    s = stack(pattern, region="cn-shanghai", account="5555555555555555")
+    event = object_event(s, Listed("uploads/a.jpg", 7, "ABC"))
+    assert event["aliyunaccountid"] == "5555555555555555"
+    assert event["subject"] == "acs:oss:cn-shanghai:5555555555555555:src-bucket/uploads/a.jpg"
+    assert event["data"]["region"] == "cn-shanghai"
+    assert event["data"]["oss"]["object"] == {
+        **event["data"]["oss"]["object"],
+        "size": 7,
+        "deltaSize": 7,
+        "eTag": "ABC",
+    }
+
+
+def test_a_local_handler_that_raises_is_a_retryable_refusal_naming_the_error(tmp_path):
+    """Locally the handler runs in this process: one that raises (here: no
+    SOURCE_BUCKET set) is what FC retries, so it is retryable, and named."""
+    from imgpipe.cloud.events import cloudevent
+    from imgpipe.cloud.fc import LocalInvoker
+
+    call = LocalInvoker(tmp_path / "buckets", {}, tmp_path / "function.log")
+    with pytest.raises(InvokeError) as raised:
+        call(json.dumps(cloudevent("src", "uploads/a.jpg", b"x")).encode())
+    assert raised.value.retryable is True
+    assert str(raised.value) == (
+        "handler raised SettingsError: SOURCE_BUCKET is required (bucket users upload to)"
+    )
