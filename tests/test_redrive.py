@@ -535,3 +535,31 @@ def test_a_body_that_is_no_json_is_kept_with_an_empty_reason_and_no_attempts():
     assert (letter.layer, letter.reason, letter.attempts) == ("?", "", None)
     assert letter.problem == "not JSON (nor base64 of JSON)" and letter.message_id == "M2"
     assert understand("{}").message_id == ""
+
+
+def test_an_unreadable_message_first_in_the_queue_does_not_stop_the_ones_after_it(mns):
+    garbage = mns.send("not json at all")
+    mns.send(destination_record("a.jpg"))
+    mns.send(destination_record("b.jpg"))
+    said: list[str] = []
+    with FcStandIn() as fc:
+        report = redrive(queue_of(mns), invoker_of(fc), say=said.append)
+    assert [x.objects for x in report.redriven] == [
+        (f"{SRC}/uploads/a.jpg",),
+        (f"{SRC}/uploads/b.jpg",),
+    ]
+    ((kept, why),) = report.kept
+    assert kept.message_id == garbage and why == "not JSON (nor base64 of JSON)"
+    assert said[0] == f"    0s  ?            {garbage}  KEPT: not JSON (nor base64 of JSON)"
+    assert mns.bodies() == ["not json at all"]
+
+
+def test_by_default_a_failing_reinvoke_gets_five_attempts_backing_off(mns):
+    mns.send(destination_record("a.jpg"))
+    slept: list[float] = []
+    with FcStandIn(lambda _n: 503) as fc:
+        report = redrive(queue_of(mns), invoker_of(fc), sleep=slept.append, say=lambda _l: None)
+        attempts = len(fc.requests)
+    assert attempts == 5 and slept == [0.5, 1.0, 2.0, 4.0]
+    ((_, why),) = report.kept
+    assert why == "re-invoke failed: HTTP 503 ServiceUnavailable"
