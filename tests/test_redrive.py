@@ -566,3 +566,43 @@ def test_by_default_a_failing_reinvoke_gets_five_attempts_backing_off(mns):
     assert attempts == 5 and slept == [0.5, 1.0, 2.0, 4.0]
     ((_, why),) = report.kept
     assert why == "re-invoke failed: HTTP 503 ServiceUnavailable"
+
+
+def test_the_cli_gives_its_retries_to_the_redrive_and_takes_only_whole_numbers_to_20(
+    mns, tmp_path, monkeypatch, capsys
+):
+    from imgpipe.cli import parser
+
+    mns.send(destination_record("a.jpg"))
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "test-key")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "test-secret")
+    monkeypatch.setattr("imgpipe.jobs.redrive.time.sleep", lambda _s: None)
+    argv = ["redrive", "--outputs", str(deployed_outputs(tmp_path)), "--mns-endpoint", mns.endpoint]
+    with FcStandIn(lambda _n: 503) as fc:
+        assert main([*argv, "--fc-endpoint", fc.endpoint, "--retries", "1"]) == 1
+        assert len(fc.requests) == 2  # one try and one retry
+    capsys.readouterr()
+    local = ["redrive", "--buckets", str(tmp_path)]
+    assert parser("redrive").parse_args(local).retries == 4
+    for value in ("0", "20"):
+        assert parser("redrive").parse_args([*local, "--retries", value]).retries == int(value)
+    for value in ("21", "-1", "1.5"):
+        with pytest.raises(SystemExit):
+            main([*local, "--retries", value])
+        err = capsys.readouterr().err
+        assert err.startswith("imgpipe redrive: error: argument --retries: ")
+
+
+def test_an_mns_that_cannot_be_reached_during_the_redrive_is_one_line_and_status_1(
+    tmp_path, monkeypatch, capsys
+):
+    from conftest import free_port
+
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "test-key")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "test-secret")
+    argv = ["redrive", "--outputs", str(deployed_outputs(tmp_path))]
+    code = main([*argv, "--mns-endpoint", f"http://127.0.0.1:{free_port()}"])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert err.startswith("imgpipe redrive: MNS http://127.0.0.1:") and "unreachable" in err
+    assert len(err.strip().splitlines()) == 1
