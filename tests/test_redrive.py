@@ -591,6 +591,8 @@ def test_the_cli_gives_its_retries_to_the_redrive_and_takes_only_whole_numbers_t
             main([*local, "--retries", value])
         err = capsys.readouterr().err
         assert err.startswith("imgpipe redrive: error: argument --retries: ")
+        if value == "1.5":
+            assert "--retries: a whole number of retries required, got '1.5'" in err
 
 
 def test_an_mns_that_cannot_be_reached_during_the_redrive_is_one_line_and_status_1(

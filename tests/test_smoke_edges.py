@@ -715,3 +715,49 @@ def test_the_queue_signs_as_mns_requires_with_sts_and_gives_up_on_a_silent_serve
         with pytest.raises(SetupError, match=rf"MNS http://127.0.0.1:{port} unreachable"):
             queue.receive_batch(16, 0)
         assert time.monotonic() - started < 5
+
+
+def test_the_drills_dead_letter_is_timed_to_the_millisecond_and_reported_cleaned():
+    """The drill's letter arrives on the third poll: the progress says how long
+    it has waited, the report holds the wait to the millisecond and names the
+    deleted message among what was cleaned."""
+    cloud = Cloud(stack())
+    real_receive = cloud.queue.receive
+    polls = [0]
+
+    def late(wait_seconds):
+        polls[0] += 1
+        return real_receive(wait_seconds) if polls[0] >= 3 else None
+
+    cloud.queue.receive = late
+    now, sleeps = [500.0], []
+    said: list[str] = []
+    run = smoke_on(cloud, now, sleeps)
+    run.say = said.append
+    report = run.run()
+    waiting = [line for line in said if line.startswith("  waiting for the dead letter")]
+    assert waiting and all(line.endswith(" s") for line in waiting)
+    assert all(float(line.rsplit(", ", 1)[1][:-2]) < 100 for line in waiting)
+    assert 0 < report.dead_letter_s < 100 and report.dead_letter_s == round(report.dead_letter_s, 3)
+    assert report.dead_letter_s != round(report.dead_letter_s, 2)
+    assert "mns://dead-letters (the smoke test's message)" in report.cleaned
+
+
+@pytest.mark.parametrize(("status", "retried"), [(429, True), (430, False), (503, True)])
+def test_a_delete_is_retried_on_throttling_and_server_errors_only(status, retried):
+    cloud = Cloud(stack())
+    source = cloud.buckets[SRC]
+    real_delete, tries = source.delete_object, []
+    photo = "uploads/imgpipe-smoke/run1/photo.jpg"
+
+    def delete(key, params=None):
+        if key == photo:
+            tries.append(key)
+            if len(tries) == 1:
+                raise oss2.exceptions.ServerError(status, {}, b"", {})
+        return real_delete(key, params=params)
+
+    source.delete_object = delete
+    smoke(cloud).run()
+    assert (photo in source.leftovers()) is not retried
+    assert len(tries) == (2 if retried else 1)
