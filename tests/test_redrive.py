@@ -608,3 +608,22 @@ def test_an_mns_that_cannot_be_reached_during_the_redrive_is_one_line_and_status
     assert code == 1 and out == "" and "Traceback" not in err
     assert err.startswith("imgpipe redrive: MNS http://127.0.0.1:") and "unreachable" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_dead_letter_file_keeps_each_unsent_line_whole_and_may_be_absent(tmp_path):
+    path = tmp_path / "dead-letters.jsonl"
+    queue = FileDeadLetters(path)
+    assert list(queue.receive()) == [] and queue.peek() == []
+    queue.commit()  # nothing to rewrite, nothing to remove: no error
+    assert not path.exists()
+    path.write_text("one\ntwo\nthree\n")
+    queue.delete(1)
+    queue.commit()
+    assert path.read_text() == "one\nthree\n"
+
+
+def test_an_attempt_count_that_is_not_a_number_is_not_shown():
+    record = json.loads(destination_record("a.jpg"))
+    record["requestContext"]["approximateInvokeCount"] = "four"
+    letter = understand(json.dumps(record), message_id="m")
+    assert letter.attempts is None and " attempts" not in letter.line()
