@@ -24,7 +24,7 @@ from fc_handler.storage import LocalStorage
 from fc_handler.storage_oss import OssStorage
 from imgpipe.cli import main, parser
 from imgpipe.cloud.credentials import Credentials
-from imgpipe.cloud.errors import ListingError
+from imgpipe.cloud.errors import ListingError, SetupError
 from imgpipe.cloud.fc import FcInvoker
 from imgpipe.cloud.objects import Listed, list_local, list_oss
 from imgpipe.cloud.stack import Stack
@@ -701,3 +701,62 @@ def test_backfill_prices_with_the_cu_model_of_imgpipe_cost():
     object.__setattr__(stack, "memory_mb", 1024)
     line = cost_line(stack, 1_000_000, 300.0)
     assert "39.60 CNY (360,000 CU: 7,500 invocations + 300,000 vCPU + 52,500 memory" in line
+
+
+# ------------------------------------------------------- reading the stack's outputs
+
+
+def stack_outputs(**pipeline) -> dict:
+    config = {"source_prefix": "uploads/", "processor": {}, **pipeline}
+    values = {
+        "source_bucket": "src-bucket",
+        "target_bucket": "out-bucket",
+        "function_name": "imgpipe-prod-images",
+        "function_arn": "acs:fc:cn-shanghai:1234567890123456:functions/imgpipe-prod-images",
+        "event_filter_pattern": "{}",
+        "pipeline_config": json.dumps(config),
+    }
+    return {k: {"value": v} for k, v in values.items()}
+
+
+def test_the_stack_takes_what_pipeline_config_says_of_endings_sizes_and_names():
+    """A stack deployed with its own image endings and size limit: backfill
+    judges routing and size by those, not by the handler's defaults."""
+    s = Stack.from_outputs(
+        stack_outputs(image_suffixes=[".jpg", ".HEIC"], max_object_bytes=1), memory_mb=2048
+    )
+    assert s.image_suffixes == (".jpg", ".heic") and s.max_object_bytes == 1
+    assert (s.region, s.account, s.memory_mb) == ("cn-shanghai", "1234567890123456", 2048)
+    assert s.function_name == "imgpipe-prod-images" and s.queue_name is None
+    for size in (0, -5, True, "100", 2.5):  # not a positive whole number: no limit known
+        assert Stack.from_outputs(stack_outputs(max_object_bytes=size)).max_object_bytes is None
+    outputs = stack_outputs()
+    outputs["queue_name"] = {"value": ""}  # an output that is there but empty: none
+    assert Stack.from_outputs(outputs).queue_name is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"event_filter_pattern": "{not json"}, "event_filter_pattern output is not JSON: "),
+        (
+            {"function_arn": "acs:fc::1:functions/x"},
+            "function_arn 'acs:fc::1:functions/x' is not acs:fc:<region>:<account>:...",
+        ),
+        (
+            {
+                "pipeline_config": json.dumps(
+                    {"source_prefix": "u/", "processor": {}, "image_suffixes": ["jpg"]}
+                )
+            },
+            "pipeline_config output: image_suffixes: IMAGE_SUFFIXES: comma-separated endings like "
+            ".jpg required, got 'jpg'",
+        ),
+    ],
+)
+def test_outputs_the_tools_cannot_use_are_refused_naming_the_output(change, message):
+    outputs = stack_outputs()
+    outputs.update({k: {"value": v} for k, v in change.items()})
+    with pytest.raises(SetupError) as refused:
+        Stack.from_outputs(outputs)
+    assert str(refused.value).startswith(message)
