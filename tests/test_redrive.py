@@ -627,3 +627,15 @@ def test_an_attempt_count_that_is_not_a_number_is_not_shown():
     record["requestContext"]["approximateInvokeCount"] = "four"
     letter = understand(json.dumps(record), message_id="m")
     assert letter.attempts is None and " attempts" not in letter.line()
+
+
+def test_a_dead_letter_line_whose_enqueue_time_is_not_a_number_has_no_age(tmp_path):
+    path = tmp_path / "dead-letters.jsonl"
+    line = {
+        "MessageId": "M",
+        "EnqueueTime": "yesterday",
+        "MessageBody": destination_record("a.jpg"),
+    }
+    path.write_text(json.dumps(line) + "\n")
+    (letter,) = FileDeadLetters(path).peek()
+    assert letter.age_s is None and letter.line().split()[0] == "?"
