@@ -252,3 +252,20 @@ def test_the_crossovers_use_the_rates_and_traffic_they_are_given():
     assert cost.cu_crossover(300.0, idle, cu_rates) == cost.cu_crossover(
         300.0, cost.cu_estimate(10, 0.5, 1024, 200, rates=cu_rates), cu_rates
     )  # no traffic: the volume the estimate was made at does not matter
+
+
+def test_cheapest_size_starts_at_fcs_128_mb_floor_and_prices_with_the_given_rates_and_disk():
+    """`imgpipe bench`'s recommendation: work that a bigger CPU share does not
+    speed up is cheapest at 0.05 vCPU with FC's smallest memory, 128 MB; its CU
+    are the estimate's, with the rates and disk it is given."""
+    vcpu, mem, cu = cost.cheapest_size(lambda v: 100, 64, vcpus=(0.05, 0.1))
+    assert (vcpu, mem) == (0.05, 128)
+    assert cu == pytest.approx(cost.cu_estimate(1, 0.05, 128, 100).total_cu)
+    rates = cost.CuRates(cu_per_vcpu_second=10.0)
+    _, _, dear = cost.cheapest_size(lambda v: 100, 64, vcpus=(0.05,), rates=rates)
+    assert dear == pytest.approx(cost.cu_estimate(1, 0.05, 128, 100, rates=rates).total_cu)
+    _, _, disk = cost.cheapest_size(lambda v: 100, 64, vcpus=(0.05,), disk_mb=10240)
+    assert disk == pytest.approx(cost.cu_estimate(1, 0.05, 128, 100, disk_mb=10240).total_cu)
+    assert len({cu, dear, disk}) == 3
+    with pytest.raises(ValueError, match="no allowed vCPU/memory pair holds 1000000000 MB"):
+        cost.cheapest_size(lambda v: 100, 10**9)
