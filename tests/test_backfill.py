@@ -726,6 +726,9 @@ def test_the_stack_takes_what_pipeline_config_says_of_endings_sizes_and_names():
         stack_outputs(image_suffixes=[".jpg", ".HEIC"], max_object_bytes=1), memory_mb=2048
     )
     assert s.image_suffixes == (".jpg", ".heic") and s.max_object_bytes == 1
+    assert s.rejected_prefix == "rejected/"  # a stack from before the output had it
+    moved = Stack.from_outputs(stack_outputs(rejected_prefix="refused/"))
+    assert moved.rejected_prefix == "refused/"
     assert (s.region, s.account, s.memory_mb) == ("cn-shanghai", "1234567890123456", 2048)
     assert s.function_name == "imgpipe-prod-images" and s.queue_name is None
     for size in (0, -5, True, "100", 2.5):  # not a positive whole number: no limit known
