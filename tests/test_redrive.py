@@ -639,3 +639,11 @@ def test_a_dead_letter_line_whose_enqueue_time_is_not_a_number_has_no_age(tmp_pa
     path.write_text(json.dumps(line) + "\n")
     (letter,) = FileDeadLetters(path).peek()
     assert letter.age_s is None and letter.line().split()[0] == "?"
+
+
+def test_the_backoff_between_reinvokes_stops_growing_at_20_seconds(mns):
+    mns.send(destination_record("a.jpg"))
+    slept: list[float] = []
+    with FcStandIn(lambda _n: 503) as fc:
+        redrive(queue_of(mns), invoker_of(fc), retries=7, sleep=slept.append, say=lambda _l: None)
+    assert slept == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 20.0]
