@@ -21,6 +21,7 @@ from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from imgpipe.cloud import standin
+from imgpipe.cloud.mns import mns_signature
 from imgpipe.cloud.standin import Request, Server, oss_error
 
 # ------------------------------------------------------------------- OSS
@@ -194,9 +195,10 @@ class MnsStandIn(Server):
     ReceiptHandleError and the message stays.
     """
 
-    def __init__(self, queue: str, visibility: float = 30.0) -> None:
+    def __init__(self, queue: str, visibility: float = 30.0, secret: str | None = None) -> None:
         self.queue = queue
         self.visibility = visibility
+        self.secret = secret  # given: every request's signature is checked with it
         self.messages: list[QueuedMessage] = []
         super().__init__()
 
@@ -252,6 +254,13 @@ class MnsStandIn(Server):
             return self._error(400, "InvalidDateHeader")
         if req.headers.get("x-mns-version") != "2015-06-06":
             return self._error(400, "InvalidArgument")
+        if self.secret is not None:
+            # the query as the client signed it: in order, values as sent
+            query = "&".join(f"{k}={v}" for k, v in req.query.items())
+            resource = req.path + ("?" + query if query else "")
+            signature = mns_signature(self.secret, req.method, req.headers, resource)
+            if not req.headers["authorization"].endswith(":" + signature):
+                return self._error(403, "SignatureDoesNotMatch")
         q = req.query
         with self.lock:
             now = time.monotonic()

@@ -695,7 +695,7 @@ def test_the_queue_signs_as_mns_requires_with_sts_and_gives_up_on_a_silent_serve
     from imgpipe.cloud.mns import MnsQueue
 
     sts = Credentials("STS.k", "s", "the-token")
-    with MnsStandIn("dead-letters") as mns:
+    with MnsStandIn("dead-letters", secret="s") as mns:  # every signature checked
         mns.send("ours")
         queue = MnsQueue(mns.endpoint + "/", "dead-letters", sts)
         (got,) = queue.receive_batch(16, 0)
@@ -761,3 +761,29 @@ def test_a_delete_is_retried_on_throttling_and_server_errors_only(status, retrie
     smoke(cloud).run()
     assert (photo in source.leftovers()) is not retried
     assert len(tries) == (2 if retried else 1)
+
+
+def test_an_mns_refusal_names_the_call_the_code_and_mns_words():
+    from standins import MnsStandIn
+
+    from imgpipe.cloud.credentials import Credentials
+    from imgpipe.cloud.errors import MnsError
+    from imgpipe.cloud.mns import Message, MnsQueue
+
+    with MnsStandIn("dead-letters", secret="right") as mns:
+        wrong = MnsQueue(mns.endpoint, "dead-letters", Credentials("k", "wrong"))
+        with pytest.raises(MnsError) as refused:
+            wrong.receive_batch(16, 0)
+        right = MnsQueue(mns.endpoint, "dead-letters", Credentials("k", "right"))
+        with pytest.raises(MnsError) as gone:
+            right.release(Message("1-unknown==", "", message_id="m"))
+    assert (refused.value.code, refused.value.status) == ("SignatureDoesNotMatch", 403)
+    assert str(refused.value) == (
+        "MNS GET /queues/dead-letters/messages?numOfMessages=16&waitseconds=0: "
+        "403 SignatureDoesNotMatch: SignatureDoesNotMatch"
+    )
+    assert (gone.value.code, gone.value.status) == ("ReceiptHandleError", 400)
+    assert str(gone.value) == (
+        "MNS PUT /queues/dead-letters/messages?receiptHandle=1-unknown==&visibilityTimeout=1: "
+        "400 ReceiptHandleError: ReceiptHandleError"
+    )
