@@ -68,10 +68,14 @@ class MnsQueue:
             # URI the server sees.
             resource += "?" + "&".join(f"{k}={v}" for k, v in query.items())
         headers = {"Date": formatdate(usegmt=True), "x-mns-version": MNS_VERSION}
-        if self.credentials.security_token:
-            headers["x-mns-security-token"] = self.credentials.security_token
         signature = mns_signature(self.credentials.access_key_secret, method, headers, resource)
         headers["Authorization"] = f"MNS {self.credentials.access_key_id}:{signature}"
+        if self.credentials.security_token:
+            # STS credentials: Alibaba's own MNS SDK sends the token as
+            # `security-token`, after signing, outside the signed x-mns-* headers
+            # (aliyun-mns-sdk 1.3.0, mns/mns_client.py, `build_header`). This sent
+            # `x-mns-security-token` before, which no MNS source names.
+            headers["security-token"] = self.credentials.security_token
         try:
             response = self.session.request(
                 method, self.endpoint.rstrip("/") + resource, headers=headers, timeout=self.timeout
