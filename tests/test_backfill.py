@@ -763,3 +763,19 @@ def test_outputs_the_tools_cannot_use_are_refused_naming_the_output(change, mess
     with pytest.raises(SetupError) as refused:
         Stack.from_outputs(outputs)
     assert str(refused.value).startswith(message)
+
+
+def test_the_local_stack_is_the_dev_environments_as_terraform_evaluates_it():
+    """`make demo` and every local command: the dev environment's function
+    settings, in the stand-in region and account the local events carry."""
+    from fc_handler.settings import Settings
+    from imgpipe.cloud.terraform import LOCAL_ACCOUNT, LOCAL_REGION, evaluate
+
+    dev = evaluate({"env": "dev"})
+    settings = Settings.from_env(dict(dev.function_environment))
+    s = Stack.local()
+    assert (s.region, s.account) == (LOCAL_REGION, LOCAL_ACCOUNT)
+    assert s.max_object_bytes == settings.max_object_bytes is not None
+    assert s.image_suffixes == settings.image_suffixes
+    assert s.source_bucket == settings.source_bucket and "dev" in s.source_bucket
+    assert s.memory_mb == int(dev.one("alicloud_fcv3_function")["memory_size"])
