@@ -250,8 +250,10 @@ def summary(counts: Counts, job: Backfill, elapsed: float, args: argparse.Namesp
         f"  current (skipped):  {counts.current:,}",
         f"  {verb + ':':19} {n:,}",
         f"  not routed:         {counts.filtered:,} (the event pattern would not send them)",
-        f"  ignored:            {counts.ignored:,} (over MAX_OBJECT_BYTES or the "
-        "function's own outputs: it would ignore them)",
+        # Objects over MAX_OBJECT_BYTES are invoked (the handler records them
+        # `too-large`), so only the function's own outputs are ignored.
+        f"  ignored:            {counts.ignored:,} (the function's own outputs, "
+        "in a one-bucket stack: it would ignore them)",
         f"  failed:             {counts.failed:,}"
         + (f" (listed in {job.failures})" if counts.failed else ""),
     ]
