@@ -502,12 +502,10 @@ def test_a_stop_before_the_first_object_starts_invokes_nothing(pattern, tmp_path
     assert invoked == [] and counts.invoked == 0
 
 
-@pytest.mark.parametrize("workers", [2, 8])
-def test_objects_listed_ahead_are_bounded_by_four_per_worker_at_least_sixteen(
-    pattern, tmp_path, workers
-):
-    """docs/day-two.md: memory stays flat because at most 4 x workers objects
-    (at least 16) are in flight; the listing waits for the rest."""
+def listed_while_invokes_block(pattern, tmp_path, keys, workers, expected):
+    """Run a backfill over `keys` whose every invoke waits until released; once
+    `expected` keys are listed, give the listing time to go further, were it
+    allowed to, then release. (Keys listed by then, keys listed in all.)"""
     release = threading.Event()
     listed = [0]
 
@@ -516,24 +514,35 @@ def test_objects_listed_ahead_are_bounded_by_four_per_worker_at_least_sixteen(
         return "ok"
 
     def lister(after: str):
-        for i in range(100):
+        for key in keys:
             listed[0] += 1
-            yield Listed(f"uploads/{i:03d}.jpg", 5, "E")
+            yield Listed(key, 5, "E")
 
     backfill = job(pattern, tmp_path, [], invoke, workers=workers)
     backfill.lister = lister
     done = threading.Thread(target=backfill.run)
     done.start()
-    bound = max(4 * workers, 16)
     deadline = time.monotonic() + 10
-    while listed[0] < bound + 1 and time.monotonic() < deadline:
+    while listed[0] < expected and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.2)  # time to list further, were it allowed to
     ahead = listed[0]
     release.set()
     done.join(10)
+    return ahead, listed[0]
+
+
+@pytest.mark.parametrize("workers", [2, 8])
+def test_objects_listed_ahead_are_bounded_by_four_per_worker_at_least_sixteen(
+    pattern, tmp_path, workers
+):
+    """docs/day-two.md: memory stays flat because at most 4 x workers objects
+    (at least 16) are in flight; the listing waits for the rest."""
+    bound = max(4 * workers, 16)
+    keys = [f"uploads/{i:03d}.jpg" for i in range(100)]
+    ahead, listed = listed_while_invokes_block(pattern, tmp_path, keys, workers, bound + 1)
     assert ahead == bound + 1  # the next one waits for a slot
-    assert listed[0] == 100
+    assert listed == 100
 
 
 def test_with_one_bucket_the_functions_own_outputs_are_counted_ignored_not_invoked(
@@ -653,33 +662,10 @@ def test_objects_waiting_behind_a_slow_invoke_are_bounded_too(pattern, tmp_path)
     """Objects that need no invoke (here: not images) still wait to settle
     behind the oldest in-flight one, so the checkpoint never passes it; at
     most twice the in-flight bound of them are held, then the listing waits."""
-    release = threading.Event()
-    listed = [0]
-
-    def invoke(_payload: bytes) -> str:
-        release.wait(10)
-        return "ok"
-
-    def lister(after: str):
-        listed[0] += 1
-        yield Listed("uploads/000.jpg", 5, "E")
-        for i in range(1, 100):
-            listed[0] += 1
-            yield Listed(f"uploads/{i:03d}.txt", 5, "E")
-
-    backfill = job(pattern, tmp_path, [], invoke, workers=2)
-    backfill.lister = lister
-    done = threading.Thread(target=backfill.run)
-    done.start()
-    deadline = time.monotonic() + 10
-    while listed[0] < 33 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.2)
-    ahead = listed[0]
-    release.set()
-    done.join(10)
+    keys = ["uploads/000.jpg", *(f"uploads/{i:03d}.txt" for i in range(1, 100))]
+    ahead, listed = listed_while_invokes_block(pattern, tmp_path, keys, 2, 33)
     assert ahead == 2 * 16 + 1
-    assert listed[0] == 100
+    assert listed == 100
 
 
 def test_a_listing_that_keeps_failing_backs_off_to_its_cap_and_names_the_marker(oss):
