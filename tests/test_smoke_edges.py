@@ -164,24 +164,34 @@ def stack() -> Stack:
     )
 
 
-def smoke(cloud: Cloud, run_id: str = "run1") -> Smoke:
-    now = [0.0]
+def smoke_on(
+    cloud: Cloud, now: list[float], sleeps: list[float], tick: float = 0.12345, **kw
+) -> Smoke:
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
 
-    def sleep(s):
-        now[0] += s
+    """`Smoke` on the in-process cloud, its clock `now[0]` (moved by each sleep,
+    recorded in `sleeps`, and by `tick` at each reading, as a real clock moves)."""
 
+    def clock() -> float:
+        now[0] += tick
+        return now[0]
+
+    options = {"run_id": "run1", "timeout": 10, "dlq_timeout": 10, "poll": 1, **kw}
     return Smoke(
         stack=cloud.stack,
         oss=lambda name: cloud.buckets[name],
         queue=cloud.queue,
-        run_id=run_id,
-        timeout=10,
-        dlq_timeout=10,
-        poll=1,
         say=lambda _line: None,
-        clock=lambda: now[0],
+        clock=clock,
         sleep=sleep,
+        **options,
     )
+
+
+def smoke(cloud: Cloud, run_id: str = "run1") -> Smoke:
+    return smoke_on(cloud, [0.0], [], tick=0.0, run_id=run_id)
 
 
 # ------------------------------------------------------------- versioning
@@ -336,18 +346,7 @@ def test_a_dead_letter_that_never_comes_is_waited_for_to_the_second_then_explain
             real(bucket, key, data, headers)
 
     cloud.uploaded = no_letter
-    run = Smoke(
-        stack=cloud.stack,
-        oss=lambda name: cloud.buckets[name],
-        queue=cloud.queue,
-        run_id="run1",
-        timeout=10,
-        dlq_timeout=10,
-        poll=1,
-        say=lambda _line: None,
-        clock=lambda: now[0],
-        sleep=lambda s: now.__setitem__(0, now[0] + s),
-    )
+    run = smoke_on(cloud, now, [], tick=0.0)
     started = now[0]
     with pytest.raises(SmokeError) as failed:
         run.run()
@@ -395,30 +394,6 @@ def two_variant_stack() -> Stack:
         '{"variants": [{"name": "thumb", "width": 64, "formats": ["jpeg", "webp"]}]}'
     )
     return Stack(**{**stack().__dict__, "config": config})
-
-
-def smoke_on(
-    cloud: Cloud, now: list[float], sleeps: list[float], tick: float = 0.12345, **kw
-) -> Smoke:
-    def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        now[0] += seconds
-
-    def clock() -> float:  # every reading `tick` later, as a real clock
-        now[0] += tick
-        return now[0]
-
-    options = {"timeout": 10, "dlq_timeout": 10, "poll": 1, **kw}
-    return Smoke(
-        stack=cloud.stack,
-        oss=lambda name: cloud.buckets[name],
-        queue=cloud.queue,
-        run_id="run1",
-        say=lambda _line: None,
-        clock=clock,
-        sleep=sleep,
-        **options,
-    )
 
 
 def test_the_report_holds_each_variant_and_the_latency_to_the_millisecond():
