@@ -8,6 +8,7 @@ import dataclasses
 import io
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,6 +76,24 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def silent_port() -> Iterator[tuple[int, list[socket.socket]]]:
+    """A loopback port that accepts connections and never answers (a service
+    that hangs): (the port, the connections accepted so far)."""
+    accepted: list[socket.socket] = []
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+
+        def accept() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    accepted.append(server.accept()[0])
+
+        threading.Thread(target=accept, daemon=True).start()
+        yield server.getsockname()[1], accepted
 
 
 @dataclasses.dataclass

@@ -10,7 +10,6 @@ model for each of the flags that size it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import threading
@@ -893,20 +892,9 @@ def test_an_fc_that_never_answers_is_asked_once_per_attempt_and_named_in_the_err
     """The SDK's own retries are off (backfill and redrive count their
     attempts themselves): one connection per call, given up after the read
     timeout, the error naming what the SDK said."""
-    import socket
+    from conftest import silent_port
 
-    accepted: list = []
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        port = silent.getsockname()[1]
-
-        def accept() -> None:
-            with contextlib.suppress(OSError):
-                while True:
-                    accepted.append(silent.accept()[0])
-
-        threading.Thread(target=accept, daemon=True).start()
+    with silent_port() as (port, accepted):
         call = FcInvoker(
             "f",
             region="cn-hangzhou",

@@ -661,9 +661,9 @@ def test_the_queue_signs_as_mns_requires_with_sts_and_gives_up_on_a_silent_serve
     written with a trailing slash works;
     a server that accepts and never answers ends in a SetupError after the
     queue's timeout, not a hang."""
-    import socket
     import time
 
+    from conftest import silent_port
     from standins import MnsStandIn
 
     from imgpipe.cloud.credentials import Credentials
@@ -683,10 +683,7 @@ def test_the_queue_signs_as_mns_requires_with_sts_and_gives_up_on_a_silent_serve
             assert r.headers["security-token"] == "the-token"
             assert "x-mns-security-token" not in r.headers
             assert r.headers["authorization"].startswith("MNS STS.k:")
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen()
-        port = silent.getsockname()[1]
+    with silent_port() as (port, _):
         queue = MnsQueue(f"http://127.0.0.1:{port}", "q", sts, timeout=0.5)
         started = time.monotonic()
         with pytest.raises(SetupError, match=rf"MNS http://127.0.0.1:{port} unreachable"):
