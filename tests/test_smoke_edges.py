@@ -481,23 +481,33 @@ def test_a_head_that_fails_while_cleaning_does_not_stop_the_cleaning():
     assert cloud.buckets[SRC].leftovers() == {} and target.leftovers() == {}
 
 
+PHOTO = "uploads/imgpipe-smoke/run1/photo.jpg"  # run1's photo in the source bucket
+
+
+def refuse_deleting_the_photo(cloud: Cloud, status: int, times: int) -> list[str]:
+    """The source bucket answers `status` to the first `times` deletes of the
+    drill's photo; returns the list each delete of it is appended to."""
+    source = cloud.buckets[SRC]
+    real_delete, tries = source.delete_object, []
+
+    def delete(key, params=None):
+        if key == PHOTO:
+            tries.append(key)
+            if len(tries) <= times:
+                raise oss2.exceptions.ServerError(status, {}, b"", {})
+        return real_delete(key, params=params)
+
+    source.delete_object = delete
+    return tries
+
+
 @pytest.mark.parametrize(("failures", "removed"), [(2, True), (3, False)])
 def test_a_delete_gets_exactly_three_attempts(failures, removed):
     """DeleteObject answered 503: asked again after 0.5 s and 1 s; a third
     refusal is reported and the cleaning goes on with the next object."""
     cloud = Cloud(stack())
-    source = cloud.buckets[SRC]
-    real_delete, tries = source.delete_object, []
-    photo = "uploads/imgpipe-smoke/run1/photo.jpg"
-
-    def delete(key, params=None):
-        if key == photo:
-            tries.append(key)
-            if len(tries) <= failures:
-                raise oss2.exceptions.ServerError(503, {}, b"", {})
-        return real_delete(key, params=params)
-
-    source.delete_object = delete
+    source, photo = cloud.buckets[SRC], PHOTO
+    tries = refuse_deleting_the_photo(cloud, 503, failures)
     said: list[str] = []
     run = smoke(cloud)
     run.say = said.append
@@ -720,18 +730,8 @@ def test_the_drills_dead_letter_is_timed_to_the_millisecond_and_reported_cleaned
 @pytest.mark.parametrize(("status", "retried"), [(429, True), (430, False), (503, True)])
 def test_a_delete_is_retried_on_throttling_and_server_errors_only(status, retried):
     cloud = Cloud(stack())
-    source = cloud.buckets[SRC]
-    real_delete, tries = source.delete_object, []
-    photo = "uploads/imgpipe-smoke/run1/photo.jpg"
-
-    def delete(key, params=None):
-        if key == photo:
-            tries.append(key)
-            if len(tries) == 1:
-                raise oss2.exceptions.ServerError(status, {}, b"", {})
-        return real_delete(key, params=params)
-
-    source.delete_object = delete
+    source, photo = cloud.buckets[SRC], PHOTO
+    tries = refuse_deleting_the_photo(cloud, status, 1)
     smoke(cloud).run()
     assert (photo in source.leftovers()) is not retried
     assert len(tries) == (2 if retried else 1)
