@@ -36,8 +36,9 @@ A mutant that hangs (a retry loop that never ends, a wait never woken) is
 stopped after (its tests' clean time + 1 s) x `timeout_multiplier` of wall
 clock and counts as caught. mutmut's 15 makes each such mutant of the
 backfill's tests cost about 6 minutes; the tools' modules set 4 in
-mutmut.toml (a surviving mutant runs the same tests in the same time, so 4x
-leaves room for a busy machine), and `--timeout-multiplier` overrides.
+mutmut.toml's `[prefixes."imgpipe."]` (a surviving mutant runs the same
+tests in the same time, so 4x leaves room for a busy machine), and
+`--timeout-multiplier` overrides.
 They also set `process_isolation = "forkserver"`: mutmut's default forks
 each mutant from the process that ran the whole suite once, threads and
 their held locks included, and the tools' tests (thread pools, stand-in
@@ -278,7 +279,13 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for module in chosen:
         tests = [*config.get("defaults", {}).get("tests", []), *modules[module]["tests"]]
-        results.append(run_module(module, {**modules[module], "tests": tests}, args))
+        settings = {
+            key: value
+            for prefix, by_prefix in config.get("prefixes", {}).items()
+            if module.startswith(prefix)
+            for key, value in by_prefix.items()
+        }
+        results.append(run_module(module, {**settings, **modules[module], "tests": tests}, args))
     ok = [r for r in results if "error" not in r]
     caught = sum(r["caught"] for r in ok)
     checked = sum(r["checked"] for r in ok)
